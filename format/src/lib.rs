@@ -1,0 +1,39 @@
+//! The tusk shard file format.
+//!
+//! A shard is one immutable file holding records (arbitrary byte keys and values) in
+//! key order, a hash index for point lookups, and CRC32 checksums over every region.
+//! The byte layout is specified in `FORMAT.md` at the repository root.
+//!
+//! ```
+//! use tusk_format::{BuildOptions, Shard, ShardBuilder};
+//!
+//! let mut builder = ShardBuilder::new(Vec::new(), BuildOptions::default()).unwrap();
+//! builder.add(b"apple", b"red").unwrap();
+//! builder.add(b"banana", b"yellow").unwrap();
+//! let (bytes, summary) = builder.finish().unwrap();
+//! assert_eq!(summary.records, 2);
+//!
+//! let shard = Shard::open(bytes).unwrap(); // constant time: header + footer only
+//! shard.verify().unwrap();                  // full checksum pass
+//! assert_eq!(shard.get(b"apple").unwrap(), Some(&b"red"[..]));
+//! assert_eq!(shard.get(b"cherry").unwrap(), None);
+//! ```
+#![deny(missing_docs)]
+
+mod error;
+pub mod partition;
+mod reader;
+mod writer;
+
+pub use error::{FormatError, Result};
+pub use reader::{Iter, Shard, ShardInfo};
+pub use writer::{BuildOptions, ShardBuilder, ShardSummary};
+
+/// Largest key length the format accepts (64 KiB).
+pub const MAX_KEY_LEN: usize = 64 * 1024;
+
+/// Default largest value length (1 GiB); configurable in [`BuildOptions`].
+pub const DEFAULT_MAX_VALUE_LEN: u64 = 1 << 30;
+
+/// Name recorded in a manifest for shards written in this format.
+pub const SHARD_FORMAT_NAME: &str = "tusk-native-v1";

@@ -1,0 +1,40 @@
+//! Where tusk versions live.
+//!
+//! Two layers:
+//! - [`ObjectStore`]: a small trait of object primitives (create-only put,
+//!   compare-and-swap put, conditional get, ranged read, list, delete). The
+//!   local-directory store implements it today; S3 implements the same trait.
+//! - [`Catalog`]: the store layout of tusk on top of any `ObjectStore`: publishing a
+//!   version (shards first, create-only `MANIFEST.json` last), listing versions,
+//!   moving the `CURRENT` pointer (activate, rollback) with create-only history
+//!   records, and verified shard downloads.
+//!
+//! ```text
+//! <root>/<domain>/versions/<version>/shard-00000.tsk ...   immutable shard files
+//! <root>/<domain>/versions/<version>/MANIFEST.json         written last, create-only
+//! <root>/<domain>/CURRENT                                  {version, seq, updated_at, actor, reason}
+//! <root>/<domain>/history/<seq>.json                       create-only record of each move
+//! ```
+#![deny(missing_docs)]
+
+mod catalog;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod download;
+mod error;
+pub mod layout;
+mod local;
+mod manifest;
+mod object;
+mod open;
+mod pointer;
+pub mod version_id;
+
+pub use catalog::{Catalog, CurrentPoll, VersionSummary};
+pub use download::download_verified;
+pub use error::{ErrorKind, Result, StoreError};
+pub use local::LocalStore;
+pub use manifest::{MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry};
+pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
+pub use open::open_store;
+pub use pointer::{Action, Current, HistoryRecord};
