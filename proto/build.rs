@@ -1,0 +1,21 @@
+//! Generates the `tusk.v1` messages, client and server from `tusk/v1/tusk.proto`,
+//! plus an encoded file descriptor set for gRPC reflection.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    let mut config = tonic_prost_build::Config::new();
+    // Honour an explicit PROTOC; otherwise use the vendored binary. Passing the path
+    // through the config avoids mutating the process environment.
+    let protoc = match std::env::var_os("PROTOC") {
+        Some(path) => PathBuf::from(path),
+        None => protoc_bin_vendored::protoc_bin_path()?,
+    };
+    config.protoc_executable(protoc);
+    println!("cargo:rerun-if-env-changed=PROTOC");
+    tonic_prost_build::configure()
+        .file_descriptor_set_path(out_dir.join("tusk_v1_descriptor.bin"))
+        .compile_with_config(config, &["tusk/v1/tusk.proto"], &["."])?;
+    Ok(())
+}
