@@ -17,7 +17,9 @@ pub enum FormatError {
     #[error("not a tusk shard file (bad magic bytes)")]
     BadMagic,
     /// The file was written by a format version this reader does not know.
-    #[error("unsupported shard format version {got} (this build reads version {expected}); upgrade tusk")]
+    #[error(
+        "unsupported shard format version {got} (this build reads version {expected}); upgrade tusk"
+    )]
     UnsupportedVersion {
         /// Version this reader supports.
         expected: u16,
@@ -37,7 +39,9 @@ pub enum FormatError {
         detail: String,
     },
     /// A region's CRC32 does not match its content.
-    #[error("checksum mismatch in {region} at offset {offset}: expected {expected:#010x}, computed {actual:#010x}")]
+    #[error(
+        "checksum mismatch in {region} at offset {offset}: expected {expected:#010x}, computed {actual:#010x}"
+    )]
     ChecksumMismatch {
         /// Which region (header, block N, index, footer, record).
         region: String,

@@ -21,8 +21,14 @@
 #![deny(missing_docs)]
 
 mod error;
+mod index;
+mod iter;
+mod layout;
 pub mod partition;
 mod reader;
+mod record;
+mod varint;
+mod verify;
 mod writer;
 
 pub use error::{FormatError, Result};

@@ -1,6 +1,12 @@
 //! Reading a shard: constant-time open, point lookups, scans, full verification.
 
-use crate::Result;
+use crate::layout::{
+    BUCKET_LEN, DATA_START, Footer, OFFSET_MASK, Sections, decode_header, home_bucket, index_hash,
+    tag_of,
+};
+use crate::{FormatError, Result, record, verify};
+
+pub use crate::iter::Iter;
 
 /// Facts about an open shard, read from its header and footer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,40 +35,142 @@ pub struct ShardInfo {
 /// [`Shard::verify`] checks every checksum in one pass.
 pub struct Shard<B> {
     bytes: B,
+    version: u16,
+    flags: u16,
+    footer: Footer,
+    sections: Sections,
+    /// `sections.index_offset` as usize (fits: it is below the file length).
+    index_off: usize,
+    /// `footer.data_end` as usize.
+    data_end: usize,
+}
+
+impl<B> std::fmt::Debug for Shard<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard")
+            .field("records", &self.footer.records)
+            .field("blocks", &self.footer.blocks)
+            .field("index_buckets", &self.footer.index_buckets)
+            .field("file_bytes", &(self.sections.footer_offset + 64))
+            .finish()
+    }
 }
 
 impl<B: AsRef<[u8]>> Shard<B> {
     /// Opens a shard, checking header, footer and section bounds (constant time).
     pub fn open(bytes: B) -> Result<Self> {
-        let _ = bytes.as_ref();
-        todo!("format: Shard::open")
+        let file = bytes.as_ref();
+        let (version, flags) = decode_header(file)?;
+        let footer = Footer::decode(file)?;
+        let sections = footer.sections(file.len() as u64)?;
+        // Both offsets are below the file length (checked by `sections`), so they fit.
+        let index_off = sections.index_offset as usize;
+        let data_end = footer.data_end as usize;
+        Ok(Shard {
+            bytes,
+            version,
+            flags,
+            footer,
+            sections,
+            index_off,
+            data_end,
+        })
     }
 
     /// Looks up `key`. `Ok(None)` when absent; an error when the bytes the lookup
     /// touched are corrupt. Never returns another key's value.
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
-        let _ = (key, self.bytes.as_ref());
-        todo!("format: Shard::get")
+        let file = self.bytes.as_ref();
+        let h = index_hash(key);
+        let tag = tag_of(h);
+        let nbuckets = self.footer.index_buckets;
+        let mut b = home_bucket(h, nbuckets);
+        // Bounded by the bucket count: a damaged index with no empty slot cannot loop.
+        for _ in 0..nbuckets {
+            // b < nbuckets and the index lies inside the file (checked at open), so
+            // this cannot overflow; `get` keeps it panic-free regardless.
+            let start = self.index_off + b as usize * BUCKET_LEN;
+            let bucket: &[u8; BUCKET_LEN] = file
+                .get(start..start + BUCKET_LEN)
+                .and_then(|s| s.try_into().ok())
+                .ok_or_else(|| FormatError::Corrupt {
+                    detail: format!("index bucket {b} at offset {start} is out of bounds"),
+                })?;
+            let (slots, _) = bucket.as_chunks::<8>();
+            let mut saw_empty = false;
+            for slot in slots {
+                let s = u64::from_le_bytes(*slot);
+                let offset = s & OFFSET_MASK;
+                if offset == 0 {
+                    saw_empty = true;
+                } else if s >> 48 == tag
+                    && let Some(value) = self.candidate(file, offset, key)?
+                {
+                    return Ok(Some(value));
+                }
+            }
+            if saw_empty {
+                return Ok(None);
+            }
+            b += 1;
+            if b == nbuckets {
+                b = 0;
+            }
+        }
+        Ok(None)
     }
 
-    /// Verifies every checksum in the file in one sequential pass.
+    /// Checks the record a tag-matching slot points at; `Some(value)` if it is `key`'s.
+    /// The record's CRC is checked before the key is compared, so a damaged length
+    /// field of the wanted record is an error, never a silent miss.
+    #[inline]
+    fn candidate<'a>(&self, file: &'a [u8], offset: u64, key: &[u8]) -> Result<Option<&'a [u8]>> {
+        if offset < DATA_START || offset >= self.footer.data_end {
+            return Err(FormatError::Corrupt {
+                detail: format!("index slot points at offset {offset}, outside the data region"),
+            });
+        }
+        let rec = record::read(file, offset as usize, self.data_end)?;
+        Ok((rec.key == key).then_some(rec.value))
+    }
+
+    /// Verifies every checksum in the file in one sequential pass, plus the record
+    /// framing, key order, record count and index contents. After `Ok(())`, every
+    /// `get` and the whole `iter` succeed.
     pub fn verify(&self) -> Result<()> {
-        todo!("format: Shard::verify")
+        self.verify_with_crc32().map(|_| ())
+    }
+
+    /// Like [`Shard::verify`], and also returns the CRC32 of the whole file (the
+    /// checksum a manifest records), computed in the same pass without hashing any
+    /// byte twice.
+    pub fn verify_with_crc32(&self) -> Result<u32> {
+        verify::verify(self.bytes.as_ref(), &self.footer, &self.sections)
     }
 
     /// Iterates over all records in key order.
     pub fn iter(&self) -> Iter<'_> {
-        todo!("format: Shard::iter")
+        Iter::new(self.bytes.as_ref(), self.data_end, self.footer.records)
     }
 
     /// Header and footer facts.
     pub fn info(&self) -> ShardInfo {
-        todo!("format: Shard::info")
+        ShardInfo {
+            format_version: self.version,
+            flags: self.flags,
+            records: self.footer.records,
+            blocks: self.footer.blocks,
+            index_buckets: self.footer.index_buckets,
+            file_bytes: self.bytes.as_ref().len() as u64,
+            data_bytes: self.footer.data_end - DATA_START,
+            index_bytes: self.sections.table_offset - self.sections.index_offset,
+        }
     }
 
     /// Number of records.
     pub fn len(&self) -> u64 {
-        self.info().records
+        self.footer.records
     }
 
     /// True when the shard holds no record.
@@ -74,19 +182,9 @@ impl<B: AsRef<[u8]>> Shard<B> {
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.as_ref()
     }
-}
 
-/// Iterator over a shard's records in key order. Yields an error (then stops) on a
-/// corrupt record.
-pub struct Iter<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Iterator for Iter<'a> {
-    type Item = Result<(&'a [u8], &'a [u8])>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let _ = self.bytes;
-        todo!("format: Iter::next")
+    /// Gives back the underlying container.
+    pub fn into_inner(self) -> B {
+        self.bytes
     }
 }
