@@ -1,1 +1,102 @@
-//! placeholder
+//! tusk's batch writer: turns a batch job's output into a published version.
+//!
+//! A build reads records (TSV or JSONL files, plain, `.gz` or `.zst`, a directory of
+//! them, stdin, or any Rust iterator), routes every key to its shard with the
+//! Spark-compatible partitioner, sorts each shard (spilling sorted runs to disk when
+//! the memory budget is reached), and writes the shard files in parallel. The result,
+//! a [`BuiltVersion`], holds the shard files in a temporary directory and the
+//! manifest describing them; [`publish`] uploads both and moves `CURRENT`.
+//!
+//! # Tutorial
+//!
+//! Build from an iterator, publish to a local store, and make the version current:
+//!
+//! ```no_run
+//! use tusk_writer::{OnDuplicate, WriteOptions, build_from_iter, publish};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut opts = WriteOptions::new("users");
+//! opts.shards = 4;
+//! opts.on_duplicate = OnDuplicate::Last;
+//! let records = vec![("alice", "admin"), ("bob", "reader")];
+//! let built = build_from_iter(records, &opts, None)?;
+//! assert_eq!(built.stats.records, 2);
+//!
+//! let catalog = tusk_store::Catalog::open("/var/lib/tusk-store")?;
+//! let current = publish(&catalog, &built, true, "nightly-job").await?;
+//! assert_eq!(current.unwrap().version, built.version());
+//! # Ok(()) }
+//! ```
+//!
+//! Build from files, as `tusk write` does, with a progress callback:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tusk_writer::{
+//!     Encoding, InputFormat, InputOptions, InputSource, ProgressEvent, WriteOptions, build_from_inputs,
+//! };
+//!
+//! let input = InputOptions {
+//!     format: InputFormat::Jsonl,
+//!     value_encoding: "base64".parse::<Encoding>()?,
+//!     ..InputOptions::default()
+//! };
+//! let sources = [InputSource::Path("/data/export/".into())];
+//! let progress = Arc::new(|event: ProgressEvent| eprintln!("{event:?}"));
+//! let built = build_from_inputs(&sources, &input, &WriteOptions::new("users"), Some(progress))?;
+//! println!("{} records in {} shards", built.stats.records, built.stats.shards);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Input formats
+//!
+//! See [`InputFormat`] and [`Encoding`]. Every malformed record fails the build with
+//! its place: `data/part-3.jsonl:1207: missing field "value"`. Empty keys, keys over
+//! 64 KiB and values over [`WriteOptions::max_value_len`] are errors too. A failed
+//! build publishes nothing and leaves no temporary file behind.
+//!
+//! # Duplicates
+//!
+//! With [`OnDuplicate::Error`] (the default) a repeated key fails the build naming
+//! both places: `duplicate key "k" at a.tsv:3 and a.tsv:17`. `First` and `Last`
+//! keep one occurrence by input order (files in the order given, lines in order),
+//! however the records were spilled; [`BuildStats::duplicates_dropped`] counts the
+//! others.
+//!
+//! # Memory
+//!
+//! Each buffered record is charged its key and value bytes plus 64 bytes (its slot
+//! in the shard's buffer, with room for the buffer's growth, and the allocator's
+//! header). When the charged total exceeds [`WriteOptions::memory_budget`], every
+//! shard buffer is sorted and written as a run file, in parallel. At the end each
+//! shard merges its runs (at most 64 at a time; more are first merged in groups)
+//! with its in-memory remainder. Beyond the budget, a build also holds the read
+//! buffers of the runs being merged (a quarter of the budget spread over them,
+//! 8 KiB to 1 MiB each), one 256 KiB input buffer, and what the shard builder itself
+//! holds (about 16 bytes per record of the shard for its index, plus one block).
+#![deny(missing_docs)]
+
+mod build;
+mod built;
+mod collect;
+mod error;
+mod input;
+mod merge;
+mod options;
+mod parse;
+mod pool;
+mod progress;
+mod publish;
+mod record;
+mod run;
+mod shard;
+
+pub use build::{build_from_inputs, build_from_iter};
+pub use built::{BuildStats, BuiltVersion};
+pub use error::{Location, Result, WriteError};
+pub use options::{
+    DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions, InputSource,
+    OnDuplicate, ParseOptionError, WriteOptions,
+};
+pub use progress::{ProgressEvent, ProgressFn};
+pub use publish::publish;

@@ -1,0 +1,161 @@
+//! The result of a build: the manifest, statistics, and the shard files on disk.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tempfile::TempDir;
+use tusk_format::ShardSummary;
+use tusk_store::{MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry};
+
+use crate::shard::shard_object_name;
+
+/// Counters of one build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildStats {
+    /// Records written to the shards (after duplicates were dropped).
+    pub records: u64,
+    /// Input bytes read (as stored, so compressed for `.gz`/`.zst`; key + value
+    /// bytes for [`build_from_iter`](crate::build_from_iter)).
+    pub input_bytes: u64,
+    /// Total size of the shard files.
+    pub shard_bytes: u64,
+    /// Number of shards.
+    pub shards: u32,
+    /// Sorted runs spilled to disk (0 when everything fit the memory budget).
+    pub spilled_runs: u64,
+    /// Records dropped by [`OnDuplicate::First`](crate::OnDuplicate::First) or
+    /// [`OnDuplicate::Last`](crate::OnDuplicate::Last).
+    pub duplicates_dropped: u64,
+    /// Wall time of the build.
+    pub elapsed: Duration,
+}
+
+/// A built, not yet published version. Owns a temporary directory holding the shard
+/// files; dropping the value deletes it.
+#[derive(Debug)]
+pub struct BuiltVersion {
+    /// The manifest to publish.
+    pub manifest: Manifest,
+    /// What the build did.
+    pub stats: BuildStats,
+    pub(crate) shard_dir: PathBuf,
+    pub(crate) _workspace: TempDir,
+}
+
+impl BuiltVersion {
+    /// Directory holding the shard files, named as in the manifest
+    /// (`shard-00000.tsk`, ...).
+    pub fn shard_dir(&self) -> &Path {
+        &self.shard_dir
+    }
+
+    /// Path of shard `index`'s file.
+    pub fn shard_path(&self, index: u32) -> PathBuf {
+        self.shard_dir.join(shard_object_name(index))
+    }
+
+    /// The version id.
+    pub fn version(&self) -> &str {
+        &self.manifest.version
+    }
+
+    /// The domain.
+    pub fn domain(&self) -> &str {
+        &self.manifest.domain
+    }
+}
+
+/// Best-effort host name: `/etc/hostname`, else `$HOSTNAME`.
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+}
+
+/// The manifest of a finished build, with a new version id for `now`.
+pub(crate) fn make_manifest(
+    domain: &str,
+    summaries: &[ShardSummary],
+    extra: BTreeMap<String, String>,
+    user: &BTreeMap<String, String>,
+    now: SystemTime,
+) -> Manifest {
+    let shards: Vec<ShardEntry> = summaries
+        .iter()
+        .zip(0u32..)
+        .map(|(s, index)| ShardEntry {
+            index,
+            object: shard_object_name(index),
+            bytes: s.bytes,
+            records: s.records,
+            crc32: s.crc32,
+        })
+        .collect();
+    let mut writer = BTreeMap::new();
+    writer.insert("tool".to_string(), "tusk-writer".to_string());
+    writer.insert(
+        "tool_version".to_string(),
+        env!("CARGO_PKG_VERSION").to_string(),
+    );
+    if let Some(host) = host_name() {
+        writer.insert("host".to_string(), host);
+    }
+    writer.extend(extra);
+    writer.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Manifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        domain: domain.to_string(),
+        version: tusk_store::version_id::new_version_id(now),
+        shard_count: u32::try_from(shards.len()).expect("shard count comes from a u32"),
+        partitioner: PartitionerSpec::default(),
+        shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
+        created_at: tusk_store::version_id::rfc3339(now),
+        records: shards.iter().map(|s| s.records).sum(),
+        bytes: shards.iter().map(|s| s.bytes).sum(),
+        writer,
+        shards,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_totals_names_and_metadata() {
+        let summaries = [
+            ShardSummary {
+                records: 2,
+                bytes: 100,
+                crc32: 7,
+            },
+            ShardSummary {
+                records: 0,
+                bytes: 40,
+                crc32: 9,
+            },
+        ];
+        let mut user = BTreeMap::new();
+        user.insert("job".to_string(), "nightly".to_string());
+        user.insert("host".to_string(), "override".to_string());
+        let m = make_manifest(
+            "users",
+            &summaries,
+            BTreeMap::new(),
+            &user,
+            SystemTime::UNIX_EPOCH,
+        );
+        m.validate("test").unwrap();
+        assert_eq!((m.records, m.bytes, m.shard_count), (2, 140, 2));
+        assert_eq!(m.shards[1].object, "shard-00001.tsk");
+        assert_eq!(m.shards[1].crc32, 9);
+        assert_eq!(m.created_at, "1970-01-01T00:00:00Z");
+        assert!(m.version.starts_with("19700101T000000Z-"), "{}", m.version);
+        assert_eq!(m.writer["tool"], "tusk-writer");
+        assert_eq!(m.writer["job"], "nightly");
+        assert_eq!(m.writer["host"], "override");
+    }
+}

@@ -1,0 +1,289 @@
+//! Input sources: expanding paths into files, opening them (with transparent
+//! decompression), and feeding their parsed lines to the collector.
+
+mod zstd;
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::collect::Collector;
+use crate::error::{Location, Result, WriteError};
+use crate::options::{InputOptions, InputSource};
+use crate::parse::LineParser;
+use crate::progress::Progress;
+use crate::record::Origin;
+
+const READ_BUFFER: usize = 256 * 1024;
+
+/// One file (or stdin) to read, with the name used in messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SourceFile {
+    pub(crate) name: String,
+    path: Option<PathBuf>,
+}
+
+/// Expands the sources: a directory becomes its regular files, recursively, in name
+/// order, without hidden entries.
+pub(crate) fn expand(sources: &[InputSource]) -> Result<Vec<SourceFile>> {
+    let mut files = Vec::new();
+    for source in sources {
+        match source {
+            InputSource::Stdin => files.push(SourceFile {
+                name: "stdin".to_string(),
+                path: None,
+            }),
+            InputSource::Path(path) => {
+                let meta = std::fs::metadata(path).map_err(|e| open_error(path, e))?;
+                if meta.is_dir() {
+                    walk(path, &mut files)?;
+                } else {
+                    files.push(SourceFile::file(path));
+                }
+            }
+        }
+    }
+    Ok(files)
+}
+
+impl SourceFile {
+    fn file(path: &Path) -> Self {
+        SourceFile {
+            name: path.display().to_string(),
+            path: Some(path.to_path_buf()),
+        }
+    }
+}
+
+fn open_error(path: &Path, source: io::Error) -> WriteError {
+    WriteError::Open {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
+    let mut entries = std::fs::read_dir(dir)
+        .and_then(|rd| rd.collect::<io::Result<Vec<_>>>())
+        .map_err(|e| open_error(dir, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if entry.file_name().as_encoded_bytes().starts_with(b".") {
+            continue;
+        }
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| open_error(&path, e))?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if kind.is_file() {
+            out.push(SourceFile::file(&path));
+        } else if kind.is_symlink() {
+            // Follow links to files; links to directories are skipped (no cycles).
+            let meta = std::fs::metadata(&path).map_err(|e| open_error(&path, e))?;
+            if meta.is_file() {
+                out.push(SourceFile::file(&path));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Counts the bytes read from the underlying file or stdin.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens a source; `.gz` and `.zst` files are decompressed.
+fn open(source: &SourceFile, count: Arc<AtomicU64>) -> Result<Box<dyn BufRead>> {
+    let Some(path) = &source.path else {
+        let stdin = Counting {
+            inner: io::stdin(),
+            count,
+        };
+        return Ok(Box::new(BufReader::with_capacity(READ_BUFFER, stdin)));
+    };
+    let file = File::open(path).map_err(|e| open_error(path, e))?;
+    let raw = Counting { inner: file, count };
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    Ok(match ext {
+        "gz" => Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(BufReader::new(raw)),
+        )),
+        "zst" => Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            zstd::ZstdReader::new(BufReader::new(raw)),
+        )),
+        _ => Box::new(BufReader::with_capacity(READ_BUFFER, raw)),
+    })
+}
+
+/// Reads one line into `buf` without its `\n` or `\r\n`. `false` at the end of the
+/// input. A line longer than `max` bytes is an `InvalidData` error.
+pub(crate) fn read_line(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<bool> {
+    buf.clear();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let n = reader.take(limit).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("line longer than {max} bytes"),
+        ));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(true)
+}
+
+/// Longest input line accepted: room for the largest key and value in any encoding.
+fn max_line_len(max_value_len: u64) -> usize {
+    let content = (tusk_format::MAX_KEY_LEN as u64).saturating_add(max_value_len);
+    usize::try_from(content.saturating_mul(8).saturating_add(4096)).unwrap_or(usize::MAX)
+}
+
+/// Reads every source in order into `collector`; returns the input bytes read.
+pub(crate) fn read_all(
+    files: &[SourceFile],
+    input: &InputOptions,
+    collector: &mut Collector,
+    progress: &mut Progress,
+) -> Result<u64> {
+    let mut parser = LineParser::new(input);
+    let mut line = Vec::new();
+    let max_line = max_line_len(collector.max_value_len());
+    let count = Arc::new(AtomicU64::new(0));
+    let mut reported = 0u64;
+    for (index, file) in files.iter().enumerate() {
+        let source = u32::try_from(index)
+            .ok()
+            .filter(|&s| s != crate::record::ITER_SOURCE)
+            .ok_or_else(|| {
+                WriteError::InvalidOptions(format!("too many input files ({})", files.len()))
+            })?;
+        let mut reader = open(file, Arc::clone(&count))?;
+        let mut line_no = 0u64;
+        loop {
+            line_no += 1;
+            let location = || Location::Line {
+                source: file.name.clone(),
+                line: line_no,
+            };
+            match read_line(&mut *reader, &mut line, max_line) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(source) => {
+                    return Err(WriteError::Read {
+                        location: location(),
+                        source,
+                    });
+                }
+            }
+            let parsed = parser.parse(&line).map_err(|detail| WriteError::Input {
+                location: location(),
+                detail,
+            })?;
+            let records = match parsed {
+                Some((key, value)) => {
+                    collector.push(
+                        key,
+                        value,
+                        Origin {
+                            source,
+                            line: line_no,
+                        },
+                    )?;
+                    1
+                }
+                None => 0,
+            };
+            let total = count.load(Ordering::Relaxed);
+            progress.read(total - reported, records);
+            reported = total;
+        }
+    }
+    progress.flush();
+    Ok(count.load(Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_drop_crlf_and_keep_a_last_line_without_newline() {
+        let mut input: &[u8] = b"a\r\nb\n\nlast";
+        let mut buf = Vec::new();
+        let mut lines = Vec::new();
+        while read_line(&mut input, &mut buf, 100).unwrap() {
+            lines.push(String::from_utf8(buf.clone()).unwrap());
+        }
+        assert_eq!(lines, ["a", "b", "", "last"]);
+    }
+
+    #[test]
+    fn overlong_lines_are_refused() {
+        let mut input: &[u8] = b"0123456789\nshort\n";
+        let mut buf = Vec::new();
+        let err = read_line(&mut input, &mut buf, 5).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        let mut input: &[u8] = b"12345\n";
+        assert!(read_line(&mut input, &mut buf, 5).unwrap());
+        assert_eq!(buf, b"12345");
+    }
+
+    #[test]
+    fn directories_expand_in_name_order_without_hidden_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("b")).unwrap();
+        std::fs::create_dir(root.join(".hidden")).unwrap();
+        for name in [
+            "c.tsv",
+            "a.tsv",
+            "b/z.tsv",
+            "b/a.tsv",
+            ".dot.tsv",
+            ".hidden/x.tsv",
+        ] {
+            std::fs::write(root.join(name), "k\tv\n").unwrap();
+        }
+        let files = expand(&[InputSource::Path(root.to_path_buf()), InputSource::Stdin]).unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.name.clone()).collect();
+        let expect = |p: &str| root.join(p).display().to_string();
+        assert_eq!(
+            names,
+            [
+                expect("a.tsv"),
+                expect("b/a.tsv"),
+                expect("b/z.tsv"),
+                expect("c.tsv"),
+                "stdin".to_string()
+            ]
+        );
+        let err = expand(&[InputSource::Path(root.join("missing"))]).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+    }
+}

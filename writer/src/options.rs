@@ -1,0 +1,191 @@
+//! What to read and how to build: input formats, encodings, duplicate policy, limits.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Layout of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// `key<TAB>value` per line. The line is split at its FIRST tab: the value is
+    /// everything after it (it may contain further tabs). `\r\n` line ends are
+    /// accepted; blank lines are skipped; a non-blank line without a tab is an error.
+    #[default]
+    Tsv,
+    /// One JSON object per line, `{"key": ..., "value": ...}` (field names
+    /// configurable). The key must be a JSON string. The value is either a JSON string
+    /// (decoded with the value encoding) or any other JSON value, stored as its own
+    /// JSON text with the whitespace outside strings removed (numbers and object key
+    /// order are kept exactly as written). Blank lines are skipped; other fields are
+    /// ignored.
+    Jsonl,
+}
+
+/// How a key or value field's text becomes bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// The field's bytes as they are.
+    #[default]
+    Utf8,
+    /// Standard base64 alphabet (`+/`); `=` padding optional.
+    Base64,
+    /// Hexadecimal, either case, two digits per byte.
+    Hex,
+}
+
+/// What to do when the same key appears more than once in the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDuplicate {
+    /// Fail the build, naming the key and both places (default).
+    #[default]
+    Error,
+    /// Keep the occurrence that came first in input order.
+    First,
+    /// Keep the occurrence that came last in input order.
+    Last,
+}
+
+/// Error of the `FromStr` impls of this module: names the accepted spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {got:?}: expected one of {expected}")]
+pub struct ParseOptionError {
+    what: &'static str,
+    got: String,
+    expected: &'static str,
+}
+
+macro_rules! names {
+    ($ty:ident, $what:literal, $expected:literal, { $($name:literal => $variant:ident),+ $(,)? }) => {
+        impl $ty {
+            /// Every accepted name, in the spelling `Display` prints.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// The canonical lowercase name.
+            pub fn name(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = ParseOptionError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.to_ascii_lowercase().as_str() {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err(ParseOptionError { what: $what, got: s.to_string(), expected: $expected }),
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+names!(InputFormat, "input format", "tsv, jsonl", { "tsv" => Tsv, "jsonl" => Jsonl });
+names!(Encoding, "encoding", "utf8, base64, hex", { "utf8" => Utf8, "base64" => Base64, "hex" => Hex });
+names!(OnDuplicate, "duplicate policy", "error, first, last", { "error" => Error, "first" => First, "last" => Last });
+
+/// How to parse the input records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputOptions {
+    /// File layout.
+    pub format: InputFormat,
+    /// Encoding of the key field.
+    pub key_encoding: Encoding,
+    /// Encoding of the value field (JSONL: only when the value is a JSON string).
+    pub value_encoding: Encoding,
+    /// JSONL field holding the key (default `key`).
+    pub key_field: String,
+    /// JSONL field holding the value (default `value`).
+    pub value_field: String,
+}
+
+impl Default for InputOptions {
+    fn default() -> Self {
+        InputOptions {
+            format: InputFormat::Tsv,
+            key_encoding: Encoding::Utf8,
+            value_encoding: Encoding::Utf8,
+            key_field: "key".to_string(),
+            value_field: "value".to_string(),
+        }
+    }
+}
+
+/// Where records come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSource {
+    /// A file, or a directory: every regular file inside, recursively, in name order,
+    /// skipping hidden entries (names starting with `.`) and symbolic links to
+    /// directories. Files ending `.gz` or `.zst` are decompressed.
+    Path(PathBuf),
+    /// Standard input, read as is (no decompression).
+    Stdin,
+}
+
+/// Default memory budget for buffered records: 1 GiB.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
+
+/// Default shard count.
+pub const DEFAULT_SHARDS: u32 = 8;
+
+/// How to build the version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Domain the version belongs to.
+    pub domain: String,
+    /// Number of shards (at least 1). Default [`DEFAULT_SHARDS`].
+    pub shards: u32,
+    /// Bytes of records held in memory before sorted runs are spilled to disk.
+    /// Default [`DEFAULT_MEMORY_BUDGET`]. See the crate docs for what is counted.
+    pub memory_budget: u64,
+    /// Duplicate key policy.
+    pub on_duplicate: OnDuplicate,
+    /// Where to put spilled runs and built shards (default: the system temp dir).
+    pub temp_dir: Option<PathBuf>,
+    /// Worker threads for sorting and building; `None` uses rayon's global pool.
+    pub threads: Option<usize>,
+    /// Extra `writer` metadata for the manifest (added after, and overriding, the
+    /// `tool`, `tool_version`, `host` entries the writer fills in).
+    pub writer_meta: BTreeMap<String, String>,
+    /// Largest accepted value in bytes. Default [`tusk_format::DEFAULT_MAX_VALUE_LEN`].
+    pub max_value_len: u64,
+}
+
+impl WriteOptions {
+    /// Options for `domain` with every other field at its default.
+    pub fn new(domain: impl Into<String>) -> Self {
+        WriteOptions {
+            domain: domain.into(),
+            shards: DEFAULT_SHARDS,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            on_duplicate: OnDuplicate::Error,
+            temp_dir: None,
+            threads: None,
+            writer_meta: BTreeMap::new(),
+            max_value_len: tusk_format::DEFAULT_MAX_VALUE_LEN,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_reject_unknown() {
+        for name in Encoding::NAMES {
+            let e: Encoding = name.parse().unwrap();
+            assert_eq!(e.to_string(), *name);
+        }
+        assert_eq!("JSONL".parse::<InputFormat>().unwrap(), InputFormat::Jsonl);
+        assert_eq!("last".parse::<OnDuplicate>().unwrap(), OnDuplicate::Last);
+        let err = "b64".parse::<Encoding>().unwrap_err().to_string();
+        assert!(err.contains("\"b64\"") && err.contains("base64"), "{err}");
+    }
+}
