@@ -1,9 +1,27 @@
 //! The tusk store layout over any [`ObjectStore`]: publish, list, activate, roll back.
+//!
+//! Reading is here; publishing is in `catalog/publish.rs`, moving the pointer in
+//! `catalog/pointer_ops.rs`.
+//!
+//! Choices worth knowing:
+//! - [`Catalog::versions`] skips a version whose `MANIFEST.json` is corrupt (with a
+//!   `tracing::warn!` naming it) so one damaged version does not hide the others;
+//!   [`Catalog::manifest`] of that version returns the `CorruptDocument` error.
+//! - [`Catalog::poll_current`] with `etag = None` means "I know of no CURRENT": it
+//!   answers `Unchanged` while the domain has none.
 
+mod pointer_ops;
+mod publish;
+
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{Current, HistoryRecord, Manifest, ObjectStore, Result};
+use crate::layout::{
+    current_key, history_key, history_prefix, manifest_key, shard_key, validate_domain,
+    validate_version, versions_prefix,
+};
+use crate::{Current, ErrorKind, HistoryRecord, Manifest, ObjectStore, Result, StoreError};
 
 /// A committed version with its manifest.
 #[derive(Debug, Clone)]
@@ -35,6 +53,14 @@ pub struct Catalog {
     store: Arc<dyn ObjectStore>,
 }
 
+/// Parses a JSON document read from `key`.
+fn parse_json<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptDocument {
+        key: key.to_string(),
+        detail: e.to_string(),
+    })
+}
+
 impl Catalog {
     /// A catalog over `store`.
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
@@ -56,69 +82,166 @@ impl Catalog {
         self.store.url()
     }
 
-    /// Domains that have at least one object in the store, sorted.
+    /// Domains that have at least one object in the store, sorted. A domain counts
+    /// once it has a `versions/` object or a `CURRENT`.
     pub async fn domains(&self) -> Result<Vec<String>> {
-        todo!("store: Catalog::domains")
+        let mut domains = BTreeSet::new();
+        for object in self.store.list("").await? {
+            let Some((domain, rest)) = object.key.split_once('/') else {
+                continue;
+            };
+            let counts = rest == "CURRENT" || rest.starts_with("versions/");
+            if counts && validate_domain(domain).is_ok() {
+                domains.insert(domain.to_string());
+            }
+        }
+        Ok(domains.into_iter().collect())
     }
 
     /// Committed versions of `domain` (those with a valid MANIFEST), oldest first.
+    /// A version with a corrupt manifest is skipped with a warning.
     pub async fn versions(&self, domain: &str) -> Result<Vec<VersionSummary>> {
-        let _ = domain;
-        todo!("store: Catalog::versions")
+        validate_domain(domain)?;
+        let prefix = versions_prefix(domain);
+        let mut committed = Vec::new();
+        for object in self.store.list(&prefix).await? {
+            let rest = &object.key[prefix.len()..];
+            if let Some((version, "MANIFEST.json")) = rest.split_once('/')
+                && validate_version(version).is_ok()
+            {
+                committed.push(version.to_string());
+            }
+        }
+        committed.sort();
+        let current = self.current(domain).await?.map(|c| c.version);
+        let mut out = Vec::with_capacity(committed.len());
+        for version in committed {
+            match self.manifest(domain, &version).await {
+                Ok(manifest) => out.push(VersionSummary {
+                    is_current: current.as_deref() == Some(version.as_str()),
+                    manifest,
+                }),
+                Err(e) if e.kind() == ErrorKind::Corrupt => {
+                    tracing::warn!(domain, version, error = %e, "skipping version with a corrupt manifest");
+                }
+                // Deleted (garbage-collected) between the listing and the read.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// The manifest of a committed version; `NotFound` when it is not committed.
     pub async fn manifest(&self, domain: &str, version: &str) -> Result<Manifest> {
-        let _ = (domain, version);
-        todo!("store: Catalog::manifest")
-    }
-
-    /// Publishes a built version: uploads every shard named by `manifest` from
-    /// `shard_dir` (file name = `ShardEntry::object`), then creates `MANIFEST.json`
-    /// (create-only) last. Refuses a version id that already has objects.
-    /// Does not move `CURRENT`.
-    pub async fn publish(&self, manifest: &Manifest, shard_dir: &Path) -> Result<()> {
-        let _ = (manifest, shard_dir);
-        todo!("store: Catalog::publish")
+        validate_domain(domain)?;
+        validate_version(version)?;
+        let key = manifest_key(domain, version);
+        let got = match self.store.get(&key).await {
+            Ok(got) => got,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(StoreError::NotFound {
+                    key: format!(
+                        "version {version} of domain {domain} ({key} is missing: never published, or the publish did not finish)"
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let manifest = Manifest::from_json(&key, &got.bytes)?;
+        if manifest.domain != domain || manifest.version != version {
+            return Err(StoreError::CorruptDocument {
+                key,
+                detail: format!(
+                    "manifest names domain {:?} version {:?}, but is stored under domain {domain:?} version {version:?}",
+                    manifest.domain, manifest.version
+                ),
+            });
+        }
+        Ok(manifest)
     }
 
     /// The current pointer of `domain`, if any.
     pub async fn current(&self, domain: &str) -> Result<Option<Current>> {
-        let _ = domain;
-        todo!("store: Catalog::current")
+        validate_domain(domain)?;
+        Ok(self.read_current(domain).await?.map(|(current, _)| current))
+    }
+
+    /// `CURRENT` with its ETag, `None` when the domain has none.
+    async fn read_current(&self, domain: &str) -> Result<Option<(Current, String)>> {
+        let key = current_key(domain);
+        match self.store.get(&key).await {
+            Ok(got) => Ok(Some((parse_json(&key, &got.bytes)?, got.etag))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Conditional read of `CURRENT`: cheap when nothing changed since `etag`.
+    /// `etag = None` stands for "no CURRENT known": while the domain has none the
+    /// answer is `Unchanged`.
     pub async fn poll_current(&self, domain: &str, etag: Option<&str>) -> Result<CurrentPoll> {
-        let _ = (domain, etag);
-        todo!("store: Catalog::poll_current")
-    }
-
-    /// Makes `version` current: creates history record `seq + 1` (create-only; a
-    /// concurrent move makes this fail with `Conflict`), then rewrites `CURRENT`.
-    /// The version must be committed.
-    pub async fn activate(&self, domain: &str, version: &str, actor: &str, reason: &str) -> Result<Current> {
-        let _ = (domain, version, actor, reason);
-        todo!("store: Catalog::activate")
-    }
-
-    /// Rolls back to `to`, or by default to the version that was current before the
-    /// current one. Recorded as a `rollback` history record.
-    pub async fn rollback(&self, domain: &str, to: Option<&str>, actor: &str, reason: &str) -> Result<Current> {
-        let _ = (domain, to, actor, reason);
-        todo!("store: Catalog::rollback")
+        validate_domain(domain)?;
+        let key = current_key(domain);
+        match self.store.get_if_changed(&key, etag).await {
+            Ok(None) => Ok(CurrentPoll::Unchanged),
+            Ok(Some(got)) => Ok(CurrentPoll::Changed {
+                current: Some(parse_json(&key, &got.bytes)?),
+                etag: Some(got.etag),
+            }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(match etag {
+                None => CurrentPoll::Unchanged,
+                Some(_) => CurrentPoll::Changed {
+                    current: None,
+                    etag: None,
+                },
+            }),
+            Err(e) => Err(e),
+        }
     }
 
     /// Every history record of `domain`, oldest first.
     pub async fn history(&self, domain: &str) -> Result<Vec<HistoryRecord>> {
-        let _ = domain;
-        todo!("store: Catalog::history")
+        validate_domain(domain)?;
+        let mut records = Vec::new();
+        for object in self.store.list(&history_prefix(domain)).await? {
+            let record = match self.read_history_key(&object.key).await {
+                Ok(r) => r,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if history_key(domain, record.seq) != object.key {
+                return Err(StoreError::CorruptDocument {
+                    key: object.key,
+                    detail: format!("record says seq {}", record.seq),
+                });
+            }
+            records.push(record);
+        }
+        records.sort_by_key(|r| r.seq);
+        Ok(records)
+    }
+
+    async fn read_history_key(&self, key: &str) -> Result<HistoryRecord> {
+        let got = self.store.get(key).await?;
+        parse_json(key, &got.bytes)
     }
 
     /// Downloads shard `index` of `manifest` to `dest`, verified against the
     /// manifest's size and CRC32 (temp file, fsync, rename).
     pub async fn download_shard(&self, manifest: &Manifest, index: u32, dest: &Path) -> Result<()> {
-        let _ = (manifest, index, dest);
-        todo!("store: Catalog::download_shard")
+        let entry = manifest
+            .shards
+            .get(index as usize)
+            .filter(|s| s.index == index)
+            .ok_or_else(|| StoreError::Invalid {
+                what: "shard index".to_string(),
+                detail: format!(
+                    "{index} is not a shard of {} version {} ({} shards)",
+                    manifest.domain, manifest.version, manifest.shard_count
+                ),
+            })?;
+        let key = shard_key(&manifest.domain, &manifest.version, &entry.object);
+        crate::download_verified(self.store.as_ref(), &key, dest, entry.bytes, entry.crc32).await
     }
 }

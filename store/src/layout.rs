@@ -59,7 +59,9 @@ fn validate_name(what: &str, name: &str) -> Result<()> {
     } else {
         Err(StoreError::Invalid {
             what: what.to_string(),
-            detail: format!("{name:?}: use 1-128 characters of A-Z a-z 0-9 . _ - (not starting with '.')"),
+            detail: format!(
+                "{name:?}: use 1-128 characters of A-Z a-z 0-9 . _ - (not starting with '.')"
+            ),
         })
     }
 }

@@ -34,7 +34,9 @@ pub use catalog::{Catalog, CurrentPoll, VersionSummary};
 pub use download::download_verified;
 pub use error::{ErrorKind, Result, StoreError};
 pub use local::LocalStore;
-pub use manifest::{MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry};
+pub use manifest::{
+    MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
+};
 pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
 pub use open::open_store;
 pub use pointer::{Action, Current, HistoryRecord};

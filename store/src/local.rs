@@ -1,6 +1,25 @@
 //! The local-directory store: the embedded default.
+//!
+//! Key `a/b/c` is the file `<root>/a/b/c`. Keys are validated: no leading `/`, no
+//! empty segment, and no segment starting with `.` (which rules out `.` and `..` and
+//! reserves dot-names for the store's own temp and lock files, so those are never
+//! visible as objects). How ETags are derived is described in `local/etag.rs`; how
+//! replacements are locked in `local/lock.rs`.
+//!
+//! Limits of a directory compared with an object store: a key cannot be both an
+//! object and a "directory" of other objects (`a` and `a/b`); deleting objects leaves
+//! their (empty) directories behind.
 
-use std::path::PathBuf;
+mod etag;
+mod fsops;
+mod lock;
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError};
 
 /// A store rooted at a local directory. Create-only writes use create-exclusive
 /// files; replacements use write-to-temp + rename, so readers never see a partial
@@ -11,15 +30,183 @@ pub struct LocalStore {
 }
 
 impl LocalStore {
-    /// A store rooted at `root` (created if missing).
+    /// A store rooted at `root` (created if missing). A relative `root` is resolved
+    /// against the current directory.
     pub fn new(root: impl Into<PathBuf>) -> crate::Result<Self> {
         let root = root.into();
-        let _ = &root;
-        todo!("store: LocalStore::new")
+        if root.as_os_str().is_empty() {
+            return Err(StoreError::Invalid {
+                what: "store path".to_string(),
+                detail: "the path is empty".to_string(),
+            });
+        }
+        let root = std::path::absolute(&root).map_err(|e| StoreError::io(&root, e))?;
+        std::fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        if !root.is_dir() {
+            return Err(StoreError::Invalid {
+                what: "store path".to_string(),
+                detail: format!("{} is not a directory", root.display()),
+            });
+        }
+        Ok(LocalStore { root })
     }
 
     /// The root directory.
     pub fn root(&self) -> &std::path::Path {
         &self.root
+    }
+
+    /// The file that holds `key`, after validating the key.
+    pub fn object_path(&self, key: &str) -> Result<PathBuf> {
+        validate_key(key, false)?;
+        Ok(self.root.join(key))
+    }
+}
+
+/// Checks a key (or, with `is_prefix`, a list prefix, which may be empty or end in
+/// `/` or in a partial name).
+fn validate_key(key: &str, is_prefix: bool) -> Result<()> {
+    let bad = |why: &str| StoreError::Invalid {
+        what: if is_prefix {
+            "list prefix"
+        } else {
+            "object key"
+        }
+        .to_string(),
+        detail: format!("{key:?}: {why}"),
+    };
+    if key.starts_with('/') {
+        return Err(bad("must not start with '/'"));
+    }
+    if key.contains(['\\', '\0']) {
+        return Err(bad("must not contain '\\' or NUL"));
+    }
+    let segments: Vec<&str> = key.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() {
+            // A prefix may be empty or end with '/'.
+            if is_prefix && i == last {
+                continue;
+            }
+            return Err(bad("empty path segment"));
+        }
+        if seg.starts_with('.') {
+            return Err(bad(
+                "path segments must not start with '.' (no '.', '..' or hidden names)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs blocking file work off the async workers.
+async fn blocking<T, F>(key: &str, work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Backend {
+            backend: "local",
+            key: key.to_string(),
+            detail: format!("blocking task did not complete: {e}"),
+            retryable: true,
+        }),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    fn url(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<ObjectMeta> {
+        let path = self.object_path(key)?;
+        let owned = key.to_string();
+        blocking(key, move || fsops::put(&owned, &path, &data, &mode)).await
+    }
+
+    async fn put_file(&self, key: &str, path: &Path, crc32: u32) -> Result<ObjectMeta> {
+        let object = self.object_path(key)?;
+        let (owned, src) = (key.to_string(), path.to_path_buf());
+        blocking(key, move || {
+            fsops::put_file(&owned, &object, &src, crc32, true)
+        })
+        .await
+    }
+
+    async fn get(&self, key: &str) -> Result<GetResult> {
+        let path = self.object_path(key)?;
+        let owned = key.to_string();
+        blocking(key, move || fsops::get(&owned, &path)).await
+    }
+
+    async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Option<GetResult>> {
+        let path = self.object_path(key)?;
+        let (owned, etag) = (key.to_string(), etag.map(str::to_string));
+        blocking(key, move || {
+            fsops::get_if_changed(&owned, &path, etag.as_deref())
+        })
+        .await
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
+        let path = self.object_path(key)?;
+        let owned = key.to_string();
+        blocking(key, move || fsops::get_range(&owned, &path, offset, len)).await
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let path = self.object_path(key)?;
+        let owned = key.to_string();
+        blocking(key, move || fsops::head(&owned, &path)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
+        validate_key(prefix, true)?;
+        let (root, prefix_owned) = (self.root.clone(), prefix.to_string());
+        blocking(prefix, move || fsops::list(&root, &prefix_owned)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.object_path(key)?;
+        let owned = key.to_string();
+        blocking(key, move || fsops::delete(&owned, &path)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_validated() {
+        for good in ["a", "a/b", "d/versions/v1/MANIFEST.json", "x..y/z"] {
+            validate_key(good, false).unwrap_or_else(|e| panic!("{good:?} rejected: {e}"));
+        }
+        for bad in [
+            "",
+            "/a",
+            "a//b",
+            "a/",
+            "..",
+            "a/../b",
+            "./a",
+            "a/.hidden",
+            "a\\b",
+        ] {
+            let err = validate_key(bad, false).expect_err(bad);
+            assert_eq!(err.kind(), crate::ErrorKind::Invalid, "{bad:?}: {err}");
+        }
+        for good in ["", "a/", "a/b", "a/par"] {
+            validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?} rejected: {e}"));
+        }
+        for bad in ["/", "a//", "../", "a/.."] {
+            validate_key(bad, true).expect_err(bad);
+        }
     }
 }

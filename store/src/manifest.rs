@@ -105,7 +105,10 @@ impl Manifest {
                 return Err(bad(format!("shards[{i}].index is {}", s.index)));
             }
             if s.object.is_empty() || s.object.contains('/') || s.object.starts_with('.') {
-                return Err(bad(format!("shards[{i}].object {:?} is not a plain file name", s.object)));
+                return Err(bad(format!(
+                    "shards[{i}].object {:?} is not a plain file name",
+                    s.object
+                )));
             }
         }
         if self.partitioner != PartitionerSpec::default() {
@@ -127,10 +130,11 @@ impl Manifest {
 
     /// Parses and validates a manifest read from `key`.
     pub fn from_json(key: &str, bytes: &[u8]) -> Result<Manifest> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptDocument {
-            key: key.to_string(),
-            detail: e.to_string(),
-        })?;
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| StoreError::CorruptDocument {
+                key: key.to_string(),
+                detail: e.to_string(),
+            })?;
         m.validate(key)?;
         Ok(m)
     }

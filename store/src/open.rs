@@ -2,11 +2,94 @@
 
 use std::sync::Arc;
 
-use crate::{ObjectStore, Result};
+use crate::{LocalStore, ObjectStore, Result, StoreError};
+
+/// URL forms accepted by [`open_store`], for error messages.
+const SUPPORTED: &str =
+    "file:///absolute/path, a bare path (absolute or relative), s3://bucket/prefix (not built yet)";
 
 /// Opens the store at `url`: `file:///abs/path` or a bare path (the local-directory
-/// store). Unknown schemes are an `Invalid` error that lists the supported ones.
+/// store, created if missing; a relative path is resolved against the current
+/// directory). `s3://` URLs are recognised but not supported by this build. Unknown
+/// schemes are an `Invalid` error that lists the supported ones.
 pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
-    let _ = url;
-    todo!("store: open_store")
+    let invalid = |detail: String| StoreError::Invalid {
+        what: "store URL".to_string(),
+        detail,
+    };
+    if url.trim().is_empty() {
+        return Err(invalid(format!(
+            "the URL is empty; use one of: {SUPPORTED}"
+        )));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(Arc::new(LocalStore::new(url)?));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "file" => {
+            // file:///abs/path has an empty host; file://localhost/abs/path is the same.
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !path.starts_with('/') {
+                return Err(invalid(format!(
+                    "{url:?}: a file URL needs an absolute path and no host (file:///srv/tusk)"
+                )));
+            }
+            Ok(Arc::new(LocalStore::new(path)?))
+        }
+        "s3" => Err(invalid(format!(
+            "{url:?}: S3 support is not built yet (it is the next piece of work); use a file:// store for now"
+        ))),
+        other => Err(invalid(format!(
+            "{url:?}: unknown scheme {other:?}; supported: {SUPPORTED}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_url_bare_path_and_relative_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let abs = dir.path().join("a");
+        let store = open_store(&format!("file://{}", abs.display())).expect("file url");
+        assert_eq!(store.url(), format!("file://{}", abs.display()));
+        assert!(abs.is_dir(), "store root created");
+
+        let bare = dir.path().join("b");
+        let store = open_store(&bare.display().to_string()).expect("bare path");
+        assert_eq!(store.url(), format!("file://{}", bare.display()));
+
+        // A relative path resolves against the current directory.
+        let rel = format!("target-tusk-open-test-{}", std::process::id());
+        let store = open_store(&rel).expect("relative path");
+        let expected = std::env::current_dir().expect("cwd").join(&rel);
+        assert_eq!(store.url(), format!("file://{}", expected.display()));
+        std::fs::remove_dir(&expected).expect("clean up relative store dir");
+    }
+
+    #[test]
+    fn other_schemes_are_invalid() {
+        let err = open_store("s3://bucket/prefix").expect_err("s3 not built");
+        assert_eq!(err.kind(), crate::ErrorKind::Invalid);
+        assert!(
+            err.to_string().contains("S3 support is not built yet"),
+            "{err}"
+        );
+
+        let err = open_store("ftp://host/x").expect_err("ftp");
+        assert_eq!(err.kind(), crate::ErrorKind::Invalid);
+        assert!(
+            err.to_string().contains("file:///"),
+            "lists supported forms: {err}"
+        );
+
+        let err = open_store("file://otherhost/x").expect_err("host");
+        assert!(err.to_string().contains("absolute path"), "{err}");
+        assert_eq!(
+            open_store("").expect_err("empty").kind(),
+            crate::ErrorKind::Invalid
+        );
+    }
 }

@@ -1,0 +1,177 @@
+//! The conformance suite every [`ObjectStore`] backend must pass.
+//!
+//! Written only against the `ObjectStore` trait and [`Catalog`], so the local store
+//! and the S3 store run it unchanged:
+//!
+//! ```no_run
+//! # async fn example() {
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = std::sync::Arc::new(tusk_store::LocalStore::new(dir.path()).unwrap());
+//! tusk_store::conformance::run_all(store).await;
+//! # }
+//! ```
+//!
+//! Every check panics with a message naming the store and what went wrong. Each check
+//! works under its own fresh prefix / domain (a name plus a random suffix), so checks
+//! can share one store, run concurrently, and run again on a store that is not wiped.
+
+mod barrier;
+mod catalog_checks;
+mod objects;
+mod pointer_checks;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+pub use catalog_checks::{
+    check_download_shard, check_publish_and_versions, check_publish_twice_refused,
+    check_uncommitted_invisible,
+};
+pub use objects::{
+    check_concurrent_create, check_create_conflict, check_delete, check_get_if_changed,
+    check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
+};
+pub use pointer_checks::{
+    check_activate_rollback_history, check_concurrent_activate, check_interrupted_move_is_repaired,
+    check_poll_current, check_rollback_nothing_before,
+};
+
+use crate::{
+    Catalog, ErrorKind, MANIFEST_FORMAT_VERSION, Manifest, ObjectStore, PartitionerSpec,
+    ShardEntry, shard_object_name, version_id,
+};
+
+/// Runs every check, one after the other, on `store`.
+pub async fn run_all(store: Arc<dyn ObjectStore>) {
+    check_put_get_head(store.clone()).await;
+    check_list(store.clone()).await;
+    check_delete(store.clone()).await;
+    check_get_range(store.clone()).await;
+    check_create_conflict(store.clone()).await;
+    check_update_if(store.clone()).await;
+    check_get_if_changed(store.clone()).await;
+    check_put_file_round_trip(store.clone()).await;
+    check_concurrent_create(store.clone()).await;
+    check_publish_and_versions(store.clone()).await;
+    check_uncommitted_invisible(store.clone()).await;
+    check_publish_twice_refused(store.clone()).await;
+    check_download_shard(store.clone()).await;
+    check_activate_rollback_history(store.clone()).await;
+    check_poll_current(store.clone()).await;
+    check_concurrent_activate(store.clone()).await;
+    check_rollback_nothing_before(store.clone()).await;
+    check_interrupted_move_is_repaired(store).await;
+}
+
+/// A fresh name for one check: `conf-<name>-<timestamp>-<random>`.
+fn fresh(name: &str) -> String {
+    format!(
+        "conf-{name}-{}",
+        version_id::new_version_id(SystemTime::now())
+    )
+}
+
+/// Asserts that `result` failed with an error of `kind`; returns its message.
+fn expect_kind<T: Debug>(
+    store: &dyn ObjectStore,
+    what: &str,
+    result: crate::Result<T>,
+    kind: ErrorKind,
+) -> String {
+    match result {
+        Ok(v) => panic!(
+            "[{}] {what}: expected a {kind:?} error, got Ok({v:?})",
+            store.url()
+        ),
+        Err(e) => {
+            assert_eq!(
+                e.kind(),
+                kind,
+                "[{}] {what}: wrong error kind for {e}",
+                store.url()
+            );
+            e.to_string()
+        }
+    }
+}
+
+/// Unwraps `result`, panicking with the store URL and `what`.
+fn ok<T>(store: &dyn ObjectStore, what: &str, result: crate::Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("[{}] {what} failed: {e}", store.url()))
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes `shards` as shard files into a new temp dir and returns it with a manifest
+/// that describes them. Shard objects are opaque bytes to the store.
+fn build_version(domain: &str, version: &str, shards: &[Vec<u8>]) -> (tempfile::TempDir, Manifest) {
+    let dir = tempfile::tempdir().expect("temp dir for shard files");
+    let entries: Vec<ShardEntry> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            let index = u32::try_from(i).expect("few shards");
+            let object = shard_object_name(index);
+            write_file(&dir.path().join(&object), bytes);
+            ShardEntry {
+                index,
+                object,
+                bytes: bytes.len() as u64,
+                records: bytes.len() as u64 / 10,
+                crc32: crc32fast::hash(bytes),
+            }
+        })
+        .collect();
+    let manifest = Manifest {
+        format_version: MANIFEST_FORMAT_VERSION,
+        domain: domain.to_string(),
+        version: version.to_string(),
+        shard_count: u32::try_from(entries.len()).expect("few shards"),
+        partitioner: PartitionerSpec::default(),
+        shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
+        created_at: version_id::rfc3339(SystemTime::now()),
+        records: entries.iter().map(|s| s.records).sum(),
+        bytes: entries.iter().map(|s| s.bytes).sum(),
+        writer: BTreeMap::from([("tool".to_string(), "tusk-store conformance".to_string())]),
+        shards: entries,
+    };
+    (dir, manifest)
+}
+
+/// Builds and publishes a small version with `shard_count` shards; returns its manifest.
+async fn publish_small(
+    catalog: &Catalog,
+    domain: &str,
+    version: &str,
+    shard_count: usize,
+) -> Manifest {
+    let shards: Vec<Vec<u8>> = (0..shard_count)
+        .map(|i| pseudo_random(100 + i * 37, (i as u64 + 1) * 7919))
+        .collect();
+    let (dir, manifest) = build_version(domain, version, &shards);
+    ok(
+        catalog.store().as_ref(),
+        &format!("publish {domain} {version}"),
+        catalog.publish(&manifest, dir.path()).await,
+    );
+    manifest
+}
+
+fn write_file(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
