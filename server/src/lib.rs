@@ -1,1 +1,312 @@
-//! placeholder
+//! The tusk server: polls each domain's `CURRENT` in its store, downloads and
+//! verifies the shards this node owns, memory-maps them, swaps versions atomically
+//! and answers `tusk.v1.Tusk` over gRPC, with `grpc.health.v1`, gRPC reflection
+//! and Prometheus metrics.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tusk_server::ServerError> {
+//! use tusk_server::{Server, ServerConfig};
+//!
+//! let config = ServerConfig::from_file("tusk.toml")?;
+//! let running = Server::start(config).await?;
+//! println!("serving on {}", running.grpc_addr());
+//! running.wait(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Data dir layout: `<data_dir>/<domain>/<version>/shard-00000.tsk ...` plus a copy
+//! of the version's `MANIFEST.json`, written last once every owned shard is
+//! downloaded and verified. At start, partial versions and temp files are swept;
+//! a complete local version named by `CURRENT` is reopened (and verified again:
+//! one sequential checksum pass per shard) instead of being downloaded.
+#![deny(missing_docs)]
+
+pub mod config;
+mod domain;
+pub mod error;
+mod health;
+mod http;
+mod loaded;
+mod loader;
+pub mod local;
+pub mod metrics;
+pub mod ownership;
+mod service;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tonic::transport::server::TcpIncoming;
+use tusk_proto::v1::tusk_server::TuskServer;
+use tusk_store::Catalog;
+
+pub use config::{ConfigError, DomainConfig, ServerConfig};
+pub use error::{LoadError, ReadError, ServerError};
+pub use ownership::{AllShards, ShardOwnership};
+
+use crate::domain::Domain;
+use crate::health::Health;
+use crate::loader::{Loader, LoaderSettings};
+use crate::local::DomainDir;
+use crate::metrics::Metrics;
+use crate::service::{Limits, TuskService};
+use crate::status::NodeFacts;
+
+/// Entry point: starts a node.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Validates `config`, opens every store, binds the gRPC (and metrics) listeners
+    /// and starts serving and loading in the background. Port 0 picks a free port:
+    /// read it back with [`RunningServer::grpc_addr`]. Domains answer UNAVAILABLE
+    /// until their first version is loaded.
+    pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+        Server::start_with(config, Arc::new(AllShards)).await
+    }
+
+    /// Like [`Server::start`], with the rule deciding which shards this node holds.
+    pub async fn start_with(
+        config: ServerConfig,
+        ownership: Arc<dyn ShardOwnership>,
+    ) -> Result<RunningServer, ServerError> {
+        config.validate("server config")?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+
+        let mut catalogs = Vec::with_capacity(config.domains.len());
+        for d in &config.domains {
+            let catalog = Catalog::open(&d.store).map_err(|source| ServerError::Store {
+                domain: d.name.clone(),
+                url: d.store.clone(),
+                source,
+            })?;
+            catalogs.push(catalog);
+        }
+
+        let grpc_listener = bind(config.listen, "grpc").await?;
+        let grpc_addr = local_addr(&grpc_listener, config.listen, "grpc")?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(bind(addr, "metrics").await?),
+            None => None,
+        };
+        let metrics_addr = match (&metrics_listener, config.metrics_listen) {
+            (Some(l), Some(addr)) => Some(local_addr(l, addr, "metrics")?),
+            _ => None,
+        };
+
+        let metrics = Arc::new(Metrics::new());
+        let domains: Arc<Vec<Arc<Domain>>> = Arc::new(
+            config
+                .domains
+                .iter()
+                .zip(&catalogs)
+                .map(|(d, c)| {
+                    metrics.register_domain(&d.name);
+                    Arc::new(Domain::new(
+                        &d.name,
+                        &c.url(),
+                        metrics.key_counters(&d.name),
+                    ))
+                })
+                .collect(),
+        );
+
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = Health::new(
+            reporter,
+            config.domains.iter().map(|d| d.name.clone()).collect(),
+        )
+        .await;
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tusk_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tusk_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+
+        let node = NodeFacts {
+            listen_addr: grpc_addr,
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+        };
+        let limits = Limits {
+            max_key_len: config.max_key_len,
+            max_batch: config.max_batch,
+        };
+        let tusk = TuskServer::new(TuskService::new(
+            Arc::clone(&domains),
+            limits,
+            Arc::clone(&metrics),
+            node,
+        ))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(config.max_message_bytes);
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+        let grpc_stop = stop_rx.clone();
+        let grpc = tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(tusk)
+                .add_service(health_service)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha)
+                .serve_with_incoming_shutdown(incoming, wait_stop(grpc_stop))
+                .await
+        });
+        let metrics_task = metrics_listener.map(|listener| {
+            tokio::spawn(http::serve_metrics(
+                listener,
+                Arc::clone(&metrics),
+                wait_stop(stop_rx.clone()),
+            ))
+        });
+
+        let settings = LoaderSettings {
+            poll_interval: config.poll_interval,
+            keep_versions: config.keep_versions,
+            download_concurrency: config.download_concurrency,
+            retry_failed_after: config.retry_failed_after,
+        };
+        let loaders = domains
+            .iter()
+            .zip(catalogs)
+            .map(|(domain, catalog)| {
+                let loader = Loader::new(
+                    Arc::clone(domain),
+                    catalog,
+                    DomainDir::new(&config.data_dir, domain.name()),
+                    Arc::clone(&ownership),
+                    Arc::clone(&metrics),
+                    health.clone(),
+                    settings.clone(),
+                );
+                tokio::spawn(loader.run(stop_rx.clone()))
+            })
+            .collect();
+        tracing::info!(addr = %grpc_addr, metrics = ?metrics_addr, domains = config.domains.len(), "tusk server started");
+
+        Ok(RunningServer {
+            grpc_addr,
+            metrics_addr,
+            stop: stop_tx,
+            grpc,
+            metrics: metrics_task,
+            loaders,
+            health,
+        })
+    }
+
+    /// Starts a node and runs it until `shutdown` resolves.
+    pub async fn run(
+        config: ServerConfig,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        Server::start(config).await?.wait(shutdown).await
+    }
+}
+
+/// A started node.
+#[derive(Debug)]
+pub struct RunningServer {
+    grpc_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    grpc: JoinHandle<Result<(), tonic::transport::Error>>,
+    metrics: Option<JoinHandle<std::io::Result<()>>>,
+    loaders: Vec<JoinHandle<()>>,
+    health: Health,
+}
+
+impl RunningServer {
+    /// The bound gRPC address (the real port when configured with port 0).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The bound metrics address, when `metrics_listen` is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Stops loaders, lets in-flight requests finish, closes the listeners.
+    pub async fn shutdown(self) {
+        let _ = self.stop_all().await;
+    }
+
+    /// Runs until `signal` resolves (then shuts down gracefully) or the gRPC server
+    /// fails.
+    pub async fn wait(mut self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
+        tokio::select! {
+            _ = signal => self.stop_all().await,
+            result = &mut self.grpc => {
+                let _ = self.stop.send(true);
+                flatten_grpc(result)
+            }
+        }
+    }
+
+    async fn stop_all(self) -> Result<(), ServerError> {
+        tracing::info!("tusk server shutting down");
+        self.health.all_not_serving().await;
+        let _ = self.stop.send(true);
+        for loader in self.loaders {
+            let _ = loader.await;
+        }
+        let grpc = flatten_grpc(self.grpc.await);
+        let metrics = match self.metrics {
+            Some(task) => match task.await {
+                Ok(result) => result.map_err(ServerError::Metrics),
+                Err(e) => Err(ServerError::Metrics(std::io::Error::other(e.to_string()))),
+            },
+            None => Ok(()),
+        };
+        grpc.and(metrics)
+    }
+}
+
+fn flatten_grpc(
+    joined: Result<Result<(), tonic::transport::Error>, tokio::task::JoinError>,
+) -> Result<(), ServerError> {
+    match joined {
+        Ok(result) => result.map_err(ServerError::Transport),
+        Err(e) => Err(ServerError::Metrics(std::io::Error::other(format!(
+            "grpc task: {e}"
+        )))),
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &'static str) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, what, source })
+}
+
+fn local_addr(
+    listener: &TcpListener,
+    addr: SocketAddr,
+    what: &'static str,
+) -> Result<SocketAddr, ServerError> {
+    listener
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, what, source })
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}

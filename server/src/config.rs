@@ -1,0 +1,408 @@
+//! Server configuration: a TOML file or the CLI's flags, validated once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Default gRPC listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
+/// Default interval between two polls of a domain's `CURRENT`.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// Default number of complete versions kept on local disk per domain.
+pub const DEFAULT_KEEP_VERSIONS: usize = 2;
+/// Default largest number of keys in one MultiGet.
+pub const DEFAULT_MAX_BATCH: usize = 10_000;
+/// Default largest key length in bytes (the shard format's limit).
+pub const DEFAULT_MAX_KEY_LEN: usize = tusk_format::MAX_KEY_LEN;
+/// Default number of shards downloaded at once per domain.
+pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 4;
+/// Default wait before retrying a version whose load failed, while `CURRENT`
+/// still names it.
+pub const DEFAULT_RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
+/// Default largest gRPC message, each way (64 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Errors reading or validating a configuration. Each names where it comes from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or does not match the schema (unknown key, wrong type).
+    #[error("{origin}{}: {detail}", location(*.line, *.column))]
+    Parse {
+        /// The file (or other origin) of the text.
+        origin: String,
+        /// 1-based line of the error, when known.
+        line: Option<usize>,
+        /// 1-based column of the error, when known.
+        column: Option<usize>,
+        /// The parser's message (names the field or key).
+        detail: String,
+    },
+    /// The configuration parses but cannot be used.
+    #[error("{origin}: invalid {field}: {detail}")]
+    Invalid {
+        /// The file (or other origin).
+        origin: String,
+        /// The offending field, e.g. `domains[1].name`.
+        field: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
+/// One domain served by this node.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// Domain name (`[A-Za-z0-9._-]`, 1–128 characters).
+    pub name: String,
+    /// Store URL: `file:///path`, a bare path, later `s3://bucket/prefix`.
+    pub store: String,
+}
+
+/// Everything a node needs to run. Fields are public so the CLI can build one from
+/// flags ([`ServerConfig::new`]); call [`ServerConfig::validate`] afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// gRPC listen address; port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory holding downloaded versions: `<data_dir>/<domain>/<version>/`.
+    pub data_dir: PathBuf,
+    /// Interval between two polls of `CURRENT` (humantime: `"5s"`, `"250ms"`).
+    #[serde(default = "default_poll_interval", deserialize_with = "duration")]
+    pub poll_interval: Duration,
+    /// Complete versions kept on local disk per domain (at least 1; the served one
+    /// is always kept). The newest two of them are also kept open in memory.
+    #[serde(default = "default_keep_versions")]
+    pub keep_versions: usize,
+    /// Address of the Prometheus `/metrics` endpoint; none when absent.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Largest number of keys in one MultiGet.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Largest key length in bytes.
+    #[serde(default = "default_max_key_len")]
+    pub max_key_len: usize,
+    /// Shards downloaded at once per domain.
+    #[serde(default = "default_download_concurrency")]
+    pub download_concurrency: usize,
+    /// Wait before retrying a version whose load failed while `CURRENT` still names
+    /// it (a changed `CURRENT` is tried at the next poll regardless).
+    #[serde(default = "default_retry_failed_after", deserialize_with = "duration")]
+    pub retry_failed_after: Duration,
+    /// Largest gRPC message, each way.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// The domains to serve.
+    #[serde(default)]
+    pub domains: Vec<DomainConfig>,
+}
+
+fn default_listen() -> SocketAddr {
+    DEFAULT_LISTEN
+        .parse()
+        .expect("DEFAULT_LISTEN is a valid socket address")
+}
+fn default_poll_interval() -> Duration {
+    DEFAULT_POLL_INTERVAL
+}
+fn default_keep_versions() -> usize {
+    DEFAULT_KEEP_VERSIONS
+}
+fn default_max_batch() -> usize {
+    DEFAULT_MAX_BATCH
+}
+fn default_max_key_len() -> usize {
+    DEFAULT_MAX_KEY_LEN
+}
+fn default_download_concurrency() -> usize {
+    DEFAULT_DOWNLOAD_CONCURRENCY
+}
+fn default_retry_failed_after() -> Duration {
+    DEFAULT_RETRY_FAILED_AFTER
+}
+fn default_max_message_bytes() -> usize {
+    DEFAULT_MAX_MESSAGE_BYTES
+}
+
+fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(de)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "invalid duration {text:?}: {e} (use e.g. \"5s\", \"250ms\")"
+        ))
+    })
+}
+
+impl ServerConfig {
+    /// A configuration with every default, for the CLI's one-node flags
+    /// (`--store URL --domain NAME ...`): each domain reads from `store`.
+    pub fn new(
+        listen: SocketAddr,
+        data_dir: impl Into<PathBuf>,
+        store: &str,
+        domains: &[&str],
+    ) -> ServerConfig {
+        ServerConfig {
+            listen,
+            data_dir: data_dir.into(),
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
+            metrics_listen: None,
+            max_batch: DEFAULT_MAX_BATCH,
+            max_key_len: DEFAULT_MAX_KEY_LEN,
+            download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            retry_failed_after: DEFAULT_RETRY_FAILED_AFTER,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            domains: domains
+                .iter()
+                .map(|name| DomainConfig {
+                    name: (*name).to_string(),
+                    store: store.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Parses and validates TOML `text`; `origin` (usually the file path) names the
+    /// text in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<ServerConfig, ConfigError> {
+        let config: ServerConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = match e.span() {
+                Some(span) => {
+                    let (l, c) = line_col(text, span.start);
+                    (Some(l), Some(c))
+                }
+                None => (None, None),
+            };
+            ConfigError::Parse {
+                origin: origin.to_string(),
+                line,
+                column,
+                detail: e.message().trim().to_string(),
+            }
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates the TOML file at `path`.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<ServerConfig, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        ServerConfig::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Checks the rules a parsed or hand-built configuration must meet: at least one
+    /// domain, valid and unique domain names, non-empty store URLs, positive limits.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &str, detail: String| ConfigError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            detail,
+        };
+        if self.domains.is_empty() {
+            return Err(invalid(
+                "domains",
+                "at least one domain is required ([[domains]] name = ..., store = ...)".into(),
+            ));
+        }
+        for (i, d) in self.domains.iter().enumerate() {
+            tusk_store::layout::validate_domain(&d.name)
+                .map_err(|e| invalid(&format!("domains[{i}].name"), e.to_string()))?;
+            if self.domains[..i].iter().any(|other| other.name == d.name) {
+                return Err(invalid(
+                    &format!("domains[{i}].name"),
+                    format!("domain {:?} is listed twice", d.name),
+                ));
+            }
+            if d.store.trim().is_empty() {
+                return Err(invalid(
+                    &format!("domains[{i}].store"),
+                    "store URL is empty".into(),
+                ));
+            }
+        }
+        let positive = [
+            ("keep_versions", self.keep_versions),
+            ("max_batch", self.max_batch),
+            ("max_key_len", self.max_key_len),
+            ("download_concurrency", self.download_concurrency),
+            ("max_message_bytes", self.max_message_bytes),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1".into()));
+            }
+        }
+        if self.poll_interval.is_zero() {
+            return Err(invalid("poll_interval", "must be greater than zero".into()));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "is empty".into()));
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+listen = "127.0.0.1:7070"
+data_dir = "/var/lib/tusk"
+poll_interval = "5s"
+keep_versions = 3
+metrics_listen = "127.0.0.1:9090"
+max_batch = 500
+max_key_len = 1024
+
+[[domains]]
+name = "pages"
+store = "file:///srv/tusk-store"
+
+[[domains]]
+name = "users"
+store = "/srv/other"
+"#;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = ServerConfig::from_toml_str(FULL, "tusk.toml").expect("valid");
+        assert_eq!(c.listen, "127.0.0.1:7070".parse().expect("addr"));
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/tusk"));
+        assert_eq!(c.poll_interval, Duration::from_secs(5));
+        assert_eq!(c.keep_versions, 3);
+        assert_eq!(
+            c.metrics_listen,
+            Some("127.0.0.1:9090".parse().expect("addr"))
+        );
+        assert_eq!(c.max_batch, 500);
+        assert_eq!(c.max_key_len, 1024);
+        assert_eq!(c.domains.len(), 2);
+        assert_eq!(c.domains[1].name, "users");
+        assert_eq!(c.domains[1].store, "/srv/other");
+    }
+
+    #[test]
+    fn optional_fields_take_defaults() {
+        let text = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+        let c = ServerConfig::from_toml_str(text, "x.toml").expect("valid");
+        assert_eq!(c, ServerConfig::new(default_listen(), "/d", "/s", &["a"]));
+        assert_eq!(c.max_batch, DEFAULT_MAX_BATCH);
+        assert_eq!(c.metrics_listen, None);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name_and_line() {
+        let text =
+            "data_dir = \"/d\"\nlisten_port = 1\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+        let err = ServerConfig::from_toml_str(text, "bad.toml").expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.contains("listen_port"), "{msg}");
+        assert!(msg.starts_with("bad.toml:2:"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_inside_a_domain_is_rejected() {
+        let text = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\nreplicas = 2\n";
+        let msg = ServerConfig::from_toml_str(text, "bad.toml")
+            .expect_err("unknown")
+            .to_string();
+        assert!(msg.contains("replicas"), "{msg}");
+        assert!(msg.starts_with("bad.toml:5:"), "{msg}");
+    }
+
+    #[test]
+    fn bad_duration_is_explained() {
+        let text = "data_dir = \"/d\"\npoll_interval = \"soon\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+        let msg = ServerConfig::from_toml_str(text, "c.toml")
+            .expect_err("bad")
+            .to_string();
+        assert!(msg.contains("soon") && msg.contains("c.toml:2"), "{msg}");
+    }
+
+    #[test]
+    fn validation_rules() {
+        let base = ServerConfig::new(default_listen(), "/d", "/s", &["a", "b"]);
+        assert!(base.validate("flags").is_ok());
+
+        let mut c = base.clone();
+        c.domains.clear();
+        assert!(
+            matches!(c.validate("f"), Err(ConfigError::Invalid { field, .. }) if field == "domains")
+        );
+
+        let mut c = base.clone();
+        c.domains[1].name = "a".into();
+        let err = c.validate("f").expect_err("duplicate");
+        assert!(err.to_string().contains("domains[1].name"), "{err}");
+
+        let mut c = base.clone();
+        c.domains[0].name = "no/slash".into();
+        assert!(
+            c.validate("f")
+                .expect_err("bad name")
+                .to_string()
+                .contains("domains[0].name")
+        );
+
+        let mut c = base.clone();
+        c.keep_versions = 0;
+        assert!(
+            c.validate("f")
+                .expect_err("zero")
+                .to_string()
+                .contains("keep_versions")
+        );
+
+        let mut c = base;
+        c.domains[0].store = " ".into();
+        assert!(
+            c.validate("f")
+                .expect_err("empty store")
+                .to_string()
+                .contains("domains[0].store")
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = ServerConfig::from_file("/nonexistent/tusk.toml").expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/tusk.toml"), "{err}");
+    }
+}

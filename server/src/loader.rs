@@ -1,0 +1,418 @@
+//! One task per domain: poll `CURRENT`, fetch and verify the version it names,
+//! swap it in, clean up.
+//!
+//! Retry policy, kept simple on purpose: a failed version is tried again at the
+//! first poll after `retry_failed_after` has passed, or at once if `CURRENT` moves
+//! to another version. A poll error is logged and retried at the next poll. The
+//! served version keeps serving through every failure.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tusk_proto::v1::DomainState;
+use tusk_store::{Catalog, CurrentPoll, Manifest};
+
+use crate::domain::{Domain, ErrorSource};
+use crate::error::LoadError;
+use crate::health::Health;
+use crate::loaded::LoadedVersion;
+use crate::local::DomainDir;
+use crate::metrics::Metrics;
+use crate::ownership::ShardOwnership;
+
+/// Most versions kept open in memory per domain (current + previous).
+const MAX_VERSIONS_IN_MEMORY: usize = 2;
+
+/// Loader settings taken from the server config.
+#[derive(Debug, Clone)]
+pub struct LoaderSettings {
+    /// Interval between polls.
+    pub poll_interval: Duration,
+    /// Complete versions kept on local disk.
+    pub keep_versions: usize,
+    /// Shards downloaded at once.
+    pub download_concurrency: usize,
+    /// Wait before retrying a failed version that `CURRENT` still names.
+    pub retry_failed_after: Duration,
+}
+
+/// The loader of one domain.
+#[derive(Debug)]
+pub struct Loader {
+    domain: Arc<Domain>,
+    catalog: Catalog,
+    dir: DomainDir,
+    ownership: Arc<dyn ShardOwnership>,
+    metrics: Arc<Metrics>,
+    health: Health,
+    settings: LoaderSettings,
+    etag: Option<String>,
+    failed: Option<(String, Instant)>,
+}
+
+/// How a version was obtained, for logs and status.
+enum Source {
+    Memory,
+    LocalDisk,
+    Downloaded,
+}
+
+impl Loader {
+    /// A loader for `domain`.
+    pub fn new(
+        domain: Arc<Domain>,
+        catalog: Catalog,
+        dir: DomainDir,
+        ownership: Arc<dyn ShardOwnership>,
+        metrics: Arc<Metrics>,
+        health: Health,
+        settings: LoaderSettings,
+    ) -> Loader {
+        Loader {
+            domain,
+            catalog,
+            dir,
+            ownership,
+            metrics,
+            health,
+            settings,
+            etag: None,
+            failed: None,
+        }
+    }
+
+    /// Runs until `shutdown` turns true (or its sender is dropped).
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            _ = self.start() => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                _ = stopped(&mut shutdown) => return,
+            }
+            tokio::select! {
+                _ = self.poll_and_reconcile() => {}
+                _ = stopped(&mut shutdown) => return,
+            }
+        }
+    }
+
+    /// Start-up: sweep leftovers, read `CURRENT`, serve it (reusing a complete local
+    /// copy), or, if the store is unreachable, serve the newest complete local
+    /// version.
+    async fn start(&mut self) {
+        let dir = self.dir.clone();
+        match blocking("sweep data dir", move || {
+            dir.create()?;
+            dir.sweep()
+        })
+        .await
+        {
+            Ok(removed) => {
+                for path in removed {
+                    tracing::info!(domain = %self.domain.name(), path = %path.display(), "removed leftover from an interrupted download");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(domain = %self.domain.name(), error = %e, "cannot sweep data dir")
+            }
+        }
+        let local = self.refresh_local_versions().await;
+        if let Err(e) = self.poll().await {
+            let Some(newest) = local.last().cloned() else {
+                return;
+            };
+            tracing::warn!(domain = %self.domain.name(), version = %newest, error = %e,
+                "store unreachable at start; serving the newest complete local version");
+            let note = format!(
+                "store unreachable at start ({e}); serving the newest local version {newest}"
+            );
+            self.load_and_swap(&newest, Some(note)).await;
+            return;
+        }
+        self.reconcile().await;
+    }
+
+    async fn poll_and_reconcile(&mut self) {
+        if self.poll().await.is_ok() {
+            self.reconcile().await;
+        }
+    }
+
+    /// Reads `CURRENT` (conditionally) and records what it names.
+    async fn poll(&mut self) -> Result<(), String> {
+        match self
+            .catalog
+            .poll_current(self.domain.name(), self.etag.as_deref())
+            .await
+        {
+            Ok(poll) => {
+                let mut info = self.domain.info();
+                info.last_poll_at = Some(SystemTime::now());
+                if matches!(info.last_error, Some((ErrorSource::Poll, _))) {
+                    info.last_error = None;
+                }
+                if let CurrentPoll::Changed { current, etag } = poll {
+                    self.etag = etag;
+                    info.store_current = current.map(|c| c.version);
+                    if info.store_current.is_none() && info.state == DomainState::Loading {
+                        info.note = "the store has no CURRENT for this domain yet".into();
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!(
+                    "poll CURRENT of {} in {}: {e}",
+                    self.domain.name(),
+                    self.catalog.url()
+                );
+                tracing::warn!(domain = %self.domain.name(), error = %e, "cannot poll CURRENT; keeping the served version");
+                self.domain.info().last_error = Some((ErrorSource::Poll, msg.clone()));
+                Err(msg)
+            }
+        }
+    }
+
+    /// Loads and swaps in the version `CURRENT` names, unless it is already served
+    /// or it failed recently.
+    async fn reconcile(&mut self) {
+        let Some(target) = self.domain.info().store_current.clone() else {
+            return;
+        };
+        if self.domain.current_version().as_deref() == Some(target.as_str()) {
+            return;
+        }
+        if let Some((version, at)) = &self.failed
+            && *version == target
+            && at.elapsed() < self.settings.retry_failed_after
+        {
+            return;
+        }
+        self.load_and_swap(&target, None).await;
+    }
+
+    /// Loads `version` and swaps it in; `note` overrides the status note.
+    async fn load_and_swap(&mut self, version: &str, note: Option<String>) {
+        match self.load(version).await {
+            Ok((loaded, source)) => self.swap(loaded, source, note).await,
+            Err(e) => self.failed_load(version, e).await,
+        }
+    }
+
+    async fn load(&self, version: &str) -> Result<(Arc<LoadedVersion>, Source), LoadError> {
+        if let Some(held) = self.domain.held_full()
+            && let Some(v) = held.find(version)
+        {
+            return Ok((Arc::clone(v), Source::Memory));
+        }
+        let (manifest, source) = if self.dir.is_complete(version) {
+            let dir = self.dir.clone();
+            let v = version.to_string();
+            (
+                blocking("read local manifest", move || dir.read_manifest(&v)).await?,
+                Source::LocalDisk,
+            )
+        } else {
+            let manifest = self
+                .catalog
+                .manifest(self.domain.name(), version)
+                .await
+                .map_err(|source| LoadError::Manifest {
+                    version: version.to_string(),
+                    source,
+                })?;
+            self.download(&manifest).await?;
+            (manifest, Source::Downloaded)
+        };
+        let owned = self.ownership.owned_shards(&manifest);
+        let dir = self.dir.clone();
+        let write_marker = matches!(source, Source::Downloaded);
+        let loaded = blocking("open and verify shards", move || {
+            let loaded = LoadedVersion::open(&dir, manifest, &owned)?;
+            if write_marker {
+                dir.write_manifest(loaded.manifest())?;
+            }
+            Ok(loaded)
+        })
+        .await?;
+        Ok((Arc::new(loaded), source))
+    }
+
+    /// Downloads the owned shards of `manifest` into a fresh version directory, at
+    /// most `download_concurrency` at once. Each download is verified against the
+    /// manifest's size and CRC32 by the store.
+    async fn download(&self, manifest: &Manifest) -> Result<(), LoadError> {
+        let dir = self.dir.clone();
+        let v = manifest.version.clone();
+        blocking("prepare version dir", move || dir.prepare_download(&v)).await?;
+        let manifest = Arc::new(manifest.clone());
+        let mut pending = self.ownership.owned_shards(&manifest).into_iter();
+        let mut running = JoinSet::new();
+        loop {
+            while running.len() < self.settings.download_concurrency {
+                let Some(index) = pending.next() else { break };
+                let Some(entry) = manifest.shards.get(index as usize) else {
+                    continue;
+                };
+                let dest = self.dir.shard_path(&manifest.version, &entry.object);
+                let object = entry.object.clone();
+                let catalog = self.catalog.clone();
+                let manifest = Arc::clone(&manifest);
+                running.spawn(async move {
+                    catalog
+                        .download_shard(&manifest, index, &dest)
+                        .await
+                        .map_err(|source| LoadError::Download {
+                            version: manifest.version.clone(),
+                            shard: index,
+                            object,
+                            source,
+                        })
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                return Ok(());
+            };
+            let result = joined.map_err(|e| LoadError::Task {
+                what: format!("download of version {}", manifest.version),
+                detail: e.to_string(),
+            });
+            if let Err(e) = result.and_then(|r| r) {
+                running.shutdown().await;
+                return Err(e);
+            }
+        }
+    }
+
+    async fn swap(&mut self, loaded: Arc<LoadedVersion>, source: Source, note: Option<String>) {
+        let version = loaded.version().to_string();
+        let limit = self.settings.keep_versions.min(MAX_VERSIONS_IN_MEMORY);
+        let old = self.domain.swap(loaded, limit);
+        self.metrics
+            .swapped(self.domain.name(), old.as_deref(), &version);
+        let how = match source {
+            Source::Memory => "swapped back to a version held in memory",
+            Source::LocalDisk => "reopened from local disk (verified, not downloaded)",
+            Source::Downloaded => "downloaded and verified",
+        };
+        tracing::info!(domain = %self.domain.name(), version = %version, previous = ?old, how, "swapped version");
+        {
+            let mut info = self.domain.info();
+            info.state = DomainState::Serving;
+            info.swaps += 1;
+            info.last_error = None;
+            if info.failed_version.as_deref() == Some(version.as_str()) {
+                info.failed_version = None;
+            }
+            info.note = note.unwrap_or_else(|| format!("{version}: {how}"));
+        }
+        if self.failed.as_ref().is_some_and(|(v, _)| *v == version) {
+            self.failed = None;
+        }
+        self.health.domain_serving(self.domain.name()).await;
+        self.remove_old_versions().await;
+    }
+
+    async fn failed_load(&mut self, version: &str, error: LoadError) {
+        tracing::warn!(domain = %self.domain.name(), version = %version, error = %error,
+            "version load failed; keeping the served version");
+        self.metrics.load_failed(self.domain.name());
+        {
+            let mut info = self.domain.info();
+            info.failed_version = Some(version.to_string());
+            info.last_error = Some((ErrorSource::Load, error.to_string()));
+            if info.state != DomainState::Serving {
+                info.state = DomainState::Failed;
+            }
+        }
+        self.failed = Some((version.to_string(), Instant::now()));
+        let held = self.domain.held_full();
+        if held.as_ref().is_none_or(|h| h.find(version).is_none()) {
+            let dir = self.dir.clone();
+            let v = version.to_string();
+            if let Err(e) = blocking("remove failed version", move || dir.remove_version(&v)).await
+            {
+                tracing::warn!(domain = %self.domain.name(), version = %version, error = %e, "cannot remove failed version");
+            }
+        }
+        self.refresh_local_versions().await;
+    }
+
+    /// Keeps the held versions plus the newest others, `keep_versions` in all;
+    /// deletes the rest from local disk.
+    async fn remove_old_versions(&self) {
+        let held = self.domain.held_full().map(|h| h.ids()).unwrap_or_default();
+        let keep_n = self.settings.keep_versions.max(1);
+        let dir = self.dir.clone();
+        let result = blocking("remove old versions", move || {
+            let mut keep: Vec<String> = held.into_iter().take(keep_n).collect();
+            let complete = dir.complete_versions()?;
+            for v in complete.iter().rev() {
+                if keep.len() >= keep_n {
+                    break;
+                }
+                if !keep.contains(v) {
+                    keep.push(v.clone());
+                }
+            }
+            let mut removed = Vec::new();
+            for v in complete {
+                if !keep.contains(&v) {
+                    dir.remove_version(&v)?;
+                    removed.push(v);
+                }
+            }
+            Ok(removed)
+        })
+        .await;
+        match result {
+            Ok(removed) => {
+                for v in removed {
+                    tracing::info!(domain = %self.domain.name(), version = %v, "removed old local version");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(domain = %self.domain.name(), error = %e, "cannot remove old versions")
+            }
+        }
+        self.refresh_local_versions().await;
+    }
+
+    async fn refresh_local_versions(&self) -> Vec<String> {
+        let dir = self.dir.clone();
+        match blocking("list local versions", move || dir.complete_versions()).await {
+            Ok(versions) => {
+                self.domain.info().local_versions = versions.clone();
+                versions
+            }
+            Err(e) => {
+                tracing::warn!(domain = %self.domain.name(), error = %e, "cannot list local versions");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Runs blocking file-system or CPU work off the async workers.
+async fn blocking<T, F>(what: &str, f: F) -> Result<T, LoadError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, LoadError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| LoadError::Task {
+            what: what.to_string(),
+            detail: e.to_string(),
+        })?
+}
+
+/// Resolves when shutdown is requested or its sender is gone.
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}

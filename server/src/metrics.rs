@@ -1,0 +1,280 @@
+//! Every Prometheus metric of the server, declared in one place.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of `grpc_server_handled_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HandledLabels {
+    /// Full service name, e.g. `tusk.v1.Tusk`.
+    pub grpc_service: &'static str,
+    /// Method name, e.g. `MultiGet`.
+    pub grpc_method: &'static str,
+    /// Status code name, e.g. `OK`, `NotFound`.
+    pub grpc_code: &'static str,
+}
+
+/// Labels of `grpc_server_handling_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    /// Full service name.
+    pub grpc_service: &'static str,
+    /// Method name.
+    pub grpc_method: &'static str,
+}
+
+/// Labels naming a domain.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DomainLabels {
+    /// Domain name.
+    pub domain: String,
+}
+
+/// Labels of `tusk_current_version_info`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    /// Domain name.
+    pub domain: String,
+    /// Version id.
+    pub version: String,
+}
+
+/// Labels of `tusk_keys_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KeyLabels {
+    /// Domain name.
+    pub domain: String,
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
+type HistogramCtor = fn() -> Histogram;
+
+/// The server's metrics and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    handled: Family<HandledLabels, Counter>,
+    handling_seconds: Family<MethodLabels, Histogram, HistogramCtor>,
+    current_version: Family<VersionLabels, Gauge>,
+    swaps: Family<DomainLabels, Counter>,
+    load_failures: Family<DomainLabels, Counter>,
+    keys: Family<KeyLabels, Counter>,
+}
+
+/// Pre-created per-domain counters for the read path (no label lookup per request).
+#[derive(Debug, Clone)]
+pub struct KeyCounters {
+    /// Keys found.
+    pub hits: Counter,
+    /// Keys not found.
+    pub misses: Counter,
+}
+
+fn handling_histogram() -> Histogram {
+    // 50 µs .. ~13 s in ×4 steps.
+    Histogram::new(exponential_buckets(0.000_05, 4.0, 10))
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let handled = Family::<HandledLabels, Counter>::default();
+        let handling_seconds =
+            Family::<MethodLabels, Histogram, HistogramCtor>::new_with_constructor(
+                handling_histogram as HistogramCtor,
+            );
+        let current_version = Family::<VersionLabels, Gauge>::default();
+        let swaps = Family::<DomainLabels, Counter>::default();
+        let load_failures = Family::<DomainLabels, Counter>::default();
+        let keys = Family::<KeyLabels, Counter>::default();
+        // Counters get their `_total` suffix from the encoder.
+        registry.register(
+            "grpc_server_handled",
+            "RPCs completed on the server, by status code",
+            handled.clone(),
+        );
+        registry.register(
+            "grpc_server_handling_seconds",
+            "Time to handle an RPC on the server",
+            handling_seconds.clone(),
+        );
+        registry.register(
+            "tusk_current_version_info",
+            "The version each domain serves (value 1)",
+            current_version.clone(),
+        );
+        registry.register("tusk_swaps", "Version swaps per domain", swaps.clone());
+        registry.register(
+            "tusk_load_failures",
+            "Failed version loads per domain",
+            load_failures.clone(),
+        );
+        registry.register("tusk_keys", "Keys looked up, by result", keys.clone());
+        Metrics {
+            registry,
+            handled,
+            handling_seconds,
+            current_version,
+            swaps,
+            load_failures,
+            keys,
+        }
+    }
+
+    /// Records one finished RPC.
+    pub fn observe_rpc(
+        &self,
+        service: &'static str,
+        method: &'static str,
+        code: tonic::Code,
+        elapsed: Duration,
+    ) {
+        self.handled
+            .get_or_create(&HandledLabels {
+                grpc_service: service,
+                grpc_method: method,
+                grpc_code: code_name(code),
+            })
+            .inc();
+        self.handling_seconds
+            .get_or_create(&MethodLabels {
+                grpc_service: service,
+                grpc_method: method,
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The hit/miss counters of `domain`.
+    pub fn key_counters(&self, domain: &str) -> KeyCounters {
+        let counter = |result| {
+            self.keys.get_or_create_owned(&KeyLabels {
+                domain: domain.to_string(),
+                result,
+            })
+        };
+        KeyCounters {
+            hits: counter("hit"),
+            misses: counter("miss"),
+        }
+    }
+
+    /// Records a swap of `domain` from `old` (if any) to `new`.
+    pub fn swapped(&self, domain: &str, old: Option<&str>, new: &str) {
+        if let Some(old) = old {
+            self.current_version.remove(&VersionLabels {
+                domain: domain.to_string(),
+                version: old.to_string(),
+            });
+        }
+        self.current_version
+            .get_or_create(&VersionLabels {
+                domain: domain.to_string(),
+                version: new.to_string(),
+            })
+            .set(1);
+        self.swaps.get_or_create(&domain_labels(domain)).inc();
+    }
+
+    /// Records a failed load of `domain`.
+    pub fn load_failed(&self, domain: &str) {
+        self.load_failures
+            .get_or_create(&domain_labels(domain))
+            .inc();
+    }
+
+    /// Makes the per-domain series visible at 0 before anything happens.
+    pub fn register_domain(&self, domain: &str) {
+        let _ = self.swaps.get_or_create(&domain_labels(domain));
+        let _ = self.load_failures.get_or_create(&domain_labels(domain));
+        let _ = self.key_counters(domain);
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+fn domain_labels(domain: &str) -> DomainLabels {
+    DomainLabels {
+        domain: domain.to_string(),
+    }
+}
+
+/// gRPC code names as go-grpc-prometheus spells them.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_names_every_metric() {
+        let m = Metrics::new();
+        m.register_domain("pages");
+        m.observe_rpc(
+            "tusk.v1.Tusk",
+            "Get",
+            tonic::Code::NotFound,
+            Duration::from_millis(2),
+        );
+        m.swapped("pages", None, "v1");
+        m.swapped("pages", Some("v1"), "v2");
+        m.load_failed("pages");
+        m.key_counters("pages").hits.inc();
+        let text = m.encode();
+        for needle in [
+            "grpc_server_handled_total{grpc_service=\"tusk.v1.Tusk\",grpc_method=\"Get\",grpc_code=\"NotFound\"} 1",
+            "grpc_server_handling_seconds_bucket",
+            "tusk_current_version_info{domain=\"pages\",version=\"v2\"} 1",
+            "tusk_swaps_total{domain=\"pages\"} 2",
+            "tusk_load_failures_total{domain=\"pages\"} 1",
+            "tusk_keys_total{domain=\"pages\",result=\"hit\"} 1",
+            "tusk_keys_total{domain=\"pages\",result=\"miss\"} 0",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(
+            !text.contains("version=\"v1\""),
+            "old version still exported:\n{text}"
+        );
+    }
+}
