@@ -27,8 +27,10 @@ pub(crate) const DATA_START: u64 = HEADER_LEN as u64;
 pub(crate) const BUCKET_LEN: usize = 64;
 /// Slots per bucket.
 pub(crate) const SLOTS: usize = 8;
-/// Low 48 bits of a slot: absolute file offset of the record (0 = empty slot).
-pub(crate) const OFFSET_MASK: u64 = (1 << 48) - 1;
+/// Low 47 bits of a slot: absolute file offset of the record (0 = empty slot).
+pub(crate) const OFFSET_MASK: u64 = (1 << 47) - 1;
+/// Bit 47 of slot `i` is bit `i` of the bucket's 8-bit overflow filter.
+pub(crate) const OVERFLOW_BIT: u64 = 1 << 47;
 /// Largest file offset a slot can hold.
 pub(crate) const MAX_RECORD_OFFSET: u64 = OFFSET_MASK;
 /// Block table entry: offset (8), length (4), CRC32 (4).
@@ -51,6 +53,20 @@ pub(crate) fn buckets_for(records: u64) -> u64 {
 #[inline(always)]
 pub(crate) fn home_bucket(h: u64, nbuckets: u64) -> u64 {
     ((u128::from(h) * u128::from(nbuckets)) >> 64) as u64
+}
+
+/// Bucket where a key's overflow chain starts when its home bucket was full: the same
+/// multiply-shift over the hash rotated left by 16 bits (hash bits 47 and down), so it
+/// is independent of the home bucket, the tag and the filter bit.
+#[inline(always)]
+pub(crate) fn second_bucket(h: u64, nbuckets: u64) -> u64 {
+    home_bucket(h.rotate_left(16), nbuckets)
+}
+
+/// Which of the 8 overflow filter bits of its home bucket a key uses: hash bits 16..19.
+#[inline(always)]
+pub(crate) fn filter_bit(h: u64) -> u32 {
+    ((h >> 16) & 7) as u32
 }
 
 /// Tag stored in the high 16 bits of a slot: the low 16 bits of the index hash.
@@ -299,7 +315,7 @@ impl Footer {
         }
         if self.data_end > MAX_RECORD_OFFSET + 1 {
             return Err(corrupt(format!(
-                "footer data_end {} exceeds the 48-bit record offset range",
+                "footer data_end {} exceeds the 47-bit record offset range",
                 self.data_end
             )));
         }

@@ -7,8 +7,8 @@
 //! is hashed twice for it.
 
 use crate::layout::{
-    BLOCK_ENTRY_LEN, DATA_START, FOOTER_LEN, Footer, HEADER_LEN, OFFSET_MASK, Sections,
-    decode_header, index_hash, le_u32, le_u64, tag_of,
+    BLOCK_ENTRY_LEN, DATA_START, FOOTER_LEN, Footer, HEADER_LEN, OFFSET_MASK, OVERFLOW_BIT, SLOTS,
+    Sections, decode_header, index_hash, le_u32, le_u64, tag_of,
 };
 use crate::{FormatError, Result, record};
 
@@ -129,20 +129,31 @@ pub(crate) fn verify(file: &[u8], footer: &Footer, s: &Sections) -> Result<u32> 
     }
     let (slots, _) = buckets.as_chunks::<8>();
     let (mut used, mut sum) = (0u64, 0u64);
-    for (i, slot) in slots.iter().enumerate() {
-        let v = u64::from_le_bytes(*slot);
-        let offset = v & OFFSET_MASK;
-        if offset == 0 {
-            continue;
+    for (b, bucket) in slots.chunks(SLOTS).enumerate() {
+        let mut has_empty = false;
+        let mut has_filter = false;
+        for (i, slot) in bucket.iter().enumerate() {
+            let v = u64::from_le_bytes(*slot);
+            has_filter |= v & OVERFLOW_BIT != 0;
+            let offset = v & OFFSET_MASK;
+            if offset == 0 {
+                has_empty = true;
+                continue;
+            }
+            if offset < DATA_START || offset >= data_end {
+                return Err(corrupt(format!(
+                    "index slot at offset {} points at {offset}, outside the data region",
+                    s.index_offset + (b * SLOTS + i) as u64 * 8
+                )));
+            }
+            used += 1;
+            sum = sum.wrapping_add(v & !OVERFLOW_BIT);
         }
-        if offset < DATA_START || offset >= data_end {
+        if has_empty && has_filter {
             return Err(corrupt(format!(
-                "index slot {i} at offset {} points at {offset}, outside the data region",
-                s.index_offset + 8 * i as u64
+                "index bucket {b} has overflow bits set but is not full"
             )));
         }
-        used += 1;
-        sum = sum.wrapping_add(v);
     }
     if used != footer.records || sum != slot_sum {
         return Err(corrupt(format!(

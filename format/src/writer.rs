@@ -159,7 +159,7 @@ impl<W: Write> ShardBuilder<W> {
         let offset = self.sink.pos + self.block.len() as u64;
         if offset.saturating_add(rec_len) > MAX_RECORD_OFFSET {
             return Err(FormatError::Io(io::Error::other(format!(
-                "shard would exceed the format's 256 TiB data limit at key {:?}",
+                "shard would exceed the format's 128 TiB data limit at key {:?}",
                 display_key(key)
             ))));
         }
