@@ -11,19 +11,23 @@
 //!
 //! Build from an iterator, publish to a local store, and make the version current:
 //!
-//! ```no_run
+//! ```
 //! use tusk_writer::{OnDuplicate, WriteOptions, build_from_iter, publish};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let store_path = dir.path().to_str().unwrap();
 //! let mut opts = WriteOptions::new("users");
 //! opts.shards = 4;
 //! opts.on_duplicate = OnDuplicate::Last;
-//! let records = vec![("alice", "admin"), ("bob", "reader")];
+//! let records = vec![("alice", "admin"), ("bob", "reader"), ("alice", "owner")];
 //! let built = build_from_iter(records, &opts, None)?;
 //! assert_eq!(built.stats.records, 2);
+//! assert_eq!(built.stats.duplicates_dropped, 1);
 //!
-//! let catalog = tusk_store::Catalog::open("/var/lib/tusk-store")?;
-//! let current = publish(&catalog, &built, true, "nightly-job").await?;
+//! let catalog = tusk_store::Catalog::open(store_path)?;
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let current = runtime.block_on(publish(&catalog, &built, true, "nightly-job"))?;
 //! assert_eq!(current.unwrap().version, built.version());
 //! # Ok(()) }
 //! ```

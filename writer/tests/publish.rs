@@ -1,0 +1,64 @@
+//! Publishing a built version to a local-directory store.
+
+mod common;
+
+use common::*;
+use tusk_store::Catalog;
+use tusk_writer::{build_from_iter, publish};
+
+#[tokio::test]
+async fn publish_activates_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    std::fs::create_dir(&store_dir).unwrap();
+    let catalog = Catalog::open(store_dir.to_str().unwrap()).unwrap();
+    let o = opts(dir.path());
+
+    let first = build_from_iter([("a", "1"), ("b", "2")], &o, None).unwrap();
+    let current = publish(&catalog, &first, true, "test-writer")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.version, first.version());
+    assert_eq!(current.actor, "test-writer");
+
+    let versions = catalog.versions("test-domain").await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].manifest, first.manifest);
+    assert!(versions[0].is_current);
+
+    let second = build_from_iter([("a", "3")], &o, None).unwrap();
+    assert_ne!(second.version(), first.version());
+    assert!(
+        publish(&catalog, &second, false, "test-writer")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let versions = catalog.versions("test-domain").await.unwrap();
+    assert_eq!(versions.len(), 2);
+    let current = catalog.current("test-domain").await.unwrap().unwrap();
+    assert_eq!(
+        current.version,
+        first.version(),
+        "CURRENT unchanged without activate"
+    );
+
+    // The published shard files are byte-identical to the built ones.
+    for entry in &second.manifest.shards {
+        let stored = store_dir
+            .join("test-domain/versions")
+            .join(second.version())
+            .join(&entry.object);
+        assert_eq!(
+            std::fs::read(stored).unwrap(),
+            std::fs::read(second.shard_dir().join(&entry.object)).unwrap()
+        );
+    }
+
+    // Publishing the same version twice is refused and says which version.
+    let err = publish(&catalog, &second, false, "test-writer")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(second.version()), "{err}");
+}
