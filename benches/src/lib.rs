@@ -1,1 +1,137 @@
-//! placeholder
+//! Benchmarks that put tusk beside its peers in the same run.
+//!
+//! The `lookup` binary builds one dataset per key count (24-byte random keys,
+//! 150-byte values, deterministic), loads it into each contender — a tusk shard
+//! (built with `ShardBuilder`, memory-mapped, verified), a std `HashMap` (the floor)
+//! and sled 0.34 — checks every contender answers every probe correctly, then times
+//! random hit and miss lookups and prints the medians, their ratios and the verdict
+//! against the targets. It also measures how fast tusk builds shards, alone and
+//! through the batch writer.
+//!
+//! ```no_run
+//! use tusk_benches::{Config, run};
+//!
+//! let config = Config { keys: vec![10_000], probes: 10_000, ..Config::default() };
+//! let report = run(&config, &mut |line| eprintln!("{line}")).unwrap();
+//! println!("{}", report.to_table());
+//! ```
+#![deny(missing_docs)]
+
+mod args;
+pub mod contender;
+pub mod data;
+mod error;
+pub mod lookup;
+pub mod machine;
+pub mod report;
+pub mod writer_build;
+
+use std::path::Path;
+
+pub use args::{Config, USAGE};
+pub use error::{BenchError, Result};
+
+use contender::hash_map::StdHashMap;
+use contender::sled_tree::SledTree;
+use contender::tusk_shard::TuskShard;
+use data::{Dataset, KEY_LEN, Probes, VALUE_LEN};
+use lookup::bench;
+use machine::Machine;
+use report::{Report, SizeReport};
+
+/// How the data is made, for the report.
+pub fn data_description() -> String {
+    format!(
+        "{KEY_LEN}-byte keys of SplitMix64 random bytes (unique by construction), \
+         {VALUE_LEN}-byte random values derived from each key; hit probes drawn \
+         uniformly (with repeats), miss probes are other random keys"
+    )
+}
+
+/// Runs every measurement for `keys` records with temp files under `parent`.
+/// `log` receives one line per step (progress, not results).
+pub fn run_size(
+    keys: usize,
+    config: &Config,
+    parent: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<SizeReport> {
+    let dir = tempfile::Builder::new()
+        .prefix("tusk-bench-")
+        .tempdir_in(parent)
+        .map_err(|source| BenchError::Io {
+            what: "creating a temp dir in",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    log(&format!("[{keys} keys] generating data and probes"));
+    let data = Dataset::generate(keys);
+    let probes = Probes::generate(keys, config.probes);
+    let (hits, misses) = (&probes.hits[..], &probes.misses[..]);
+    let mut builds = Vec::new();
+    let mut lookups = Vec::new();
+
+    log(&format!("[{keys} keys] tusk: build, verify, check, time"));
+    let shard_path = dir.path().join("bench.tsk");
+    let tusk_file_bytes = {
+        let (shard, rate) = TuskShard::build(&data, dir.path(), "bench.tsk")?;
+        let bytes = shard.file_bytes();
+        builds.push(rate);
+        lookups.push(bench(&shard, hits, misses, config.passes)?);
+        bytes
+    };
+    std::fs::remove_file(&shard_path).map_err(|source| BenchError::Io {
+        what: "removing",
+        path: shard_path,
+        source,
+    })?;
+
+    log(&format!(
+        "[{keys} keys] tusk_writer: build_from_iter with {} shards",
+        config.writer_shards
+    ));
+    builds.push(writer_build::writer_build(
+        &data,
+        config.writer_shards,
+        dir.path(),
+    )?);
+
+    log(&format!("[{keys} keys] hashmap: load, check, time"));
+    {
+        let (map, rate) = StdHashMap::load(&data);
+        builds.push(rate);
+        lookups.push(bench(&map, hits, misses, config.passes)?);
+    }
+
+    log(&format!("[{keys} keys] sled: load, check, time"));
+    {
+        let (tree, rate) = SledTree::load(&data, dir.path())?;
+        builds.push(rate);
+        lookups.push(bench(&tree, hits, misses, config.passes)?);
+    }
+
+    Ok(SizeReport::new(
+        keys as u64,
+        config.probes as u64,
+        config.passes as u64,
+        tusk_file_bytes,
+        lookups,
+        builds,
+    ))
+}
+
+/// Runs every key count of `config`, one after the other (each size's contenders
+/// are dropped before the next size starts).
+pub fn run(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Report> {
+    let parent = config.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let mut sizes = Vec::new();
+    for &keys in &config.keys {
+        sizes.push(run_size(keys, config, &parent, log)?);
+    }
+    Ok(Report {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        machine: Machine::detect(),
+        data: data_description(),
+        sizes,
+    })
+}

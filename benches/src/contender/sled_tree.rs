@@ -1,0 +1,88 @@
+//! sled 0.34 in a temp dir, loaded with batches, then flushed.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::data::Dataset;
+use crate::lookup::Lookup;
+use crate::report::Rate;
+use crate::{BenchError, Result};
+
+/// Records per `apply_batch` while loading.
+const BATCH: usize = 10_000;
+
+/// A sled database holding the dataset, removed from disk on drop.
+pub struct SledTree {
+    // Field order matters: the database closes before its directory is removed.
+    db: sled::Db,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SledTree {
+    /// Creates a fresh database in a new directory under `parent`, loads `data` in
+    /// batches of 10,000 records and flushes; the rate covers loading and the flush.
+    pub fn load(data: &Dataset, parent: &Path) -> Result<(Self, Rate)> {
+        let dir = tempfile::Builder::new()
+            .prefix("sled-")
+            .tempdir_in(parent)
+            .map_err(|source| BenchError::Io {
+                what: "creating a temp dir in",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        let path = dir.path().join("db");
+        let err = |source| BenchError::Sled {
+            path: path.clone(),
+            source,
+        };
+        let db = sled::Config::new().path(&path).open().map_err(err)?;
+        let tree = SledTree {
+            db,
+            path: path.clone(),
+            _dir: dir,
+        };
+        let start = Instant::now();
+        let mut batch = sled::Batch::default();
+        let mut in_batch = 0;
+        for (k, v) in data.iter() {
+            batch.insert(k, v);
+            in_batch += 1;
+            if in_batch == BATCH {
+                tree.db
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(err)?;
+                in_batch = 0;
+            }
+        }
+        if in_batch > 0 {
+            tree.db.apply_batch(batch).map_err(err)?;
+        }
+        tree.db.flush().map_err(err)?;
+        let disk = tree.db.size_on_disk().map_err(err)?;
+        let rate = Rate::new(
+            "sled apply_batch + flush",
+            data.len() as u64,
+            data.input_bytes(),
+            disk,
+            start.elapsed(),
+        );
+        Ok((tree, rate))
+    }
+}
+
+impl Lookup for SledTree {
+    type Value<'a> = sled::IVec;
+
+    fn name(&self) -> &'static str {
+        "sled"
+    }
+
+    #[inline]
+    fn lookup(&self, key: &[u8]) -> Result<Option<sled::IVec>> {
+        self.db.get(key).map_err(|source| BenchError::Sled {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,112 @@
+//! tusk's native shard: built with `ShardBuilder`, memory-mapped, verified, queried.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use memmap2::Mmap;
+use tusk_format::{BuildOptions, Shard, ShardBuilder};
+
+use crate::data::Dataset;
+use crate::lookup::Lookup;
+use crate::report::Rate;
+use crate::{BenchError, Result};
+
+/// One shard file holding the whole dataset, opened through `mmap`.
+pub struct TuskShard {
+    shard: Shard<Mmap>,
+    path: PathBuf,
+}
+
+impl TuskShard {
+    /// Builds `dir/name` from `data` (already in key order) with a single
+    /// `ShardBuilder`; the returned rate covers `add`s, `finish` and the buffered
+    /// writes to the file (not an fsync).
+    pub fn build(data: &Dataset, dir: &Path, name: &str) -> Result<(Self, Rate)> {
+        let path = dir.join(name);
+        let fmt_err = |source| BenchError::Format {
+            path: path.clone(),
+            source,
+        };
+        let file = File::create(&path).map_err(|source| BenchError::Io {
+            what: "creating",
+            path: path.clone(),
+            source,
+        })?;
+        let start = Instant::now();
+        let mut builder = ShardBuilder::new(
+            BufWriter::with_capacity(1 << 20, file),
+            BuildOptions::default(),
+        )
+        .map_err(fmt_err)?;
+        for (k, v) in data.iter() {
+            builder.add(k, v).map_err(fmt_err)?;
+        }
+        let (_, summary) = builder.finish().map_err(fmt_err)?;
+        let rate = Rate::new(
+            "tusk ShardBuilder, 1 shard",
+            data.len() as u64,
+            data.input_bytes(),
+            summary.bytes,
+            start.elapsed(),
+        );
+        let shard = Self::open(&path)?;
+        if shard.shard.len() != data.len() as u64 {
+            return Err(BenchError::WrongCount {
+                what: "the tusk shard",
+                expected: data.len() as u64,
+                got: shard.shard.len(),
+            });
+        }
+        Ok((shard, rate))
+    }
+
+    /// Maps the shard at `path`, opens it and runs the full `verify()` once.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|source| BenchError::Io {
+            what: "opening",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // SAFETY: the file lives in this bench's private temp dir; it was fully
+        // written and closed before this call and nothing writes or truncates it
+        // while the map exists (it is deleted only after the map is dropped).
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| BenchError::Io {
+            what: "mapping",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let fmt_err = |source| BenchError::Format {
+            path: path.to_path_buf(),
+            source,
+        };
+        let shard = Shard::open(map).map_err(fmt_err)?;
+        shard.verify().map_err(fmt_err)?;
+        Ok(TuskShard {
+            shard,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Size of the shard file in bytes.
+    pub fn file_bytes(&self) -> u64 {
+        self.shard.as_bytes().len() as u64
+    }
+}
+
+impl Lookup for TuskShard {
+    type Value<'a> = &'a [u8];
+
+    fn name(&self) -> &'static str {
+        "tusk"
+    }
+
+    #[inline]
+    fn lookup<'a>(&'a self, key: &[u8]) -> Result<Option<&'a [u8]>> {
+        self.shard.get(key).map_err(|source| BenchError::Format {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}

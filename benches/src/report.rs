@@ -1,0 +1,251 @@
+//! Results: rates, per-size reports, ratios against the targets, and the text table.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::lookup::LookupResult;
+use crate::machine::Machine;
+
+/// A tusk hit may cost at most this many HashMap hits.
+pub const TARGET_HIT_VS_HASHMAP: f64 = 1.5;
+/// A sled hit must cost at least this many tusk hits.
+pub const TARGET_SLED_VS_HIT: f64 = 5.0;
+
+/// Throughput of one build or load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rate {
+    /// What was measured.
+    pub name: &'static str,
+    /// Records processed.
+    pub records: u64,
+    /// Input bytes (keys plus values).
+    pub input_bytes: u64,
+    /// Bytes produced on disk (0 when in memory).
+    pub output_bytes: u64,
+    /// Wall time in seconds.
+    pub secs: f64,
+    /// Records per second.
+    pub records_per_sec: f64,
+    /// Input megabytes (10^6 bytes) per second.
+    pub input_mb_per_sec: f64,
+    /// Extra facts (shard count, spills, ...).
+    pub note: String,
+}
+
+impl Rate {
+    /// A rate for `records` records of `input_bytes` processed in `elapsed`.
+    pub fn new(
+        name: &'static str,
+        records: u64,
+        input_bytes: u64,
+        output_bytes: u64,
+        elapsed: Duration,
+    ) -> Self {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        Rate {
+            name,
+            records,
+            input_bytes,
+            output_bytes,
+            secs,
+            records_per_sec: records as f64 / secs,
+            input_mb_per_sec: input_bytes as f64 / 1e6 / secs,
+            note: String::new(),
+        }
+    }
+}
+
+/// One ratio compared with its target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// What is compared, e.g. `tusk hit / hashmap hit`.
+    pub what: String,
+    /// The measured ratio.
+    pub ratio: f64,
+    /// The target, e.g. `<= 1.5`.
+    pub target: String,
+    /// Whether the target is met.
+    pub pass: bool,
+}
+
+/// Ratios of the median lookup times.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ratios {
+    /// tusk hit ns / HashMap hit ns.
+    pub tusk_vs_hashmap_hit: f64,
+    /// tusk miss ns / HashMap miss ns.
+    pub tusk_vs_hashmap_miss: f64,
+    /// sled hit ns / tusk hit ns.
+    pub sled_vs_tusk_hit: f64,
+    /// sled miss ns / tusk miss ns.
+    pub sled_vs_tusk_miss: f64,
+}
+
+/// Everything measured at one key count.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeReport {
+    /// Records in the dataset.
+    pub keys: u64,
+    /// Hit probes per pass (and as many miss probes).
+    pub probes: u64,
+    /// Timed passes per measurement.
+    pub passes: u64,
+    /// Bytes of the single tusk shard file.
+    pub tusk_file_bytes: u64,
+    /// Lookup timings: tusk, hashmap, sled.
+    pub lookups: Vec<LookupResult>,
+    /// Ratios of the medians.
+    pub ratios: Ratios,
+    /// The ratios against the targets.
+    pub targets: Vec<Target>,
+    /// Build and load rates (tusk builder, writer, HashMap, sled).
+    pub builds: Vec<Rate>,
+}
+
+impl SizeReport {
+    /// Assembles a report; `lookups` must hold the tusk, hashmap and sled results.
+    pub fn new(
+        keys: u64,
+        probes: u64,
+        passes: u64,
+        tusk_file_bytes: u64,
+        lookups: Vec<LookupResult>,
+        builds: Vec<Rate>,
+    ) -> Self {
+        let ns = |name: &str, hit: bool| {
+            lookups
+                .iter()
+                .find(|l| l.name == name)
+                .map(|l| {
+                    if hit {
+                        l.hit.median_ns
+                    } else {
+                        l.miss.median_ns
+                    }
+                })
+                .unwrap_or(f64::NAN)
+        };
+        let ratios = Ratios {
+            tusk_vs_hashmap_hit: ns("tusk", true) / ns("hashmap", true),
+            tusk_vs_hashmap_miss: ns("tusk", false) / ns("hashmap", false),
+            sled_vs_tusk_hit: ns("sled", true) / ns("tusk", true),
+            sled_vs_tusk_miss: ns("sled", false) / ns("tusk", false),
+        };
+        let targets = vec![
+            Target {
+                what: "tusk hit / hashmap hit".into(),
+                ratio: ratios.tusk_vs_hashmap_hit,
+                target: format!("<= {TARGET_HIT_VS_HASHMAP}"),
+                pass: ratios.tusk_vs_hashmap_hit <= TARGET_HIT_VS_HASHMAP,
+            },
+            Target {
+                what: "sled hit / tusk hit".into(),
+                ratio: ratios.sled_vs_tusk_hit,
+                target: format!(">= {TARGET_SLED_VS_HIT}"),
+                pass: ratios.sled_vs_tusk_hit >= TARGET_SLED_VS_HIT,
+            },
+        ];
+        SizeReport {
+            keys,
+            probes,
+            passes,
+            tusk_file_bytes,
+            lookups,
+            ratios,
+            targets,
+            builds,
+        }
+    }
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The command line as given.
+    pub command: String,
+    /// Machine facts.
+    pub machine: Machine,
+    /// Key and value layout.
+    pub data: String,
+    /// One report per key count.
+    pub sizes: Vec<SizeReport>,
+}
+
+fn passes_list(ns: &[f64]) -> String {
+    ns.iter()
+        .map(|x| format!("{x:.0}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Report {
+    /// The human-readable table.
+    pub fn to_table(&self) -> String {
+        let mut s = String::new();
+        let m = &self.machine;
+        // Writing to a String cannot fail.
+        let _ = writeln!(s, "command: {}", self.command);
+        let _ = writeln!(
+            s,
+            "machine: {} cores, {:.1} GiB RAM, {}; {}; {}",
+            m.cores, m.ram_gib, m.cpu, m.os, m.rustc
+        );
+        let _ = writeln!(s, "data:    {}", self.data);
+        for r in &self.sizes {
+            let _ = writeln!(
+                s,
+                "\n== {} keys: {} hit + {} miss probes, median of {} passes (ns/lookup) ==",
+                r.keys, r.probes, r.probes, r.passes
+            );
+            let _ = writeln!(
+                s,
+                "{:<8} {:>9} {:>9}   hit passes | miss passes",
+                "store", "hit", "miss"
+            );
+            for l in &r.lookups {
+                let _ = writeln!(
+                    s,
+                    "{:<8} {:>9.1} {:>9.1}   {} | {}",
+                    l.name,
+                    l.hit.median_ns,
+                    l.miss.median_ns,
+                    passes_list(&l.hit.passes_ns),
+                    passes_list(&l.miss.passes_ns)
+                );
+            }
+            let q = &r.ratios;
+            let _ = writeln!(
+                s,
+                "ratios: tusk/hashmap hit {:.2} miss {:.2}; sled/tusk hit {:.2} miss {:.2}",
+                q.tusk_vs_hashmap_hit,
+                q.tusk_vs_hashmap_miss,
+                q.sled_vs_tusk_hit,
+                q.sled_vs_tusk_miss
+            );
+            for t in &r.targets {
+                let verdict = if t.pass { "PASS" } else { "MISS" };
+                let _ = writeln!(
+                    s,
+                    "target: {:<24} {:>6.2} (want {}) {verdict}",
+                    t.what, t.ratio, t.target
+                );
+            }
+            let _ = writeln!(
+                s,
+                "{:<30} {:>8} {:>12} {:>9} {:>12}  note",
+                "build / load", "secs", "records/s", "MB/s in", "bytes out"
+            );
+            for b in &r.builds {
+                let _ = writeln!(
+                    s,
+                    "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12}  {}",
+                    b.name, b.secs, b.records_per_sec, b.input_mb_per_sec, b.output_bytes, b.note
+                );
+            }
+            let _ = writeln!(s, "tusk shard file: {} bytes", r.tusk_file_bytes);
+        }
+        s
+    }
+}
