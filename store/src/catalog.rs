@@ -7,8 +7,8 @@
 //! - [`Catalog::versions`] skips a version whose `MANIFEST.json` is corrupt (with a
 //!   `tracing::warn!` naming it) so one damaged version does not hide the others;
 //!   [`Catalog::manifest`] of that version returns the `CorruptDocument` error.
-//! - [`Catalog::poll_current`] with `etag = None` means "I know of no CURRENT": it
-//!   answers `Unchanged` while the domain has none.
+//! - [`Catalog::poll_current`] answers `Changed { current: None, etag: None }`
+//!   whenever the domain has no `CURRENT` (each poll: there is no ETag to compare).
 
 mod pointer_ops;
 mod publish;
@@ -178,8 +178,8 @@ impl Catalog {
     }
 
     /// Conditional read of `CURRENT`: cheap when nothing changed since `etag`.
-    /// `etag = None` stands for "no CURRENT known": while the domain has none the
-    /// answer is `Unchanged`.
+    /// While the domain has no `CURRENT` the answer is `Changed { current: None,
+    /// etag: None }`.
     pub async fn poll_current(&self, domain: &str, etag: Option<&str>) -> Result<CurrentPoll> {
         validate_domain(domain)?;
         let key = current_key(domain);
@@ -189,12 +189,9 @@ impl Catalog {
                 current: Some(parse_json(&key, &got.bytes)?),
                 etag: Some(got.etag),
             }),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(match etag {
-                None => CurrentPoll::Unchanged,
-                Some(_) => CurrentPoll::Changed {
-                    current: None,
-                    etag: None,
-                },
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(CurrentPoll::Changed {
+                current: None,
+                etag: None,
             }),
             Err(e) => Err(e),
         }
