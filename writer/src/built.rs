@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
 use tusk_format::ShardSummary;
-use tusk_store::{MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry};
-
-use crate::shard::shard_object_name;
+use tusk_store::{
+    MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
+};
 
 /// Counters of one build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

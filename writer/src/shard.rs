@@ -5,6 +5,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use tusk_format::{BuildOptions, ShardBuilder, ShardSummary};
+use tusk_store::shard_object_name;
 
 use crate::error::{Result, WriteError};
 use crate::merge::{Merge, Source, drain_deduped};
@@ -28,11 +29,6 @@ pub(crate) struct ShardContext<'a> {
     /// Read buffer per open run.
     pub(crate) read_buffer: usize,
     pub(crate) progress: Option<ProgressFn>,
-}
-
-/// Object name of shard `index` in a version (as `tusk_store` names it).
-pub(crate) fn shard_object_name(index: u32) -> String {
-    format!("shard-{index:05}.tsk")
 }
 
 /// Builds shard `index`; returns its summary and the duplicates dropped.

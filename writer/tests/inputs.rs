@@ -291,3 +291,19 @@ fn missing_input_and_bad_options_fail_early() {
     let err = build_from_inputs(&[path(&file)], &tsv(), &o, None).unwrap_err();
     assert!(matches!(err, WriteError::InvalidDomain(_)), "{err}");
 }
+
+#[test]
+fn corrupt_compressed_input_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["broken.tsv.gz", "broken.tsv.zst"] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, b"this is not compressed at all\n").unwrap();
+        let err = build_from_inputs(&[path(&file)], &tsv(), &opts(dir.path()), None).unwrap_err();
+        assert!(matches!(err, WriteError::Read { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(&format!("{}:1: read error", file.display())),
+            "{msg}"
+        );
+    }
+}
