@@ -292,25 +292,33 @@ impl Loader {
     async fn swap(&mut self, loaded: Arc<LoadedVersion>, source: Source, note: Option<String>) {
         let version = loaded.version().to_string();
         let limit = self.settings.keep_versions.min(MAX_VERSIONS_IN_MEMORY);
-        let old = self.domain.swap(loaded, limit);
-        self.metrics
-            .swapped(self.domain.name(), old.as_deref(), &version);
         let how = match source {
             Source::Memory => "swapped back to a version held in memory",
             Source::LocalDisk => "reopened from local disk (verified, not downloaded)",
             Source::Downloaded => "downloaded and verified",
         };
-        tracing::info!(domain = %self.domain.name(), version = %version, previous = ?old, how, "swapped version");
-        {
+        // The new version's marker is on disk already: list it before readers can
+        // see the swap.
+        self.refresh_local_versions().await;
+        let old = {
+            // Swap under the status lock so a status never mixes before and after.
             let mut info = self.domain.info();
+            let before = self.domain.current_version();
+            self.metrics
+                .swapped(self.domain.name(), before.as_deref(), &version);
+            let old = self.domain.swap(loaded, limit);
             info.state = DomainState::Serving;
             info.swaps += 1;
-            info.last_error = None;
+            if matches!(info.last_error, Some((ErrorSource::Load, _))) {
+                info.last_error = None;
+            }
             if info.failed_version.as_deref() == Some(version.as_str()) {
                 info.failed_version = None;
             }
             info.note = note.unwrap_or_else(|| format!("{version}: {how}"));
-        }
+            old
+        };
+        tracing::info!(domain = %self.domain.name(), version = %version, previous = ?old, how, "swapped version");
         if self.failed.as_ref().is_some_and(|(v, _)| *v == version) {
             self.failed = None;
         }
@@ -322,25 +330,26 @@ impl Loader {
         tracing::warn!(domain = %self.domain.name(), version = %version, error = %error,
             "version load failed; keeping the served version");
         self.metrics.load_failed(self.domain.name());
-        {
-            let mut info = self.domain.info();
-            info.failed_version = Some(version.to_string());
-            info.last_error = Some((ErrorSource::Load, error.to_string()));
-            if info.state != DomainState::Serving {
-                info.state = DomainState::Failed;
-            }
-        }
         self.failed = Some((version.to_string(), Instant::now()));
+        // Clean up first, so a status never shows a failure whose leftovers are still
+        // on disk.
         let held = self.domain.held_full();
         if held.as_ref().is_none_or(|h| h.find(version).is_none()) {
             let dir = self.dir.clone();
             let v = version.to_string();
             if let Err(e) = blocking("remove failed version", move || dir.remove_version(&v)).await
             {
-                tracing::warn!(domain = %self.domain.name(), version = %version, error = %e, "cannot remove failed version");
+                tracing::warn!(domain = %self.domain.name(), version = %version, error = %e,
+                    "cannot remove failed version");
             }
         }
         self.refresh_local_versions().await;
+        let mut info = self.domain.info();
+        info.failed_version = Some(version.to_string());
+        info.last_error = Some((ErrorSource::Load, error.to_string()));
+        if info.state != DomainState::Serving {
+            info.state = DomainState::Failed;
+        }
     }
 
     /// Keeps the held versions plus the newest others, `keep_versions` in all;

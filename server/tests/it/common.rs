@@ -1,0 +1,237 @@
+//! Test fixture: a local store in a temp dir, versions built with the real shard
+//! builder, a server started in-process on 127.0.0.1:0 and a real client.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::future::Future;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tempfile::TempDir;
+use tusk_client::Client;
+use tusk_format::partition::shard_for;
+use tusk_format::{BuildOptions, ShardBuilder};
+use tusk_server::{RunningServer, Server, ServerConfig};
+use tusk_store::{
+    Catalog, MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
+};
+
+/// A key/value record.
+pub type Record = (Vec<u8>, Vec<u8>);
+
+/// `n` records `key-00000 -> <tag>:key-00000`, so a value names its version.
+pub fn records(tag: &str, n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| {
+            let key = format!("key-{i:05}");
+            (
+                key.clone().into_bytes(),
+                format!("{tag}:{key}").into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// A store and a data dir, both temporary.
+pub struct Fixture {
+    pub store: TempDir,
+    pub data: TempDir,
+    pub catalog: Catalog,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let store = tempfile::tempdir().expect("store tempdir");
+        let data = tempfile::tempdir().expect("data tempdir");
+        let catalog = Catalog::open(&store_url(store.path())).expect("open local store");
+        Fixture {
+            store,
+            data,
+            catalog,
+        }
+    }
+
+    pub fn store_url(&self) -> String {
+        store_url(self.store.path())
+    }
+
+    /// Builds `records` into `shards` shards and publishes them as `version`.
+    pub async fn publish(
+        &self,
+        domain: &str,
+        version: &str,
+        records: &[Record],
+        shards: u32,
+    ) -> Manifest {
+        self.publish_with(domain, version, records, shards, |_, _| {})
+            .await
+    }
+
+    /// Like `publish`, letting `tamper(shard_index, bytes)` change a shard file
+    /// before its size and CRC32 are recorded (so the store accepts it).
+    pub async fn publish_with(
+        &self,
+        domain: &str,
+        version: &str,
+        records: &[Record],
+        shards: u32,
+        tamper: impl Fn(u32, &mut Vec<u8>),
+    ) -> Manifest {
+        let dir = tempfile::tempdir().expect("build tempdir");
+        let entries = build_shards(dir.path(), records, shards, tamper);
+        let manifest = Manifest {
+            format_version: MANIFEST_FORMAT_VERSION,
+            domain: domain.to_string(),
+            version: version.to_string(),
+            shard_count: shards,
+            partitioner: PartitionerSpec::default(),
+            shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
+            created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            records: entries.iter().map(|e| e.records).sum(),
+            bytes: entries.iter().map(|e| e.bytes).sum(),
+            writer: BTreeMap::from([("tool".to_string(), "tusk-server tests".to_string())]),
+            shards: entries,
+        };
+        self.catalog
+            .publish(&manifest, dir.path())
+            .await
+            .expect("publish");
+        manifest
+    }
+
+    pub async fn activate(&self, domain: &str, version: &str) {
+        self.catalog
+            .activate(domain, version, "tests", "test activation")
+            .await
+            .expect("activate");
+    }
+
+    /// `<store>/<domain>/versions/<version>/<object>`.
+    pub fn store_object(&self, domain: &str, version: &str, object: &str) -> PathBuf {
+        self.store
+            .path()
+            .join(domain)
+            .join("versions")
+            .join(version)
+            .join(object)
+    }
+
+    /// `<data>/<domain>/<version>`.
+    pub fn local_version(&self, domain: &str, version: &str) -> PathBuf {
+        self.data.path().join(domain).join(version)
+    }
+
+    /// A config for `domains`, on ephemeral ports, polling every 50 ms.
+    pub fn config(&self, domains: &[&str]) -> ServerConfig {
+        let mut config = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            self.data.path(),
+            &self.store_url(),
+            domains,
+        );
+        config.poll_interval = Duration::from_millis(50);
+        config.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
+        config
+    }
+
+    /// Starts a server with `config` and connects a client to it.
+    pub async fn start(&self, config: ServerConfig) -> (RunningServer, Client) {
+        let server = Server::start(config).await.expect("server starts");
+        let client = Client::connect(&server.grpc_addr().to_string())
+            .await
+            .expect("client connects");
+        (server, client)
+    }
+}
+
+fn store_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn build_shards(
+    dir: &Path,
+    records: &[Record],
+    shards: u32,
+    tamper: impl Fn(u32, &mut Vec<u8>),
+) -> Vec<ShardEntry> {
+    let mut parts: Vec<Vec<&Record>> = vec![Vec::new(); shards as usize];
+    for r in records {
+        parts[shard_for(&r.0, shards) as usize].push(r);
+    }
+    let mut entries = Vec::new();
+    for (i, mut part) in parts.into_iter().enumerate() {
+        let index = i as u32;
+        part.sort();
+        let object = shard_object_name(index);
+        let path = dir.join(&object);
+        let file = BufWriter::new(File::create(&path).expect("create shard"));
+        let mut builder = ShardBuilder::new(file, BuildOptions::default()).expect("builder");
+        for (k, v) in part {
+            builder.add(k, v).expect("add record");
+        }
+        let (writer, summary) = builder.finish().expect("finish shard");
+        drop(writer.into_inner().expect("flush shard"));
+        let mut bytes = std::fs::read(&path).expect("read shard");
+        tamper(index, &mut bytes);
+        std::fs::write(&path, &bytes).expect("rewrite shard");
+        entries.push(ShardEntry {
+            index,
+            object,
+            bytes: bytes.len() as u64,
+            records: summary.records,
+            crc32: crc32fast::hash(&bytes),
+        });
+    }
+    entries
+}
+
+/// Polls `check` every 20 ms until it returns true; panics after ~20 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..1000 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Waits until `domain` answers with `version` (no explicit version).
+pub async fn wait_for_version(client: &Client, domain: &str, version: &str) {
+    eventually(&format!("{domain} serves {version}"), || async {
+        match client.get(domain, b"key-00000", None).await {
+            Ok(r) => r.version == version,
+            Err(_) => false,
+        }
+    })
+    .await;
+}
+
+/// `GET path` over plain HTTP/1.1; returns the body.
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect metrics");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send request");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("read response");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "unexpected response: {text}"
+    );
+    text
+}
