@@ -8,7 +8,10 @@
 //! wrapping). A miss reads the home bucket only, unless the key's filter bit is set
 //! there; see FORMAT.md for the numbers.
 
-use crate::layout::{OVERFLOW_BIT, SLOTS, filter_bit, home_bucket, second_bucket, tag_of};
+use crate::layout::{
+    BUCKET_LEN, OFFSET_MASK, OVERFLOW_BIT, SLOTS, filter_bit, home_bucket, second_bucket, tag_of,
+};
+use crate::{FormatError, Result};
 
 /// Places `(hash, offset)` entries into `nbuckets * 8` slots.
 ///
@@ -50,10 +53,112 @@ fn place(bucket: &mut [u64], entry: u64) -> bool {
     false
 }
 
+/// The index of an open file, for lookups. `offset + 64 * nbuckets` lies inside `file`
+/// (checked by `open`); every access is still a checked slice.
+#[derive(Clone, Copy)]
+pub(crate) struct IndexView<'a> {
+    /// The whole file.
+    pub file: &'a [u8],
+    /// Offset of bucket 0.
+    pub offset: usize,
+    /// Number of buckets (>= 1).
+    pub nbuckets: u64,
+}
+
+/// What one bucket said about a key.
+enum Scan<T> {
+    /// The visitor accepted a slot.
+    Found(T),
+    /// Not here, and the bucket has an empty slot (an overflow chain ends here).
+    HasEmpty,
+    /// Not here, and every slot is taken.
+    Full,
+}
+
+impl<'a> IndexView<'a> {
+    /// Walks the lookup path of index hash `h`, calling `visit(record_offset)` for each
+    /// non-empty slot whose tag matches, until `visit` returns `Some` or the path ends.
+    ///
+    /// The path: the home bucket; then, only if the key's filter bit is set there, the
+    /// buckets from the second bucket on up to the first one with an empty slot. The
+    /// walk is bounded by the bucket count, so a damaged full index cannot loop.
+    #[inline(always)]
+    pub fn probe<T>(
+        &self,
+        h: u64,
+        mut visit: impl FnMut(u64) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        let tag = tag_of(h);
+        let home = self.bucket(home_bucket(h, self.nbuckets))?;
+        if let Scan::Found(v) = scan(home, tag, &mut visit)? {
+            return Ok(Some(v));
+        }
+        // Only keys whose filter bit is set in their home bucket went anywhere else.
+        let (slots, _) = home.as_chunks::<8>();
+        if u64::from_le_bytes(slots[filter_bit(h) as usize]) & OVERFLOW_BIT == 0 {
+            return Ok(None);
+        }
+        let mut b = second_bucket(h, self.nbuckets);
+        for _ in 0..self.nbuckets {
+            match scan(self.bucket(b)?, tag, &mut visit)? {
+                Scan::Found(v) => return Ok(Some(v)),
+                Scan::HasEmpty => return Ok(None),
+                Scan::Full => {}
+            }
+            b += 1;
+            if b == self.nbuckets {
+                b = 0;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The 64 bytes of bucket `b` (< nbuckets).
+    #[inline(always)]
+    fn bucket(&self, b: u64) -> Result<&'a [u8; BUCKET_LEN]> {
+        let start = (b as usize)
+            .checked_mul(BUCKET_LEN)
+            .and_then(|x| x.checked_add(self.offset));
+        start
+            .and_then(|s| self.file.get(s..s.checked_add(BUCKET_LEN)?))
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| FormatError::Corrupt {
+                detail: format!("index bucket {b} lies outside the file"),
+            })
+    }
+}
+
+/// Offers each tag-matching slot of one bucket to `visit`.
+#[inline(always)]
+fn scan<T>(
+    bucket: &[u8; BUCKET_LEN],
+    tag: u64,
+    visit: &mut impl FnMut(u64) -> Result<Option<T>>,
+) -> Result<Scan<T>> {
+    let (slots, _) = bucket.as_chunks::<8>();
+    let mut has_empty = false;
+    for slot in slots {
+        let s = u64::from_le_bytes(*slot);
+        let offset = s & OFFSET_MASK;
+        if offset == 0 {
+            has_empty = true;
+        } else if s >> 48 == tag
+            && let Some(v) = visit(offset)?
+        {
+            return Ok(Scan::Found(v));
+        }
+    }
+    Ok(if has_empty {
+        Scan::HasEmpty
+    } else {
+        Scan::Full
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{OFFSET_MASK, buckets_for, index_hash};
+    use crate::layout::{buckets_for, index_hash};
 
     /// Buckets a lookup of hash `h` reads: the home bucket, then (if the key's filter
     /// bit is set there) the chain from its second bucket up to the bucket holding

@@ -1,22 +1,10 @@
 //! Reading a shard: constant-time open, point lookups, scans, full verification.
 
-use crate::layout::{
-    BUCKET_LEN, DATA_START, Footer, OFFSET_MASK, OVERFLOW_BIT, Sections, decode_header, filter_bit,
-    home_bucket, index_hash, second_bucket, tag_of,
-};
+use crate::index::IndexView;
+use crate::layout::{DATA_START, Footer, Sections, decode_header, index_hash};
 use crate::{FormatError, Result, record, verify};
 
 pub use crate::iter::Iter;
-
-/// What one bucket said about a key.
-enum Scan<'a> {
-    /// The key's record, with this value.
-    Found(&'a [u8]),
-    /// Not here, and the bucket has an empty slot (an overflow chain ends here).
-    HasEmpty,
-    /// Not here, and every slot is taken.
-    Full,
-}
 
 /// Facts about an open shard, read from its header and footer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,74 +80,12 @@ impl<B: AsRef<[u8]>> Shard<B> {
     #[inline]
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         let file = self.bytes.as_ref();
-        let h = index_hash(key);
-        let tag = tag_of(h);
-        let nbuckets = self.footer.index_buckets;
-        let home = self.bucket(file, home_bucket(h, nbuckets))?;
-        if let Scan::Found(value) = self.scan(file, home, tag, key)? {
-            return Ok(Some(value));
-        }
-        // Only keys whose filter bit is set in their home bucket went anywhere else.
-        let (slots, _) = home.as_chunks::<8>();
-        if u64::from_le_bytes(slots[filter_bit(h) as usize]) & OVERFLOW_BIT == 0 {
-            return Ok(None);
-        }
-        let mut b = second_bucket(h, nbuckets);
-        // Bounded by the bucket count: a damaged index with no empty slot cannot loop.
-        for _ in 0..nbuckets {
-            match self.scan(file, self.bucket(file, b)?, tag, key)? {
-                Scan::Found(value) => return Ok(Some(value)),
-                Scan::HasEmpty => return Ok(None),
-                Scan::Full => {}
-            }
-            b += 1;
-            if b == nbuckets {
-                b = 0;
-            }
-        }
-        Ok(None)
-    }
-
-    /// The 64 bytes of bucket `b` (< nbuckets).
-    #[inline(always)]
-    fn bucket<'a>(&self, file: &'a [u8], b: u64) -> Result<&'a [u8; BUCKET_LEN]> {
-        // b < nbuckets and the index lies inside the file (checked at open), so this
-        // cannot overflow; `get` keeps it panic-free regardless.
-        let start = self.index_off + b as usize * BUCKET_LEN;
-        file.get(start..start + BUCKET_LEN)
-            .and_then(|s| s.try_into().ok())
-            .ok_or_else(|| FormatError::Corrupt {
-                detail: format!("index bucket {b} at offset {start} is out of bounds"),
-            })
-    }
-
-    /// Looks for `key` among the slots of one bucket whose tag matches.
-    #[inline(always)]
-    fn scan<'a>(
-        &self,
-        file: &'a [u8],
-        bucket: &[u8; BUCKET_LEN],
-        tag: u64,
-        key: &[u8],
-    ) -> Result<Scan<'a>> {
-        let (slots, _) = bucket.as_chunks::<8>();
-        let mut has_empty = false;
-        for slot in slots {
-            let s = u64::from_le_bytes(*slot);
-            let offset = s & OFFSET_MASK;
-            if offset == 0 {
-                has_empty = true;
-            } else if s >> 48 == tag
-                && let Some(value) = self.candidate(file, offset, key)?
-            {
-                return Ok(Scan::Found(value));
-            }
-        }
-        Ok(if has_empty {
-            Scan::HasEmpty
-        } else {
-            Scan::Full
-        })
+        let index = IndexView {
+            file,
+            offset: self.index_off,
+            nbuckets: self.footer.index_buckets,
+        };
+        index.probe(index_hash(key), |offset| self.candidate(file, offset, key))
     }
 
     /// Checks the record a tag-matching slot points at; `Some(value)` if it is `key`'s.

@@ -140,3 +140,43 @@ fn wrong_magic_and_version_have_clear_errors() {
     );
     assert!(Shard::open(&b"not a shard at all, clearly not"[..]).is_err());
 }
+
+/// Recomputes the index CRC and the footer CRC after the index was edited, as a buggy
+/// writer with consistent checksums would.
+fn reseal_index(bytes: &mut [u8], info: &ShardInfo) {
+    let (start, end) = index_region(info);
+    let crc = crc32fast::hash(&bytes[start..end]);
+    let footer = bytes.len() - 64;
+    bytes[footer + 32..footer + 36].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[footer..footer + 52]);
+    bytes[footer + 52..footer + 56].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn verify_rejects_an_index_that_hides_records() {
+    // Enough keys that some overflow their home bucket.
+    let records: common::Records = (0..3000u32)
+        .map(|i| (format!("key-{i:05}").into_bytes(), vec![i as u8; 3]))
+        .collect();
+    let (mut bytes, _) = common::build(&records, 4096);
+    let info = Shard::open(&bytes[..]).unwrap().info();
+    let (_, index_end) = index_region(&info);
+    let index_start = index_end - info.index_bytes as usize;
+    // Clear every overflow filter bit (bit 47): overflowed keys become unreachable,
+    // while every checksum, the slot count and the slot contents stay consistent.
+    for slot in bytes[index_start..index_end].chunks_exact_mut(8) {
+        let v = u64::from_le_bytes(slot.try_into().unwrap()) & !(1u64 << 47);
+        slot.copy_from_slice(&v.to_le_bytes());
+    }
+    reseal_index(&mut bytes, &info);
+    let shard = Shard::open(&bytes[..]).unwrap();
+    let hidden = records
+        .iter()
+        .filter(|(k, _)| shard.get(k).unwrap().is_none())
+        .count();
+    assert!(hidden > 0, "the edit must hide some records");
+    let err = shard
+        .verify()
+        .expect_err("verify must notice unreachable records");
+    assert!(err.to_string().contains("index does not lead"), "{err}");
+}
