@@ -181,3 +181,64 @@ impl HeldVersions {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(id: &str) -> Arc<LoadedVersion> {
+        let manifest = Manifest {
+            format_version: tusk_store::MANIFEST_FORMAT_VERSION,
+            domain: "d".into(),
+            version: id.into(),
+            shard_count: 2,
+            partitioner: tusk_store::PartitionerSpec::default(),
+            shard_format: tusk_format::SHARD_FORMAT_NAME.into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            records: 0,
+            bytes: 0,
+            writer: Default::default(),
+            shards: Vec::new(),
+        };
+        Arc::new(LoadedVersion {
+            manifest,
+            shards: vec![None, None],
+        })
+    }
+
+    #[test]
+    fn swap_in_keeps_current_first_and_respects_the_limit() {
+        let one = HeldVersions::swap_in(version("v1"), None, 2);
+        assert_eq!(one.ids(), ["v1"]);
+        let two = HeldVersions::swap_in(version("v2"), Some(&one), 2);
+        assert_eq!(two.ids(), ["v2", "v1"]);
+        let three = HeldVersions::swap_in(version("v3"), Some(&two), 2);
+        assert_eq!(three.ids(), ["v3", "v2"]);
+        // Swapping back to a held version moves it to the front without duplicates.
+        let back =
+            HeldVersions::swap_in(Arc::clone(three.find("v2").expect("held")), Some(&three), 2);
+        assert_eq!(back.ids(), ["v2", "v3"]);
+        let single = HeldVersions::swap_in(version("v4"), Some(&back), 1);
+        assert_eq!(single.ids(), ["v4"]);
+    }
+
+    #[test]
+    fn select_names_the_held_versions_when_missing() {
+        let held = HeldVersions::swap_in(
+            version("v2"),
+            Some(&HeldVersions::swap_in(version("v1"), None, 2)),
+            2,
+        );
+        assert_eq!(held.select("d", "").expect("current").version(), "v2");
+        assert_eq!(held.select("d", "v1").expect("previous").version(), "v1");
+        let err = held.select("d", "v0").expect_err("not held");
+        assert!(err.to_string().contains("holds v2, v1"), "{err}");
+    }
+
+    #[test]
+    fn a_key_of_a_shard_not_held_is_a_failed_precondition() {
+        let v = version("v1");
+        let err = v.get(b"k").expect_err("no shard held");
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err}");
+    }
+}

@@ -184,3 +184,86 @@ fn remove_file(path: &Path) -> Result<(), LoadError> {
 fn remove_dir(path: &Path) -> Result<(), LoadError> {
     fs::remove_dir_all(path).map_err(|e| LoadError::io(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(domain: &str, version: &str) -> Manifest {
+        Manifest {
+            format_version: tusk_store::MANIFEST_FORMAT_VERSION,
+            domain: domain.into(),
+            version: version.into(),
+            shard_count: 1,
+            partitioner: tusk_store::PartitionerSpec::default(),
+            shard_format: tusk_format::SHARD_FORMAT_NAME.into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            records: 1,
+            bytes: 10,
+            writer: Default::default(),
+            shards: vec![tusk_store::ShardEntry {
+                index: 0,
+                object: "shard-00000.tsk".into(),
+                bytes: 10,
+                records: 1,
+                crc32: 0,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_manifest_copy_marks_a_version_complete() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "pages");
+        dir.create().expect("create");
+        dir.prepare_download("v1").expect("prepare");
+        assert!(!dir.is_complete("v1"));
+        assert!(dir.complete_versions().expect("list").is_empty());
+        dir.write_manifest(&manifest("pages", "v1"))
+            .expect("write marker");
+        assert!(dir.is_complete("v1"));
+        assert_eq!(dir.complete_versions().expect("list"), ["v1"]);
+        assert_eq!(dir.read_manifest("v1").expect("read").version, "v1");
+        assert!(!dir.version_dir("v1").join("MANIFEST.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_manifest_copy_of_another_version_is_rejected() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "pages");
+        dir.prepare_download("v2").expect("prepare");
+        let wrong = manifest("pages", "v1");
+        let bytes = wrong.to_json();
+        std::fs::write(dir.version_dir("v2").join(LOCAL_MANIFEST), bytes).expect("write");
+        let err = dir.read_manifest("v2").expect_err("mismatch");
+        assert!(err.to_string().contains("expected pages/v2"), "{err}");
+    }
+
+    #[test]
+    fn sweep_removes_partial_versions_and_temp_files_only() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "pages");
+        dir.prepare_download("v1").expect("prepare");
+        dir.write_manifest(&manifest("pages", "v1"))
+            .expect("marker");
+        std::fs::write(dir.shard_path("v1", "shard-00000.tsk"), b"0123456789").expect("shard");
+        std::fs::write(dir.shard_path("v1", "shard-00001.tsk.part"), b"half").expect("part");
+        dir.prepare_download("v2").expect("partial version");
+        std::fs::write(dir.shard_path("v2", "shard-00000.tsk"), b"half").expect("shard");
+
+        let removed = dir.sweep().expect("sweep");
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(!dir.version_dir("v2").exists());
+        assert!(!dir.shard_path("v1", "shard-00001.tsk.part").exists());
+        assert!(dir.shard_path("v1", "shard-00000.tsk").exists());
+        assert_eq!(dir.complete_versions().expect("list"), ["v1"]);
+    }
+
+    #[test]
+    fn a_missing_domain_dir_is_empty_not_an_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "never");
+        assert!(dir.sweep().expect("sweep").is_empty());
+        assert!(dir.complete_versions().expect("list").is_empty());
+    }
+}

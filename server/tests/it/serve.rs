@@ -366,3 +366,31 @@ async fn reflection_lists_the_tusk_and_health_services() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_multi_get_answer_larger_than_grpcs_default_4_mib_limit_goes_through() {
+    let fx = Fixture::new();
+    let big: Vec<(Vec<u8>, Vec<u8>)> = (0..1000)
+        .map(|i| {
+            (
+                format!("key-{i:05}").into_bytes(),
+                vec![b'a' + (i % 26) as u8; 6 * 1024],
+            )
+        })
+        .collect();
+    fx.publish("pages", "v1", &big, 2).await;
+    fx.activate("pages", "v1").await;
+    let (server, client) = fx.start(fx.config(&["pages"])).await;
+    wait_for_version(&client, "pages", "v1").await;
+    let keys: Vec<Vec<u8>> = big.iter().map(|(k, _)| k.clone()).collect();
+    let answer = client
+        .multi_get("pages", keys, None)
+        .await
+        .expect("6 MiB answer");
+    assert_eq!(answer.entries.len(), 1000);
+    for (entry, (_, value)) in answer.entries.iter().zip(&big) {
+        assert!(entry.found);
+        assert_eq!(&entry.value, value);
+    }
+    server.shutdown().await;
+}

@@ -239,3 +239,48 @@ async fn each_multi_get_sees_exactly_one_version_across_swaps() {
     assert!(!seen.is_empty());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_failed_first_load_is_failed_then_retried_after_the_backoff() {
+    let fx = Fixture::new();
+    fx.publish("pages", "v1", &records("v1", 30), 2).await;
+    let object = fx.store_object("pages", "v1", "shard-00000.tsk");
+    let good = std::fs::read(&object).expect("read stored shard");
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0x01;
+    std::fs::write(&object, &bad).expect("corrupt stored shard");
+    fx.activate("pages", "v1").await;
+
+    let mut config = fx.config(&["pages"]);
+    config.retry_failed_after = std::time::Duration::from_millis(100);
+    let (server, client) = fx.start(config).await;
+    eventually("the first load fails", || async {
+        client.status().await.expect("status").domains[0].state == DomainState::Failed as i32
+    })
+    .await;
+    let err = client
+        .get("pages", b"key-00001", None)
+        .await
+        .expect_err("nothing served");
+    assert_eq!(err.code(), Code::Unavailable, "{err}");
+    assert!(
+        err.message().contains("shard-00000.tsk"),
+        "the last error is in the message: {err}"
+    );
+    assert_eq!(
+        client.health("pages").await.expect("health"),
+        tusk_client::ServingStatus::NotServing
+    );
+
+    // Repair the stored object; CURRENT does not move, so only the backoff retry
+    // can pick it up.
+    std::fs::write(&object, &good).expect("repair stored shard");
+    wait_for_version(&client, "pages", "v1").await;
+    let d = client.status().await.expect("status").domains.remove(0);
+    assert_eq!(d.state, DomainState::Serving as i32);
+    assert!(
+        d.failed_version.is_empty() && d.last_error.is_empty(),
+        "{d:?}"
+    );
+    server.shutdown().await;
+}
