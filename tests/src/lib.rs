@@ -1,1 +1,194 @@
-//! placeholder
+//! Harness for tusk's end-to-end tests: run the real `tusk` binary, start real server
+//! processes on 127.0.0.1, and clean them up.
+//!
+//! The binary is found next to the test executable (`target/<profile>/tusk`), or at
+//! `$TUSK_BIN`. `scripts/test` builds it before running the suite.
+#![deny(missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Path of the `tusk` binary under test.
+pub fn tusk_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("TUSK_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/<test-exe> -> target/<profile>/tusk
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executables live in target/<profile>/deps");
+    let bin = profile_dir.join("tusk");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p tusk-cli` (scripts/test does), or set TUSK_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `tusk ARGS` to completion with no stdin.
+pub fn tusk(args: &[&str]) -> Output {
+    Command::new(tusk_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("tusk runs")
+}
+
+/// Runs `tusk ARGS`, asserting success; returns stdout.
+pub fn tusk_ok(args: &[&str]) -> String {
+    let out = tusk(args);
+    assert!(
+        out.status.success(),
+        "tusk {} failed ({}):\nstdout: {}\nstderr: {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("tusk prints UTF-8")
+}
+
+/// Runs `tusk ARGS`, asserting failure; returns stderr.
+pub fn tusk_err(args: &[&str]) -> String {
+    let out = tusk(args);
+    assert!(
+        !out.status.success(),
+        "tusk {} unexpectedly succeeded:\nstdout: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).expect("tusk prints UTF-8")
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` naming
+/// `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `tusk serve` process, killed when dropped.
+pub struct ServerProcess {
+    child: Child,
+    /// The gRPC address it printed (`serving on ADDR`).
+    pub addr: SocketAddr,
+    /// The metrics address it printed, if any.
+    pub metrics_addr: Option<SocketAddr>,
+    stderr_log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Starts `tusk serve ARGS` (which should include `--listen 127.0.0.1:0`) and waits
+    /// (at most 60 s) for it to print its address. Stderr goes to `stderr_log`.
+    pub fn start(args: &[&str], stderr_log: &Path) -> ServerProcess {
+        let log = std::fs::File::create(stderr_log).expect("create the server log");
+        let mut child = Command::new(tusk_bin())
+            .arg("serve")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tusk serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut addr = None;
+        let mut metrics_addr = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while addr.is_none() || (args.contains(&"--metrics-listen") && metrics_addr.is_none()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(a) = line.strip_prefix("serving on ") {
+                        addr = Some(a.trim().parse().expect("a socket address"));
+                    } else if let Some(a) = line.strip_prefix("metrics on ") {
+                        metrics_addr = Some(a.trim().parse().expect("a socket address"));
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "tusk serve {} did not report its address; log:\n{}",
+                        args.join(" "),
+                        std::fs::read_to_string(stderr_log).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        ServerProcess {
+            child,
+            addr: addr.expect("loop exits with an address"),
+            metrics_addr,
+            stderr_log: stderr_log.to_path_buf(),
+        }
+    }
+
+    /// The address as a `host:port` string for `--server`.
+    pub fn server_arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (at most 20 s) for a clean exit; returns whether it
+    /// exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a TSV file of `records` to `path`.
+pub fn write_tsv(path: &Path, records: &[(String, String)]) {
+    let mut text = String::new();
+    for (k, v) in records {
+        text.push_str(k);
+        text.push('\t');
+        text.push_str(v);
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write the TSV input");
+}

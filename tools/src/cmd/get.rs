@@ -1,0 +1,129 @@
+//! `tusk get`: look up keys on a server.
+
+use anyhow::Context;
+use base64::Engine as _;
+use serde::Serialize;
+
+use crate::output::{display_bytes, encode_bytes, print_json};
+use crate::runtime::block_on;
+
+/// Look up keys on a running server.
+///
+/// One key uses Get; several use one MultiGet, so every answer comes from the same
+/// version. A missing key is not an error. Prints `KEY<TAB>VALUE` per found key and
+/// `KEY<TAB>(not found)` otherwise, or with `--json` one object per key:
+/// `{"key", "found", "value", "version"}` (non-UTF-8 values are base64 with
+/// `"value_encoding": "base64"`).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  tusk get --server 127.0.0.1:7070 --domain pages home about --json")]
+pub struct Args {
+    /// Server address, `host:port`.
+    #[arg(long, env = "TUSK_SERVER", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    server: String,
+    /// Domain to read.
+    #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
+    domain: String,
+    /// Keys to look up.
+    #[arg(required = true, value_name = "KEY")]
+    keys: Vec<String>,
+    /// Ask for this version instead of the server's current one.
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+    /// How the keys on the command line are encoded.
+    #[arg(long, value_enum, default_value_t = KeyEncoding::Utf8)]
+    key_encoding: KeyEncoding,
+    /// Print one JSON object per key.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum KeyEncoding {
+    Utf8,
+    Base64,
+    Hex,
+}
+
+#[derive(Serialize)]
+struct Answer {
+    key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_encoding: Option<&'static str>,
+    found: bool,
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_encoding: Option<&'static str>,
+    version: String,
+}
+
+fn decode_key(text: &str, encoding: KeyEncoding) -> anyhow::Result<Vec<u8>> {
+    Ok(match encoding {
+        KeyEncoding::Utf8 => text.as_bytes().to_vec(),
+        KeyEncoding::Base64 => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .with_context(|| format!("key {text:?} is not valid base64"))?,
+        KeyEncoding::Hex => hex::decode(text).with_context(|| format!("key {text:?} is not valid hex"))?,
+    })
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let keys = args
+        .keys
+        .iter()
+        .map(|k| decode_key(k, args.key_encoding))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (results, version) = block_on(fetch(&args.server, &args.domain, keys.clone(), args.version.as_deref()))??;
+    for (key, value) in keys.iter().zip(results) {
+        if args.json {
+            let (key_text, key_encoding) = encode_bytes(key);
+            let (value, value_encoding) = match &value {
+                Some(v) => {
+                    let (text, enc) = encode_bytes(v);
+                    (Some(text), enc)
+                }
+                None => (None, None),
+            };
+            print_json(&Answer {
+                key: key_text,
+                key_encoding,
+                found: value.is_some(),
+                value,
+                value_encoding,
+                version: version.clone(),
+            })?;
+        } else {
+            match value {
+                Some(v) => println!("{}\t{}", display_bytes(key), display_bytes(&v)),
+                None => println!("{}\t(not found)", display_bytes(key)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers for `keys` (in order) and the version that answered.
+async fn fetch(
+    server: &str,
+    domain: &str,
+    keys: Vec<Vec<u8>>,
+    version: Option<&str>,
+) -> anyhow::Result<(Vec<Option<Vec<u8>>>, String)> {
+    let client = tusk_client::Client::connect(server)
+        .await
+        .with_context(|| format!("connecting to {server}"))?;
+    if keys.len() == 1 {
+        let reply = client
+            .get(domain, &keys[0], version)
+            .await
+            .with_context(|| format!("get from {server} domain {domain}"))?;
+        let value = reply.found.then_some(reply.value);
+        return Ok((vec![value], reply.version));
+    }
+    let reply = client
+        .multi_get(domain, keys, version)
+        .await
+        .with_context(|| format!("multi-get from {server} domain {domain}"))?;
+    let values = reply.entries.into_iter().map(|e| e.found.then_some(e.value)).collect();
+    Ok((values, reply.version))
+}

@@ -1,0 +1,33 @@
+//! One module per `tusk` command.
+
+pub mod activate;
+pub mod get;
+pub mod history;
+pub mod inspect;
+pub mod rollback;
+pub mod serve;
+pub mod status;
+pub mod verify;
+pub mod versions;
+pub mod write;
+
+use anyhow::Context;
+use tusk_store::Catalog;
+
+/// `--store` and `--domain`, shared by the commands that operate on a store.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Store URL: `file:///path`, or a bare directory path (the local store).
+    #[arg(long, env = "TUSK_STORE", value_name = "URL")]
+    pub store: String,
+    /// Domain (dataset) name, e.g. `pages`.
+    #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
+    pub domain: String,
+}
+
+impl StoreArgs {
+    /// Opens the store named by `--store`.
+    pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        Catalog::open(&self.store).with_context(|| format!("opening store {}", self.store))
+    }
+}

@@ -1,0 +1,117 @@
+//! `tusk serve`: run a server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tusk_server::{Server, ServerConfig};
+
+use crate::runtime::block_on;
+
+/// Serve domains over gRPC (tusk.v1.Tusk, grpc.health.v1, reflection) and Prometheus
+/// metrics, following each domain's CURRENT version.
+///
+/// The server polls CURRENT, copies the shards it owns into the data dir (verified
+/// against the manifest), memory-maps them and swaps atomically; a version that fails
+/// verification is never served. On restart, versions already in the data dir are
+/// reopened without copying. Stops gracefully on SIGINT/SIGTERM.
+///
+/// Either pass `--config FILE` (TOML) or `--store` and one or more `--domain`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Examples:
+  tusk serve --store ./store --domain pages --listen 127.0.0.1:7070 --data-dir ./data
+  tusk serve --config /etc/tusk/server.toml
+
+Config file:
+  listen = \"127.0.0.1:7070\"
+  data_dir = \"/var/lib/tusk\"
+  poll_interval = \"5s\"
+  keep_versions = 2
+  metrics_listen = \"127.0.0.1:9090\"   # optional
+  [[domains]]
+  name = \"pages\"
+  store = \"file:///srv/tusk-store\"
+
+Once listening, prints `serving on ADDR` (and `metrics on ADDR`) on stdout.")]
+pub struct Args {
+    /// TOML config file; the other flags are then not allowed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["store", "domains"])]
+    config: Option<PathBuf>,
+    /// Store URL for the domains given with --domain.
+    #[arg(long, env = "TUSK_STORE", value_name = "URL")]
+    store: Option<String>,
+    /// A domain to serve; repeatable.
+    #[arg(long = "domain", value_name = "NAME")]
+    domains: Vec<String>,
+    /// gRPC listen address (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Directory holding local copies of shards.
+    #[arg(long, default_value = "./tusk-data", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// How often to poll each domain's CURRENT pointer.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    poll_interval: Duration,
+    /// Prometheus metrics listen address (GET /metrics); off when not given.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
+    /// How many versions of each domain to keep on local disk (for fast rollback).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    keep_versions: usize,
+    /// Most keys accepted in one MultiGet.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    max_batch: usize,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = match &args.config {
+        Some(path) => ServerConfig::from_file(path)?,
+        None => {
+            let Some(store) = args.store.clone() else {
+                bail!("pass --config FILE, or --store URL with at least one --domain NAME");
+            };
+            if args.domains.is_empty() {
+                bail!("pass at least one --domain NAME to serve from {store}");
+            }
+            let domains: Vec<&str> = args.domains.iter().map(String::as_str).collect();
+            let mut config = ServerConfig::new(args.listen, args.data_dir.clone(), &store, &domains);
+            config.poll_interval = args.poll_interval;
+            config.metrics_listen = args.metrics_listen;
+            config.keep_versions = args.keep_versions;
+            config.max_batch = args.max_batch;
+            config.validate("command-line flags")?;
+            config
+        }
+    };
+    block_on(serve(config))?
+}
+
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let running = Server::start(config).await.context("starting the server")?;
+    println!("serving on {}", running.grpc_addr());
+    if let Some(addr) = running.metrics_addr() {
+        println!("metrics on {addr}");
+    }
+    running.wait(shutdown_signal()).await.context("serving")?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,110 @@
+//! `tusk verify`: check a published version end to end.
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tusk_format::Shard;
+
+use super::StoreArgs;
+use crate::output::print_json;
+use crate::runtime::block_on;
+
+/// Download every shard of a version and check it against the manifest: size, CRC32,
+/// the shard's own checksums, and its record count.
+///
+/// Checks the current version unless `--version` is given. Exits non-zero if any shard
+/// fails, naming the shard and why.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  tusk verify --store ./store --domain pages --version 20261121T213000Z-7f3a")]
+pub struct Args {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The version to check (default: the current one).
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+    /// Print one JSON object per shard, then a summary object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct ShardResult {
+    shard: u32,
+    object: String,
+    ok: bool,
+    error: Option<String>,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    block_on(verify(args))?
+}
+
+async fn verify(args: Args) -> anyhow::Result<()> {
+    let catalog = args.store.catalog()?;
+    let domain = &args.store.domain;
+    let version = match args.version {
+        Some(v) => v,
+        None => match catalog.current(domain).await? {
+            Some(c) => c.version,
+            None => bail!("{domain} has no current version; pass --version"),
+        },
+    };
+    let manifest = catalog
+        .manifest(domain, &version)
+        .await
+        .with_context(|| format!("reading the manifest of {domain} version {version}"))?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    let mut failed = 0usize;
+    for entry in &manifest.shards {
+        let dest = scratch.path().join(&entry.object);
+        let outcome = async {
+            catalog.download_shard(&manifest, entry.index, &dest).await?;
+            let expected = entry.records;
+            let path = dest.clone();
+            tokio::task::spawn_blocking(move || check_shard(&path, expected)).await??;
+            anyhow::Ok(())
+        }
+        .await;
+        let _ = std::fs::remove_file(&dest);
+        let result = ShardResult {
+            shard: entry.index,
+            object: entry.object.clone(),
+            ok: outcome.is_ok(),
+            error: outcome.err().map(|e| format!("{e:#}")),
+        };
+        if !result.ok {
+            failed += 1;
+        }
+        if args.json {
+            print_json(&result)?;
+        } else if let Some(err) = &result.error {
+            println!("FAIL  {}  {err}", result.object);
+        } else {
+            println!("ok    {}  {} records, {} bytes", result.object, entry.records, entry.bytes);
+        }
+    }
+    if args.json {
+        print_json(&serde_json::json!({
+            "domain": domain, "version": version, "shards": manifest.shard_count, "failed": failed,
+        }))?;
+    }
+    if failed > 0 {
+        bail!("{failed} of {} shards of {domain} version {version} failed verification", manifest.shard_count);
+    }
+    if !args.json {
+        println!("{domain} version {version}: all {} shards verified", manifest.shard_count);
+    }
+    Ok(())
+}
+
+/// Opens a downloaded shard, runs its full checksum pass and compares its record count.
+fn check_shard(path: &std::path::Path, expected_records: u64) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let shard = Shard::open(bytes)?;
+    shard.verify()?;
+    let records = shard.info().records;
+    if records != expected_records {
+        bail!("holds {records} records, the manifest says {expected_records}");
+    }
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! `tusk write`: build a version from job output and publish it.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tusk_writer::{
+    Encoding, InputFormat, InputOptions, InputSource, OnDuplicate, ProgressEvent, WriteOptions,
+};
+
+use crate::output::{human_bytes, parse_size, print_json};
+use crate::runtime::{actor, block_on};
+
+/// Build a new version of a domain from TSV or JSONL input and publish it.
+///
+/// Records are partitioned by `pmod(xxhash64(key, 42), shards)` (Spark's partitioner),
+/// each shard is sorted and built in parallel, and the version is published: shards
+/// first, MANIFEST.json last, so a failed or killed run leaves no visible version. The
+/// new version is then activated (servers swap to it) unless `--no-activate`.
+///
+/// Input larger than `--memory` is spilled to sorted runs on disk and merged.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Input formats:
+  tsv    one record per line: KEY<TAB>VALUE (split at the first tab; the value may hold tabs)
+  jsonl  one JSON object per line: {\"key\": \"...\", \"value\": ...}; a value that is not a
+         string is stored as its compact JSON text
+
+Examples:
+  tusk write --store ./store --domain pages --format tsv --input pages.tsv
+  zcat part-*.gz | tusk write --store ./store --domain pages --format jsonl --input - --shards 32
+  tusk write --store ./store --domain blobs --format tsv --input out/ --value-encoding base64 --json")]
+pub struct Args {
+    /// Store URL: `file:///path`, or a bare directory path.
+    #[arg(long, env = "TUSK_STORE", value_name = "URL")]
+    store: String,
+    /// Domain (dataset) name, e.g. `pages`.
+    #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
+    domain: String,
+    /// Number of shards in the new version.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    shards: u32,
+    /// Input format.
+    #[arg(long, value_enum)]
+    format: FormatArg,
+    /// Input file, directory (every file inside) or `-` for stdin; `.gz`/`.zst` files are
+    /// decompressed. Repeat for several inputs.
+    #[arg(long = "input", short = 'i', required = true, value_name = "PATH")]
+    inputs: Vec<String>,
+    /// Memory budget for buffering records before spilling sorted runs to disk.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size, value_name = "SIZE")]
+    memory: u64,
+    /// What to do when a key appears twice: fail naming it, keep the first or the last.
+    #[arg(long, value_enum, default_value_t = DuplicateArg::Error)]
+    on_duplicate: DuplicateArg,
+    /// How keys are encoded in the input.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
+    key_encoding: EncodingArg,
+    /// How values are encoded in the input.
+    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
+    value_encoding: EncodingArg,
+    /// JSONL field holding the key.
+    #[arg(long, default_value = "key", value_name = "FIELD")]
+    key_field: String,
+    /// JSONL field holding the value.
+    #[arg(long, default_value = "value", value_name = "FIELD")]
+    value_field: String,
+    /// Publish without activating (activate later with `tusk activate`).
+    #[arg(long)]
+    no_activate: bool,
+    /// Directory for spill files and shards before upload (default: the system temp dir).
+    #[arg(long, value_name = "DIR")]
+    temp_dir: Option<PathBuf>,
+    /// Worker threads for building shards (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Extra writer metadata recorded in the manifest, `KEY=VALUE`; repeatable.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    meta: Vec<(String, String)>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Tsv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DuplicateArg {
+    Error,
+    First,
+    Last,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EncodingArg {
+    Utf8,
+    Base64,
+    Hex,
+}
+
+impl From<EncodingArg> for Encoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::Utf8 => Encoding::Utf8,
+            EncodingArg::Base64 => Encoding::Base64,
+            EncodingArg::Hex => Encoding::Hex,
+        }
+    }
+}
+
+fn parse_meta(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    store: &'a str,
+    domain: &'a str,
+    version: &'a str,
+    records: u64,
+    bytes: u64,
+    input_bytes: u64,
+    shards: u32,
+    spilled_runs: u64,
+    duplicates_dropped: u64,
+    seconds: f64,
+    activated: bool,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let sources: Vec<InputSource> = args
+        .inputs
+        .iter()
+        .map(|p| if p == "-" { InputSource::Stdin } else { InputSource::Path(PathBuf::from(p)) })
+        .collect();
+    let input = InputOptions {
+        format: match args.format {
+            FormatArg::Tsv => InputFormat::Tsv,
+            FormatArg::Jsonl => InputFormat::Jsonl,
+        },
+        key_encoding: args.key_encoding.into(),
+        value_encoding: args.value_encoding.into(),
+        key_field: args.key_field.clone(),
+        value_field: args.value_field.clone(),
+    };
+    let mut writer_meta: BTreeMap<String, String> = args.meta.iter().cloned().collect();
+    writer_meta.entry("actor".into()).or_insert_with(actor);
+    let opts = WriteOptions {
+        shards: args.shards,
+        memory_budget: args.memory,
+        on_duplicate: match args.on_duplicate {
+            DuplicateArg::Error => OnDuplicate::Error,
+            DuplicateArg::First => OnDuplicate::First,
+            DuplicateArg::Last => OnDuplicate::Last,
+        },
+        temp_dir: args.temp_dir.clone(),
+        threads: args.threads,
+        writer_meta,
+        ..WriteOptions::new(args.domain.clone())
+    };
+    let catalog = tusk_store::Catalog::open(&args.store)
+        .with_context(|| format!("opening store {}", args.store))?;
+
+    let bar = progress_bar();
+    let progress = bar.clone().map(|bar| -> tusk_writer::ProgressFn {
+        Arc::new(move |event| match event {
+            ProgressEvent::BytesRead(n) => bar.inc(n),
+            ProgressEvent::Phase(phase) => bar.set_message(phase.to_string()),
+            _ => {}
+        })
+    });
+    let built = tusk_writer::build_from_inputs(&sources, &input, &opts, progress)
+        .with_context(|| format!("building {} from {}", args.domain, args.inputs.join(", ")))?;
+    if let Some(bar) = &bar {
+        bar.set_message("publishing");
+    }
+    let activated = block_on(tusk_writer::publish(&catalog, &built, !args.no_activate, &actor()))?
+        .with_context(|| format!("publishing {} version {} to {}", args.domain, built.version(), catalog.url()))?
+        .is_some();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+
+    let stats = &built.stats;
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        store: &args.store,
+        domain: &args.domain,
+        version: built.version(),
+        records: stats.records,
+        bytes: stats.shard_bytes,
+        input_bytes: stats.input_bytes,
+        shards: stats.shards,
+        spilled_runs: stats.spilled_runs,
+        duplicates_dropped: stats.duplicates_dropped,
+        seconds,
+        activated,
+    };
+    if args.json {
+        return print_json(&summary);
+    }
+    let rate = stats.records as f64 / seconds.max(1e-9);
+    println!(
+        "published {} version {}: {} records, {} in {} shards, {:.2}s ({:.0} records/s){}",
+        summary.domain,
+        summary.version,
+        summary.records,
+        human_bytes(summary.bytes),
+        summary.shards,
+        seconds,
+        rate,
+        if activated { ", activated" } else { ", not activated (use tusk activate)" }
+    );
+    Ok(())
+}
+
+/// A byte-count spinner on stderr, only when stderr is a terminal.
+fn progress_bar() -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:12} {bytes} read ({bytes_per_sec}) {elapsed}")
+            .expect("the progress template is valid"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
