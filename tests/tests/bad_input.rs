@@ -5,14 +5,38 @@ use std::path::Path;
 use tusk_tests::{tusk_err, tusk_ok};
 
 fn versions(store: &Path, domain: &str) -> usize {
-    let out = tusk_ok(&["versions", "--store", store.to_str().unwrap(), "--domain", domain, "--json"]);
-    serde_json::from_str::<serde_json::Value>(out.trim()).unwrap().as_array().unwrap().len()
+    let out = tusk_ok(&[
+        "versions",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        domain,
+        "--json",
+    ]);
+    serde_json::from_str::<serde_json::Value>(out.trim())
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len()
 }
 
-fn write(store: &Path, domain: &str, format: &str, input: &Path, extra: &[&str]) -> std::process::Output {
+fn write(
+    store: &Path,
+    domain: &str,
+    format: &str,
+    input: &Path,
+    extra: &[&str],
+) -> std::process::Output {
     let mut args = vec![
-        "write", "--store", store.to_str().unwrap(), "--domain", domain, "--format", format,
-        "--input", input.to_str().unwrap(),
+        "write",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        domain,
+        "--format",
+        format,
+        "--input",
+        input.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
     tusk_tests::tusk(&args)
@@ -43,10 +67,21 @@ fn bad_input_names_the_place_and_publishes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let good = tmp.path().join("good.jsonl");
-    std::fs::write(&good, "{\"key\": \"a\", \"value\": \"1\"}\n{\"key\": \"b\", \"value\": \"2\"}\n").unwrap();
+    std::fs::write(
+        &good,
+        "{\"key\": \"a\", \"value\": \"1\"}\n{\"key\": \"b\", \"value\": \"2\"}\n",
+    )
+    .unwrap();
     assert!(write(&store, "d", "jsonl", &good, &[]).status.success());
     assert_eq!(versions(&store, "d"), 1);
-    let current_before = tusk_ok(&["history", "--store", store.to_str().unwrap(), "--domain", "d", "--json"]);
+    let current_before = tusk_ok(&[
+        "history",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        "d",
+        "--json",
+    ]);
 
     // Malformed JSON on line 3.
     let bad_json = tmp.path().join("bad.jsonl");
@@ -60,10 +95,19 @@ fn bad_input_names_the_place_and_publishes_nothing() {
     // Invalid base64 value on line 2.
     let bad_b64 = tmp.path().join("bad64.tsv");
     std::fs::write(&bad_b64, "k1\taGVsbG8=\nk2\tnot*base64!\n").unwrap();
-    let out = write(&store, "d", "tsv", &bad_b64, &["--value-encoding", "base64"]);
+    let out = write(
+        &store,
+        "d",
+        "tsv",
+        &bad_b64,
+        &["--value-encoding", "base64"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad64.tsv:2") && err.contains("base64"), "names file:line and the cause: {err}");
+    assert!(
+        err.contains("bad64.tsv:2") && err.contains("base64"),
+        "names file:line and the cause: {err}"
+    );
 
     // Duplicate key: named, with both places.
     let dup = tmp.path().join("dup.tsv");
@@ -71,8 +115,14 @@ fn bad_input_names_the_place_and_publishes_nothing() {
     let out = write(&store, "d", "tsv", &dup, &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("duplicate key") && err.contains("\"x\""), "names the key: {err}");
-    assert!(err.contains("dup.tsv:1") && err.contains("dup.tsv:3"), "names both places: {err}");
+    assert!(
+        err.contains("duplicate key") && err.contains("\"x\""),
+        "names the key: {err}"
+    );
+    assert!(
+        err.contains("dup.tsv:1") && err.contains("dup.tsv:3"),
+        "names both places: {err}"
+    );
 
     // A TSV line with no tab.
     let notab = tmp.path().join("notab.tsv");
@@ -83,11 +133,31 @@ fn bad_input_names_the_place_and_publishes_nothing() {
     // Nothing new is visible, and CURRENT did not move.
     assert_eq!(versions(&store, "d"), 1);
     assert_eq!(manifests(&store), 1);
-    assert_eq!(tusk_ok(&["history", "--store", store.to_str().unwrap(), "--domain", "d", "--json"]), current_before);
+    assert_eq!(
+        tusk_ok(&[
+            "history",
+            "--store",
+            store.to_str().unwrap(),
+            "--domain",
+            "d",
+            "--json"
+        ]),
+        current_before
+    );
 
     // --on-duplicate last keeps the last value.
-    let out = write(&store, "d", "tsv", &dup, &["--on-duplicate", "last", "--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = write(
+        &store,
+        "d",
+        "tsv",
+        &dup,
+        &["--on-duplicate", "last", "--json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["records"], 2);
     assert_eq!(summary["duplicates_dropped"], 1);
@@ -100,13 +170,36 @@ fn usage_errors_are_one_line_and_clear() {
     let store = tmp.path().join("store");
     let missing = tmp.path().join("nope.tsv");
     let err = tusk_err(&[
-        "write", "--store", store.to_str().unwrap(), "--domain", "d", "--format", "tsv",
-        "--input", missing.to_str().unwrap(),
+        "write",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        "d",
+        "--format",
+        "tsv",
+        "--input",
+        missing.to_str().unwrap(),
     ]);
     assert!(err.contains("nope.tsv"), "{err}");
-    let err = tusk_err(&["rollback", "--store", store.to_str().unwrap(), "--domain", "d"]);
-    assert!(err.starts_with("tusk: error:") && err.trim().lines().count() == 1, "{err}");
-    let err = tusk_err(&["activate", "--store", store.to_str().unwrap(), "--domain", "d", "no-such-version"]);
+    let err = tusk_err(&[
+        "rollback",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        "d",
+    ]);
+    assert!(
+        err.starts_with("tusk: error:") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    let err = tusk_err(&[
+        "activate",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        "d",
+        "no-such-version",
+    ]);
     assert!(err.contains("no-such-version"), "{err}");
     let err = tusk_err(&["versions", "--store", "ftp://host/x", "--domain", "d"]);
     assert!(err.contains("ftp"), "{err}");

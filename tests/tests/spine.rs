@@ -15,40 +15,69 @@ const DOMAIN: &str = "pages";
 const KEYS: usize = 3000;
 
 fn records(tag: &str) -> Vec<(String, String)> {
-    (0..KEYS).map(|i| (format!("key-{i:05}"), format!("{tag}-{i}"))).collect()
+    (0..KEYS)
+        .map(|i| (format!("key-{i:05}"), format!("{tag}-{i}")))
+        .collect()
 }
 
 /// `tusk write --json` and return the new version id.
 fn write_version(store: &Path, input: &Path, extra: &[&str]) -> String {
     let mut args = vec![
-        "write", "--store", store.to_str().unwrap(), "--domain", DOMAIN, "--format", "tsv",
-        "--input", input.to_str().unwrap(), "--shards", "4", "--json",
+        "write",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        DOMAIN,
+        "--format",
+        "tsv",
+        "--input",
+        input.to_str().unwrap(),
+        "--shards",
+        "4",
+        "--json",
     ];
     args.extend_from_slice(extra);
     let out = tusk_ok(&args);
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("write --json prints JSON");
+    let summary: serde_json::Value =
+        serde_json::from_str(out.trim()).expect("write --json prints JSON");
     assert_eq!(summary["records"], KEYS as u64, "{summary}");
     assert_eq!(summary["shards"], 4, "{summary}");
-    summary["version"].as_str().expect("summary has a version").to_string()
+    summary["version"]
+        .as_str()
+        .expect("summary has a version")
+        .to_string()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Reads every key with MultiGet batches; returns the version that answered, asserting
 /// every value carries `tag`.
 async fn read_all(addr: &str, tag: &str) -> String {
     let client = tusk_client::Client::connect(addr).await.expect("connect");
-    let keys: Vec<Vec<u8>> = (0..KEYS).map(|i| format!("key-{i:05}").into_bytes()).collect();
+    let keys: Vec<Vec<u8>> = (0..KEYS)
+        .map(|i| format!("key-{i:05}").into_bytes())
+        .collect();
     let mut version = None;
     for (chunk_no, chunk) in keys.chunks(500).enumerate() {
-        let reply = client.multi_get(DOMAIN, chunk.to_vec(), None).await.expect("multi_get");
+        let reply = client
+            .multi_get(DOMAIN, chunk.to_vec(), None)
+            .await
+            .expect("multi_get");
         assert_eq!(reply.entries.len(), chunk.len());
         for (j, entry) in reply.entries.iter().enumerate() {
             let i = chunk_no * 500 + j;
             assert!(entry.found, "key-{i:05} not found");
-            assert_eq!(entry.value, format!("{tag}-{i}").into_bytes(), "value of key-{i:05}");
+            assert_eq!(
+                entry.value,
+                format!("{tag}-{i}").into_bytes(),
+                "value of key-{i:05}"
+            );
         }
         if let Some(v) = &version {
             assert_eq!(v, &reply.version, "one read_all spans two versions");
@@ -62,7 +91,11 @@ async fn read_all(addr: &str, tag: &str) -> String {
 fn served_version(rt: &tokio::runtime::Runtime, addr: &str) -> Option<String> {
     rt.block_on(async {
         let client = tusk_client::Client::connect(addr).await.ok()?;
-        client.get(DOMAIN, b"key-00000", None).await.ok().map(|r| r.version)
+        client
+            .get(DOMAIN, b"key-00000", None)
+            .await
+            .ok()
+            .map(|r| r.version)
     })
 }
 
@@ -107,9 +140,18 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
 
     let serve_args = |data: &Path| -> Vec<String> {
         [
-            "--store", store.to_str().unwrap(), "--domain", DOMAIN, "--listen", "127.0.0.1:0",
-            "--data-dir", data.to_str().unwrap(), "--poll-interval", "100ms",
-            "--metrics-listen", "127.0.0.1:0",
+            "--store",
+            store.to_str().unwrap(),
+            "--domain",
+            DOMAIN,
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--poll-interval",
+            "100ms",
+            "--metrics-listen",
+            "127.0.0.1:0",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -132,11 +174,19 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
     let reads = Arc::new(AtomicU64::new(0));
     let seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
     let reader = {
-        let (stop, failures, reads, seen, addr) =
-            (stop.clone(), failures.clone(), reads.clone(), seen.clone(), addr.clone());
+        let (stop, failures, reads, seen, addr) = (
+            stop.clone(),
+            failures.clone(),
+            reads.clone(),
+            seen.clone(),
+            addr.clone(),
+        );
         rt.spawn(async move {
             let client = tusk_client::Client::connect(&addr).await.expect("connect");
-            let keys: Vec<Vec<u8>> = (0..KEYS).step_by(37).map(|i| format!("key-{i:05}").into_bytes()).collect();
+            let keys: Vec<Vec<u8>> = (0..KEYS)
+                .step_by(37)
+                .map(|i| format!("key-{i:05}").into_bytes())
+                .collect();
             while !stop.load(Ordering::Relaxed) {
                 match client.multi_get(DOMAIN, keys.clone(), None).await {
                     Ok(reply) => {
@@ -151,7 +201,9 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
                         if tags.len() != 1 || reply.entries.iter().any(|e| !e.found) {
                             failures.fetch_add(1, Ordering::Relaxed);
                         }
-                        seen.lock().unwrap().insert((reply.version.clone(), tags.into_iter().next()));
+                        seen.lock()
+                            .unwrap()
+                            .insert((reply.version.clone(), tags.into_iter().next()));
                         reads.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(_) => {
@@ -168,85 +220,178 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
     write_tsv(&v2_input, &records("v2"));
     let v2 = write_version(&store, &v2_input, &[]);
     assert_ne!(v1, v2);
-    wait_for("v2 to be served", Duration::from_secs(30), || served_version(&rt, &addr).filter(|v| v == &v2));
+    wait_for("v2 to be served", Duration::from_secs(30), || {
+        served_version(&rt, &addr).filter(|v| v == &v2)
+    });
     let before = reads.load(Ordering::Relaxed);
     wait_for("more reads after the swap", Duration::from_secs(10), || {
         (reads.load(Ordering::Relaxed) > before + 10).then_some(())
     });
     stop.store(true, Ordering::Relaxed);
     rt.block_on(reader).unwrap();
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "reads failed or mixed versions during the swap");
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "reads failed or mixed versions during the swap"
+    );
     let seen = seen.lock().unwrap().clone();
-    let expected: HashSet<(String, Option<String>)> =
-        [(v1.clone(), Some("v1".to_string())), (v2.clone(), Some("v2".to_string()))].into();
-    assert_eq!(seen, expected, "each answer names the version its values came from");
+    let expected: HashSet<(String, Option<String>)> = [
+        (v1.clone(), Some("v1".to_string())),
+        (v2.clone(), Some("v2".to_string())),
+    ]
+    .into();
+    assert_eq!(
+        seen, expected,
+        "each answer names the version its values came from"
+    );
     assert_eq!(rt.block_on(read_all(&addr, "v2")), v2);
 
     // Roll back: v1 again, recorded in the history.
-    let out = tusk_ok(&["rollback", "--store", store.to_str().unwrap(), "--domain", DOMAIN, "--json"]);
+    let out = tusk_ok(&[
+        "rollback",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        DOMAIN,
+        "--json",
+    ]);
     let current: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(current["version"], v1.as_str());
-    wait_for("v1 after rollback", Duration::from_secs(30), || served_version(&rt, &addr).filter(|v| v == &v1));
+    wait_for("v1 after rollback", Duration::from_secs(30), || {
+        served_version(&rt, &addr).filter(|v| v == &v1)
+    });
     assert_eq!(rt.block_on(read_all(&addr, "v1")), v1);
     let history: serde_json::Value = serde_json::from_str(
-        tusk_ok(&["history", "--store", store.to_str().unwrap(), "--domain", DOMAIN, "--json"]).trim(),
+        tusk_ok(&[
+            "history",
+            "--store",
+            store.to_str().unwrap(),
+            "--domain",
+            DOMAIN,
+            "--json",
+        ])
+        .trim(),
     )
     .unwrap();
     let actions: Vec<(&str, &str)> = history
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| (h["action"].as_str().unwrap(), h["version"].as_str().unwrap()))
+        .map(|h| {
+            (
+                h["action"].as_str().unwrap(),
+                h["version"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(actions, vec![("activate", v1.as_str()), ("activate", v2.as_str()), ("rollback", v1.as_str())]);
+    assert_eq!(
+        actions,
+        vec![
+            ("activate", v1.as_str()),
+            ("activate", v2.as_str()),
+            ("rollback", v1.as_str())
+        ]
+    );
 
     // Restart: the local copies are reopened, not copied again (same inodes).
     let inodes_before = shard_inodes(&data);
-    assert!(!inodes_before.is_empty(), "the server keeps shards in its data dir");
+    assert!(
+        !inodes_before.is_empty(),
+        "the server keeps shards in its data dir"
+    );
     assert!(server.terminate(), "tusk serve exits cleanly on SIGTERM");
     let log2 = tmp.path().join("server2.log");
     let server = ServerProcess::start(&args, &log2);
     let addr = server.server_arg();
-    wait_for("v1 after restart", Duration::from_secs(30), || served_version(&rt, &addr).filter(|v| v == &v1));
+    wait_for("v1 after restart", Duration::from_secs(30), || {
+        served_version(&rt, &addr).filter(|v| v == &v1)
+    });
     assert_eq!(rt.block_on(read_all(&addr, "v1")), v1);
     let inodes_after = shard_inodes(&data);
     for (path, ino) in &inodes_before {
         if let Some((_, after)) = inodes_after.iter().find(|(p, _)| p == path) {
-            assert_eq!(ino, after, "{} was copied again after restart", path.display());
+            assert_eq!(
+                ino,
+                after,
+                "{} was copied again after restart",
+                path.display()
+            );
         }
     }
-    let v1_files: Vec<_> = inodes_before.iter().filter(|(p, _)| p.to_string_lossy().contains(&v1)).collect();
-    assert!(!v1_files.is_empty() && v1_files.iter().all(|f| inodes_after.contains(f)), "v1 reused in place");
+    let v1_files: Vec<_> = inodes_before
+        .iter()
+        .filter(|(p, _)| p.to_string_lossy().contains(&v1))
+        .collect();
+    assert!(
+        !v1_files.is_empty() && v1_files.iter().all(|f| inodes_after.contains(f)),
+        "v1 reused in place"
+    );
 
     // A version with a corrupted shard is refused; v1 keeps serving; status says why.
     let v3_input = tmp.path().join("v3.tsv");
     write_tsv(&v3_input, &records("v3"));
     let v3 = write_version(&store, &v3_input, &["--no-activate"]);
-    let victim = store.join(DOMAIN).join("versions").join(&v3).join("shard-00001.tsk");
+    let victim = store
+        .join(DOMAIN)
+        .join("versions")
+        .join(&v3)
+        .join("shard-00001.tsk");
     let mut bytes = std::fs::read(&victim).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x5a;
     // Replace rather than modify in place: the store may share the inode with others.
     std::fs::remove_file(&victim).unwrap();
     std::fs::write(&victim, &bytes).unwrap();
-    let err = tusk_tests::tusk_err(&["verify", "--store", store.to_str().unwrap(), "--domain", DOMAIN, "--version", &v3]);
-    assert!(err.contains("shard") && err.contains(&v3), "verify names the failure: {err}");
-    tusk_ok(&["activate", "--store", store.to_str().unwrap(), "--domain", DOMAIN, &v3]);
-    let status = wait_for("status to report the failed load", Duration::from_secs(30), || {
-        let out = tusk_ok(&["status", "--server", &addr, "--json"]);
-        let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-        let text = status.to_string();
-        (text.contains("shard-00001") && text.contains(&v3)).then_some(status)
-    });
+    let err = tusk_tests::tusk_err(&[
+        "verify",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        DOMAIN,
+        "--version",
+        &v3,
+    ]);
+    assert!(
+        err.contains("shard") && err.contains(&v3),
+        "verify names the failure: {err}"
+    );
+    tusk_ok(&[
+        "activate",
+        "--store",
+        store.to_str().unwrap(),
+        "--domain",
+        DOMAIN,
+        &v3,
+    ]);
+    let status = wait_for(
+        "status to report the failed load",
+        Duration::from_secs(30),
+        || {
+            let out = tusk_ok(&["status", "--server", &addr, "--json"]);
+            let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+            let text = status.to_string();
+            (text.contains("shard-00001") && text.contains(&v3)).then_some(status)
+        },
+    );
     let domain = &status["domains"][0];
-    assert_eq!(domain["current_version"], v1.as_str(), "still serving v1: {status}");
+    assert_eq!(
+        domain["current_version"],
+        v1.as_str(),
+        "still serving v1: {status}"
+    );
     assert_eq!(served_version(&rt, &addr).as_deref(), Some(v1.as_str()));
     assert_eq!(rt.block_on(read_all(&addr, "v1")), v1);
-    assert!(server.log().contains("shard-00001"), "the log names the bad shard:\n{}", server.log());
+    assert!(
+        server.log().contains("shard-00001"),
+        "the log names the bad shard:\n{}",
+        server.log()
+    );
     let metrics_addr = server.metrics_addr.expect("metrics address");
     let metrics = http_get(&metrics_addr.to_string(), "/metrics");
     assert!(
-        metrics.lines().any(|l| l.starts_with("tusk_load_failures_total") && !l.trim_end().ends_with(" 0")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tusk_load_failures_total") && !l.trim_end().ends_with(" 0")),
         "metrics count the failed load:\n{metrics}"
     );
     assert!(server.terminate());
@@ -256,9 +401,13 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect to metrics");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
     let mut body = String::new();
-    stream.read_to_string(&mut body).expect("read the metrics response");
+    stream
+        .read_to_string(&mut body)
+        .expect("read the metrics response");
     body
 }

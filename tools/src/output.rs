@@ -13,7 +13,10 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 pub fn encode_bytes(bytes: &[u8]) -> (String, Option<&'static str>) {
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), None),
-        Err(_) => (base64::engine::general_purpose::STANDARD.encode(bytes), Some("base64")),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            Some("base64"),
+        ),
     }
 }
 
@@ -45,7 +48,9 @@ pub fn human_bytes(n: u64) -> String {
 /// Units are binary (`M` = `MiB`).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let num: f64 = num
         .parse()
@@ -56,7 +61,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         "t" | "tb" | "tib" => 1 << 40,
-        other => return Err(format!("unknown size unit {other:?} in {text:?} (use KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {text:?} (use KiB, MiB, GiB)"
+            ));
+        }
     };
     let bytes = num * mult as f64;
     if !(bytes.is_finite() && bytes >= 1.0) {

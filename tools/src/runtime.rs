@@ -7,8 +7,9 @@ use anyhow::Context;
 /// Logs go to stderr; `RUST_LOG` filters them (default `info` for tusk crates,
 /// `warn` for the rest).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tusk_server=info,tusk_cli=info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,tusk_server=info,tusk_cli=info")
+    });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -47,7 +47,13 @@ pub fn print_human(status: &StatusResponse) {
         node.listen_addr, node.tusk_version, node.uptime_seconds, node.started_at
     );
     for d in &status.domains {
-        let dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
+        let dash = |s: &str| {
+            if s.is_empty() {
+                "-".to_string()
+            } else {
+                s.to_string()
+            }
+        };
         println!("\ndomain {}  [{}]", d.name, state_name(d.state));
         println!("  store            {}", d.store_url);
         println!("  serving          {}", dash(&d.current_version));

@@ -12,7 +12,9 @@ use crate::runtime::{actor, block_on};
 /// version on their next poll. If another operator moves CURRENT at the same moment,
 /// exactly one of you wins and the other gets a conflict error and changes nothing.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  tusk activate --store ./store --domain pages 20261121T213000Z-7f3a --reason 'fixed data'")]
+#[command(
+    after_help = "Example:\n  tusk activate --store ./store --domain pages 20261121T213000Z-7f3a --reason 'fixed data'"
+)]
 pub struct Args {
     #[command(flatten)]
     store: StoreArgs,
@@ -35,6 +37,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return print_json(&current);
     }
-    println!("{domain}: CURRENT is now {} (seq {})", current.version, current.seq);
+    println!(
+        "{domain}: CURRENT is now {} (seq {})",
+        current.version, current.seq
+    );
     Ok(())
 }

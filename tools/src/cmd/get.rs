@@ -15,10 +15,17 @@ use crate::runtime::block_on;
 /// `{"key", "found", "value", "version"}` (non-UTF-8 values are base64 with
 /// `"value_encoding": "base64"`).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  tusk get --server 127.0.0.1:7070 --domain pages home about --json")]
+#[command(
+    after_help = "Example:\n  tusk get --server 127.0.0.1:7070 --domain pages home about --json"
+)]
 pub struct Args {
     /// Server address, `host:port`.
-    #[arg(long, env = "TUSK_SERVER", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TUSK_SERVER",
+        default_value = "127.0.0.1:7070",
+        value_name = "ADDR"
+    )]
     server: String,
     /// Domain to read.
     #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
@@ -62,7 +69,9 @@ fn decode_key(text: &str, encoding: KeyEncoding) -> anyhow::Result<Vec<u8>> {
         KeyEncoding::Base64 => base64::engine::general_purpose::STANDARD
             .decode(text)
             .with_context(|| format!("key {text:?} is not valid base64"))?,
-        KeyEncoding::Hex => hex::decode(text).with_context(|| format!("key {text:?} is not valid hex"))?,
+        KeyEncoding::Hex => {
+            hex::decode(text).with_context(|| format!("key {text:?} is not valid hex"))?
+        }
     })
 }
 
@@ -73,7 +82,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|k| decode_key(k, args.key_encoding))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (results, version) = block_on(fetch(&args.server, &args.domain, keys.clone(), args.version.as_deref()))??;
+    let (results, version) = block_on(fetch(
+        &args.server,
+        &args.domain,
+        keys.clone(),
+        args.version.as_deref(),
+    ))??;
     for (key, value) in keys.iter().zip(results) {
         if args.json {
             let (key_text, key_encoding) = encode_bytes(key);
@@ -124,6 +138,10 @@ async fn fetch(
         .multi_get(domain, keys, version)
         .await
         .with_context(|| format!("multi-get from {server} domain {domain}"))?;
-    let values = reply.entries.into_iter().map(|e| e.found.then_some(e.value)).collect();
+    let values = reply
+        .entries
+        .into_iter()
+        .map(|e| e.found.then_some(e.value))
+        .collect();
     Ok((values, reply.version))
 }

@@ -47,6 +47,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["SEQ", "ACTION", "VERSION", "PREVIOUS", "AT", "ACTOR", "REASON"], &rows);
+    print_table(
+        &[
+            "SEQ", "ACTION", "VERSION", "PREVIOUS", "AT", "ACTOR", "REASON",
+        ],
+        &rows,
+    );
     Ok(())
 }

@@ -14,7 +14,9 @@ use crate::output::{display_bytes, human_bytes, print_json};
 /// Opens the file (constant-time header and footer checks), then runs the full
 /// checksum pass unless `--no-verify`. Exits non-zero if either check fails.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  tusk inspect ./data/pages/20261121T213000Z-7f3a/shard-00000.tsk --keys 5")]
+#[command(
+    after_help = "Example:\n  tusk inspect ./data/pages/20261121T213000Z-7f3a/shard-00000.tsk --keys 5"
+)]
 pub struct Args {
     /// The shard file (`shard-NNNNN.tsk`).
     file: PathBuf,
@@ -55,12 +57,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // could still raise SIGBUS, which is acceptable for an inspection tool).
     let map = unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("mapping {path}"))?;
     let crc32 = crc32fast::hash(&map);
-    let shard = Shard::open(&map[..]).with_context(|| format!("{path} does not open as a tusk shard"))?;
+    let shard =
+        Shard::open(&map[..]).with_context(|| format!("{path} does not open as a tusk shard"))?;
     let info = shard.info();
     let verified = if args.no_verify {
         None
     } else {
-        Some(shard.verify().with_context(|| format!("{path} fails verification")).map(|_| true)?)
+        Some(
+            shard
+                .verify()
+                .with_context(|| format!("{path} fails verification"))
+                .map(|_| true)?,
+        )
     };
     let mut first_keys = Vec::new();
     for record in shard.iter().take(args.keys) {
@@ -90,7 +98,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return print_json(&report);
     }
     println!("file            {}", report.file);
-    println!("format version  {} (flags {:#06x})", report.format_version, report.flags);
+    println!(
+        "format version  {} (flags {:#06x})",
+        report.format_version, report.flags
+    );
     println!("records         {}", report.records);
     println!("blocks          {}", report.blocks);
     println!(

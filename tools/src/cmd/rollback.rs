@@ -12,7 +12,9 @@ use crate::runtime::{actor, block_on};
 /// Only the CURRENT pointer moves (with a history record); servers that still hold the
 /// target version on disk swap back within one poll interval.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  tusk rollback --store ./store --domain pages\n  tusk rollback --store ./store --domain pages --to 20261120T080000Z-1c2d --reason 'bad join'")]
+#[command(
+    after_help = "Examples:\n  tusk rollback --store ./store --domain pages\n  tusk rollback --store ./store --domain pages --to 20261120T080000Z-1c2d --reason 'bad join'"
+)]
 pub struct Args {
     #[command(flatten)]
     store: StoreArgs,
@@ -38,6 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return print_json(&current);
     }
     let from = before.map(|c| c.version).unwrap_or_else(|| "(none)".into());
-    println!("{domain}: rolled back {from} -> {} (seq {})", current.version, current.seq);
+    println!(
+        "{domain}: rolled back {from} -> {} (seq {})",
+        current.version, current.seq
+    );
     Ok(())
 }

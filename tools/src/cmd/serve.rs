@@ -77,7 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 bail!("pass at least one --domain NAME to serve from {store}");
             }
             let domains: Vec<&str> = args.domains.iter().map(String::as_str).collect();
-            let mut config = ServerConfig::new(args.listen, args.data_dir.clone(), &store, &domains);
+            let mut config =
+                ServerConfig::new(args.listen, args.data_dir.clone(), &store, &domains);
             config.poll_interval = args.poll_interval;
             config.metrics_listen = args.metrics_listen;
             config.keep_versions = args.keep_versions;

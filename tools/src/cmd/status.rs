@@ -11,7 +11,12 @@ use crate::runtime::block_on;
 #[command(after_help = "Example:\n  tusk status --server 127.0.0.1:7070 --json")]
 pub struct Args {
     /// Server address, `host:port`.
-    #[arg(long, env = "TUSK_SERVER", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TUSK_SERVER",
+        default_value = "127.0.0.1:7070",
+        value_name = "ADDR"
+    )]
     server: String,
     /// Print the status as one JSON object.
     #[arg(long)]
@@ -24,7 +29,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let client = tusk_client::Client::connect(&args.server)
             .await
             .with_context(|| format!("connecting to {}", args.server))?;
-        client.status().await.with_context(|| format!("status of {}", args.server))
+        client
+            .status()
+            .await
+            .with_context(|| format!("status of {}", args.server))
     })??;
     if args.json {
         return print_json(&crate::status_json::to_json(&status));

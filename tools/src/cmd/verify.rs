@@ -14,7 +14,9 @@ use crate::runtime::block_on;
 /// Checks the current version unless `--version` is given. Exits non-zero if any shard
 /// fails, naming the shard and why.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  tusk verify --store ./store --domain pages --version 20261121T213000Z-7f3a")]
+#[command(
+    after_help = "Example:\n  tusk verify --store ./store --domain pages --version 20261121T213000Z-7f3a"
+)]
 pub struct Args {
     #[command(flatten)]
     store: StoreArgs,
@@ -58,7 +60,9 @@ async fn verify(args: Args) -> anyhow::Result<()> {
     for entry in &manifest.shards {
         let dest = scratch.path().join(&entry.object);
         let outcome = async {
-            catalog.download_shard(&manifest, entry.index, &dest).await?;
+            catalog
+                .download_shard(&manifest, entry.index, &dest)
+                .await?;
             let expected = entry.records;
             let path = dest.clone();
             tokio::task::spawn_blocking(move || check_shard(&path, expected)).await??;
@@ -80,7 +84,10 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         } else if let Some(err) = &result.error {
             println!("FAIL  {}  {err}", result.object);
         } else {
-            println!("ok    {}  {} records, {} bytes", result.object, entry.records, entry.bytes);
+            println!(
+                "ok    {}  {} records, {} bytes",
+                result.object, entry.records, entry.bytes
+            );
         }
     }
     if args.json {
@@ -89,10 +96,16 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         }))?;
     }
     if failed > 0 {
-        bail!("{failed} of {} shards of {domain} version {version} failed verification", manifest.shard_count);
+        bail!(
+            "{failed} of {} shards of {domain} version {version} failed verification",
+            manifest.shard_count
+        );
     }
     if !args.json {
-        println!("{domain} version {version}: all {} shards verified", manifest.shard_count);
+        println!(
+            "{domain} version {version}: all {} shards verified",
+            manifest.shard_count
+        );
     }
     Ok(())
 }

@@ -68,6 +68,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["VERSION", "CREATED", "RECORDS", "BYTES", "SHARDS", "CURRENT"], &table);
+    print_table(
+        &[
+            "VERSION", "CREATED", "RECORDS", "BYTES", "SHARDS", "CURRENT",
+        ],
+        &table,
+    );
     Ok(())
 }

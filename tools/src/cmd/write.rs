@@ -144,7 +144,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let sources: Vec<InputSource> = args
         .inputs
         .iter()
-        .map(|p| if p == "-" { InputSource::Stdin } else { InputSource::Path(PathBuf::from(p)) })
+        .map(|p| {
+            if p == "-" {
+                InputSource::Stdin
+            } else {
+                InputSource::Path(PathBuf::from(p))
+            }
+        })
         .collect();
     let input = InputOptions {
         format: match args.format {
@@ -187,9 +193,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.set_message("publishing");
     }
-    let activated = block_on(tusk_writer::publish(&catalog, &built, !args.no_activate, &actor()))?
-        .with_context(|| format!("publishing {} version {} to {}", args.domain, built.version(), catalog.url()))?
-        .is_some();
+    let activated = block_on(tusk_writer::publish(
+        &catalog,
+        &built,
+        !args.no_activate,
+        &actor(),
+    ))?
+    .with_context(|| {
+        format!(
+            "publishing {} version {} to {}",
+            args.domain,
+            built.version(),
+            catalog.url()
+        )
+    })?
+    .is_some();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -222,7 +240,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         summary.shards,
         seconds,
         rate,
-        if activated { ", activated" } else { ", not activated (use tusk activate)" }
+        if activated {
+            ", activated"
+        } else {
+            ", not activated (use tusk activate)"
+        }
     );
     Ok(())
 }
