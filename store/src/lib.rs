@@ -28,6 +28,7 @@ mod manifest;
 mod object;
 mod open;
 mod pointer;
+mod s3;
 pub mod version_id;
 
 pub use catalog::{Catalog, CurrentPoll, VersionSummary};
@@ -40,3 +41,4 @@ pub use manifest::{
 pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
 pub use open::open_store;
 pub use pointer::{Action, Current, HistoryRecord};
+pub use s3::{S3Config, S3Store};

@@ -2,16 +2,19 @@
 
 use std::sync::Arc;
 
-use crate::{LocalStore, ObjectStore, Result, StoreError};
+use crate::{LocalStore, ObjectStore, Result, S3Store, StoreError};
 
 /// URL forms accepted by [`open_store`], for error messages.
-const SUPPORTED: &str =
-    "file:///absolute/path, a bare path (absolute or relative), s3://bucket/prefix (not built yet)";
+const SUPPORTED: &str = "file:///absolute/path, a bare path (absolute or relative), \
+     s3://bucket/prefix[?endpoint=URL&region=R]";
 
 /// Opens the store at `url`: `file:///abs/path` or a bare path (the local-directory
 /// store, created if missing; a relative path is resolved against the current
-/// directory). `s3://` URLs are recognised but not supported by this build. Unknown
-/// schemes are an `Invalid` error that lists the supported ones.
+/// directory), or `s3://bucket[/prefix][?endpoint=URL&region=R&attempt_timeout=30s&retry_deadline=60s]`
+/// (an [`crate::S3Store`] configured the AWS way: credential chain, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL(_S3)`, plus `TUSK_S3_PATH_STYLE`; see [`crate::S3Config`]). The
+/// S3 client is built at the store's first request. Unknown schemes are an `Invalid`
+/// error that lists the supported ones.
 pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
     let invalid = |detail: String| StoreError::Invalid {
         what: "store URL".to_string(),
@@ -36,9 +39,7 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
             }
             Ok(Arc::new(LocalStore::new(path)?))
         }
-        "s3" => Err(invalid(format!(
-            "{url:?}: S3 support is not built yet (it is the next piece of work); use a file:// store for now"
-        ))),
+        "s3" => Ok(Arc::new(S3Store::from_url(url)?)),
         other => Err(invalid(format!(
             "{url:?}: unknown scheme {other:?}; supported: {SUPPORTED}"
         ))),
@@ -70,14 +71,16 @@ mod tests {
     }
 
     #[test]
-    fn other_schemes_are_invalid() {
-        let err = open_store("s3://bucket/prefix").expect_err("s3 not built");
+    fn s3_urls_open_an_s3_store() {
+        let store = open_store("s3://my-bucket/some/prefix/?region=eu-west-1").expect("s3 url");
+        assert_eq!(store.url(), "s3://my-bucket/some/prefix");
+        let err = open_store("s3://Bad_Bucket/x").expect_err("bad bucket");
         assert_eq!(err.kind(), crate::ErrorKind::Invalid);
-        assert!(
-            err.to_string().contains("S3 support is not built yet"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("Bad_Bucket"), "{err}");
+    }
 
+    #[test]
+    fn other_schemes_are_invalid() {
         let err = open_store("ftp://host/x").expect_err("ftp");
         assert_eq!(err.kind(), crate::ErrorKind::Invalid);
         assert!(
