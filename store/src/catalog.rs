@@ -10,6 +10,7 @@
 //! - [`Catalog::poll_current`] answers `Changed { current: None, etag: None }`
 //!   whenever the domain has no `CURRENT` (each poll: there is no ETag to compare).
 
+pub(crate) mod gc;
 mod pointer_ops;
 mod publish;
 
@@ -222,6 +223,14 @@ impl Catalog {
     async fn read_history_key(&self, key: &str) -> Result<HistoryRecord> {
         let got = self.store.get(key).await?;
         parse_json(key, &got.bytes)
+    }
+
+    /// Deletes old versions of `domain` and the debris of dead publishes, never the
+    /// current version, the rollback target or anything younger than
+    /// `options.grace`; see [`GcOptions`](crate::GcOptions) and `catalog/gc.rs` for
+    /// the rules. With `dry_run` it only reports what it would delete.
+    pub async fn gc(&self, domain: &str, options: &crate::GcOptions) -> Result<crate::GcReport> {
+        gc::run(self, domain, options).await
     }
 
     /// Downloads shard `index` of `manifest` to `dest`, verified against the

@@ -17,6 +17,7 @@
 
 mod barrier;
 mod catalog_checks;
+mod gc_checks;
 mod objects;
 mod pointer_checks;
 
@@ -30,6 +31,7 @@ pub use catalog_checks::{
     check_download_shard, check_publish_and_versions, check_publish_twice_refused,
     check_uncommitted_invisible,
 };
+pub use gc_checks::{check_gc_deletes_manifest_first, check_gc_keeps_and_collects};
 pub use objects::{
     check_concurrent_create, check_create_conflict, check_delete, check_get_if_changed,
     check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
@@ -63,6 +65,8 @@ pub async fn run_all(store: Arc<dyn ObjectStore>) {
     check_poll_current(store.clone()).await;
     check_concurrent_activate(store.clone()).await;
     check_rollback_nothing_before(store.clone()).await;
+    check_gc_keeps_and_collects(store.clone()).await;
+    check_gc_deletes_manifest_first(store.clone()).await;
     check_interrupted_move_is_repaired(store).await;
 }
 

@@ -31,6 +31,7 @@ mod pointer;
 mod s3;
 pub mod version_id;
 
+pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
 pub use catalog::{Catalog, CurrentPoll, VersionSummary};
 pub use download::download_verified;
 pub use error::{ErrorKind, Result, StoreError};

@@ -1,0 +1,555 @@
+//! Garbage collection of old versions: [`Catalog::gc`](super::Catalog::gc).
+//!
+//! One pass over `<domain>/versions/` plans a decision for every version directory,
+//! then (unless it is a dry run) deletes what the plan says, oldest first.
+//!
+//! A committed version is deleted only when it is none of these (first match is the
+//! reason reported):
+//! 1. the version `CURRENT` names;
+//! 2. the rollback target: the `previous` of the history record that set `CURRENT`;
+//! 3. a version that was current at any moment of the last `grace` (a server polling
+//!    slowly may still be downloading it);
+//! 4. one of the newest `keep` committed versions (by version id, the order of
+//!    [`Catalog::versions`](super::Catalog::versions));
+//! 5. younger than `grace`, where its age counts from the latest of its manifest's
+//!    `created_at` and the newest `last_modified` of its objects (the safer of both);
+//!    a version whose age cannot be told at all is kept.
+//!
+//! A version directory without `MANIFEST.json` is debris of a publish that died (or
+//! one still uploading): it is deleted once its newest object is older than `grace`.
+//! A version whose manifest is unreadable is kept for an operator to look at.
+//!
+//! Deleting a committed version removes `MANIFEST.json` first, so the version
+//! disappears from listings at once; its shards follow. A gc stopped in between
+//! leaves plain debris for the next gc. Before each version, `CURRENT` is read again:
+//! if it moved since the plan, gc stops with a `Conflict` and deletes nothing more.
+//!
+//! Limits: `grace` must exceed the longest publish, or gc can delete the shards of a
+//! publish still uploading, whose manifest then names missing shards (downloads and
+//! `verify` refuse it); the local store leaves empty directories behind.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::Catalog;
+use crate::layout::{
+    current_key, history_key, manifest_key, validate_domain, validate_version, versions_prefix,
+};
+use crate::version_id::rfc3339;
+use crate::{Current, ErrorKind, ObjectMeta, ObjectStore, Result, StoreError};
+
+/// Grace period used when none is given: one hour.
+pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(3600);
+
+/// Objects deleted at the same time.
+const DELETE_CONCURRENCY: usize = 8;
+
+/// What [`Catalog::gc`](super::Catalog::gc) may delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Committed versions to keep, newest first (at least 1). The current version and
+    /// the rollback target are kept in addition when they are older.
+    pub keep: usize,
+    /// Nothing younger than this is deleted, committed or not.
+    pub grace: Duration,
+    /// Plan and report only; delete nothing.
+    pub dry_run: bool,
+    /// The clock: ages are measured up to this instant.
+    pub now: SystemTime,
+}
+
+impl GcOptions {
+    /// Keep `keep` versions, [`DEFAULT_GC_GRACE`], for real, as of now.
+    pub fn new(keep: usize) -> Self {
+        GcOptions {
+            keep,
+            grace: DEFAULT_GC_GRACE,
+            dry_run: false,
+            now: SystemTime::now(),
+        }
+    }
+}
+
+/// Whether a version directory holds a committed version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GcKind {
+    /// Has a `MANIFEST.json`.
+    Committed,
+    /// Objects without a `MANIFEST.json`: a dead (or still running) publish.
+    Debris,
+}
+
+/// Why a version is kept or deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GcReason {
+    /// Kept: `CURRENT` names it.
+    Current,
+    /// Kept: a rollback without `--to` would go to it.
+    RollbackTarget,
+    /// Kept: it was current within the grace period.
+    RecentlyCurrent,
+    /// Kept: one of the newest `keep` committed versions.
+    WithinKeep,
+    /// Kept: younger than the grace period.
+    YoungerThanGrace,
+    /// Kept: the store gives no time for it, so its age is unknown.
+    AgeUnknown,
+    /// Kept: its `MANIFEST.json` cannot be read; left for an operator.
+    CorruptManifest,
+    /// Deleted: an old committed version beyond the ones kept.
+    Expired,
+    /// Deleted: old objects of a publish that never committed.
+    Debris,
+}
+
+impl GcReason {
+    /// True for the reasons that delete.
+    pub fn deletes(self) -> bool {
+        matches!(self, GcReason::Expired | GcReason::Debris)
+    }
+}
+
+/// The decision for one version directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcEntry {
+    /// Version id (the directory name under `versions/`).
+    pub version: String,
+    /// Committed or debris.
+    pub kind: GcKind,
+    /// True when gc deletes it (or would, in a dry run).
+    pub delete: bool,
+    /// Why.
+    pub reason: GcReason,
+    /// Objects in the directory.
+    pub objects: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// The manifest's `created_at`, for a committed version.
+    pub created_at: Option<String>,
+    /// `last_modified` of the newest object, RFC 3339, when the store knows it.
+    pub newest_object: Option<String>,
+}
+
+/// What a gc did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    /// The domain.
+    pub domain: String,
+    /// True when nothing was deleted on purpose.
+    pub dry_run: bool,
+    /// The version `CURRENT` named, if any.
+    pub current: Option<String>,
+    /// The rollback target, if any.
+    pub rollback_target: Option<String>,
+    /// Every version directory, in version id order.
+    pub entries: Vec<GcEntry>,
+    /// Objects deleted (or that would be).
+    pub objects_freed: u64,
+    /// Bytes deleted (or that would be).
+    pub bytes_freed: u64,
+}
+
+impl GcReport {
+    /// The entries that are (or would be) deleted.
+    pub fn deleted(&self) -> impl Iterator<Item = &GcEntry> {
+        self.entries.iter().filter(|e| e.delete)
+    }
+
+    /// The entries that are kept.
+    pub fn kept(&self) -> impl Iterator<Item = &GcEntry> {
+        self.entries.iter().filter(|e| !e.delete)
+    }
+}
+
+/// Which versions the pointer protects.
+struct Pointer {
+    current: Option<Current>,
+    rollback_target: Option<String>,
+    recently_current: BTreeSet<String>,
+}
+
+/// One version directory as listed, with its manifest state.
+struct Dir {
+    version: String,
+    objects: Vec<ObjectMeta>,
+    state: DirState,
+}
+
+enum DirState {
+    Committed { created_at: String },
+    Corrupt,
+    Debris,
+}
+
+/// Runs a gc of `domain`; see the module docs.
+pub(super) async fn run(catalog: &Catalog, domain: &str, options: &GcOptions) -> Result<GcReport> {
+    validate_domain(domain)?;
+    if options.keep == 0 {
+        return Err(StoreError::Invalid {
+            what: "gc keep".to_string(),
+            detail: "keep must be at least 1 (the newest version is always kept)".to_string(),
+        });
+    }
+    let pointer = read_pointer(catalog, domain, options).await?;
+    let dirs = list_dirs(catalog, domain).await?;
+    let entries = plan(&dirs, &pointer, options);
+
+    let report = GcReport {
+        domain: domain.to_string(),
+        dry_run: options.dry_run,
+        current: pointer.current.as_ref().map(|c| c.version.clone()),
+        rollback_target: pointer.rollback_target.clone(),
+        objects_freed: entries.iter().filter(|e| e.delete).map(|e| e.objects).sum(),
+        bytes_freed: entries.iter().filter(|e| e.delete).map(|e| e.bytes).sum(),
+        entries,
+    };
+    if !options.dry_run {
+        let seq = pointer.current.as_ref().map(|c| c.seq);
+        for (entry, dir) in report.entries.iter().zip(&dirs) {
+            if entry.delete {
+                check_pointer_unmoved(catalog, domain, seq).await?;
+                delete_dir(catalog.store(), domain, dir).await?;
+                tracing::info!(domain, version = %entry.version, reason = ?entry.reason, objects = entry.objects, "gc deleted version");
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Reads `CURRENT`, the record that set it, and the records of the grace period.
+async fn read_pointer(catalog: &Catalog, domain: &str, options: &GcOptions) -> Result<Pointer> {
+    let current = catalog.read_current(domain).await?.map(|(c, _)| c);
+    let mut pointer = Pointer {
+        current,
+        rollback_target: None,
+        recently_current: BTreeSet::new(),
+    };
+    let Some(current) = &pointer.current else {
+        return Ok(pointer);
+    };
+    let cutoff = options.now.checked_sub(options.grace);
+    let mut seq = current.seq;
+    while seq > 0 {
+        let key = history_key(domain, seq);
+        let record = match catalog.read_history_key(&key).await {
+            Ok(record) => record,
+            Err(e) if e.kind() == ErrorKind::NotFound && seq == current.seq => {
+                return Err(StoreError::CorruptDocument {
+                    key: current_key(domain),
+                    detail: format!(
+                        "CURRENT says seq {seq} but {key} is missing; gc cannot tell the rollback target"
+                    ),
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => break,
+            Err(e) => return Err(e),
+        };
+        if seq == current.seq {
+            pointer.rollback_target = record.previous.clone();
+        }
+        pointer.recently_current.insert(record.version.clone());
+        // This record's version was current until the next record; once a record is
+        // older than the cutoff, every earlier one stopped being current before it.
+        let at = humantime::parse_rfc3339_weak(&record.at).ok();
+        match (at, cutoff) {
+            (Some(at), Some(cutoff)) if at < cutoff => break,
+            _ => seq -= 1,
+        }
+    }
+    Ok(pointer)
+}
+
+/// Lists `<domain>/versions/` grouped by version directory, in id order, with the
+/// state of each manifest.
+async fn list_dirs(catalog: &Catalog, domain: &str) -> Result<Vec<Dir>> {
+    let prefix = versions_prefix(domain);
+    let mut groups: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
+    for object in catalog.store().list(&prefix).await? {
+        let rest = &object.key[prefix.len()..];
+        match rest.split_once('/') {
+            Some((version, _)) if validate_version(version).is_ok() => {
+                groups.entry(version.to_string()).or_default().push(object);
+            }
+            _ => {
+                tracing::warn!(domain, key = %object.key, "gc leaves an object that is not in a version directory")
+            }
+        }
+    }
+    let mut dirs = Vec::with_capacity(groups.len());
+    for (version, objects) in groups {
+        let mkey = manifest_key(domain, &version);
+        let state = if !objects.iter().any(|o| o.key == mkey) {
+            DirState::Debris
+        } else {
+            match catalog.manifest(domain, &version).await {
+                Ok(m) => DirState::Committed {
+                    created_at: m.created_at,
+                },
+                Err(e) if e.kind() == ErrorKind::Corrupt => DirState::Corrupt,
+                // Deleted since the listing (another gc).
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        dirs.push(Dir {
+            version,
+            objects,
+            state,
+        });
+    }
+    Ok(dirs)
+}
+
+/// Decides every directory; pure, so the rules are testable on their own.
+fn plan(dirs: &[Dir], pointer: &Pointer, options: &GcOptions) -> Vec<GcEntry> {
+    let committed: Vec<&str> = dirs
+        .iter()
+        .filter(|d| matches!(d.state, DirState::Committed { .. }))
+        .map(|d| d.version.as_str())
+        .collect();
+    let within_keep: BTreeSet<&str> = committed.iter().rev().take(options.keep).copied().collect();
+    let current = pointer.current.as_ref().map(|c| c.version.as_str());
+
+    dirs.iter()
+        .map(|dir| {
+            let v = dir.version.as_str();
+            let newest_object = newest_modified(&dir.objects);
+            let (kind, created_at) = match &dir.state {
+                DirState::Committed { created_at } => (GcKind::Committed, Some(created_at.clone())),
+                DirState::Corrupt => (GcKind::Committed, None),
+                DirState::Debris => (GcKind::Debris, None),
+            };
+            let reason = if current == Some(v) {
+                GcReason::Current
+            } else if pointer.rollback_target.as_deref() == Some(v) {
+                GcReason::RollbackTarget
+            } else if pointer.recently_current.contains(v) {
+                GcReason::RecentlyCurrent
+            } else if within_keep.contains(v) {
+                GcReason::WithinKeep
+            } else if matches!(dir.state, DirState::Corrupt) {
+                GcReason::CorruptManifest
+            } else {
+                let created = created_at
+                    .as_deref()
+                    .and_then(|t| humantime::parse_rfc3339_weak(t).ok());
+                // A missing time on any object makes "newest" unknowable.
+                let objects_time =
+                    newest_object.filter(|_| dir.objects.iter().all(|o| o.last_modified.is_some()));
+                let newest = match (created, objects_time) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                match newest {
+                    None => GcReason::AgeUnknown,
+                    Some(t)
+                        if options
+                            .now
+                            .duration_since(t)
+                            .map_or(true, |age| age < options.grace) =>
+                    {
+                        GcReason::YoungerThanGrace
+                    }
+                    Some(_) if kind == GcKind::Debris => GcReason::Debris,
+                    Some(_) => GcReason::Expired,
+                }
+            };
+            GcEntry {
+                version: dir.version.clone(),
+                kind,
+                delete: reason.deletes(),
+                reason,
+                objects: dir.objects.len() as u64,
+                bytes: dir.objects.iter().map(|o| o.size).sum(),
+                created_at,
+                newest_object: newest_object.map(rfc3339),
+            }
+        })
+        .collect()
+}
+
+fn newest_modified(objects: &[ObjectMeta]) -> Option<SystemTime> {
+    objects.iter().filter_map(|o| o.last_modified).max()
+}
+
+/// Fails with `Conflict` when `CURRENT` is no longer at `seq`.
+async fn check_pointer_unmoved(catalog: &Catalog, domain: &str, seq: Option<u64>) -> Result<()> {
+    let now = catalog.read_current(domain).await?.map(|(c, _)| c.seq);
+    if now == seq {
+        return Ok(());
+    }
+    let show = |s: Option<u64>| s.map_or_else(|| "none".to_string(), |s| s.to_string());
+    Err(StoreError::Conflict {
+        key: current_key(domain),
+        detail: format!(
+            "CURRENT moved during gc (seq {} -> {}); gc stopped, run it again",
+            show(seq),
+            show(now)
+        ),
+    })
+}
+
+/// Deletes one version directory: `MANIFEST.json` first, then the other objects.
+async fn delete_dir(store: &Arc<dyn ObjectStore>, domain: &str, dir: &Dir) -> Result<()> {
+    let mkey = manifest_key(domain, &dir.version);
+    if dir.objects.iter().any(|o| o.key == mkey) {
+        store.delete(&mkey).await?;
+    }
+    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
+    for object in dir.objects.iter().filter(|o| o.key != mkey) {
+        while tasks.len() >= DELETE_CONCURRENCY {
+            join_one(&mut tasks).await?;
+        }
+        let (store, key) = (Arc::clone(store), object.key.clone());
+        tasks.spawn(async move { store.delete(&key).await });
+    }
+    while !tasks.is_empty() {
+        join_one(&mut tasks).await?;
+    }
+    Ok(())
+}
+
+async fn join_one(tasks: &mut JoinSet<Result<()>>) -> Result<()> {
+    match tasks.join_next().await {
+        Some(Ok(result)) => result,
+        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Some(Err(e)) => Err(StoreError::Io {
+            path: "gc delete".to_string(),
+            source: std::io::Error::other(e.to_string()),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn t(hours: u32) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + HOUR * hours
+    }
+
+    fn dir(version: &str, state: DirState, modified: Option<SystemTime>) -> Dir {
+        let objects = vec![ObjectMeta {
+            key: format!("d/versions/{version}/shard-00000.tsk"),
+            size: 10,
+            etag: "e".to_string(),
+            last_modified: modified,
+        }];
+        Dir {
+            version: version.to_string(),
+            objects,
+            state,
+        }
+    }
+
+    fn committed(hours: u32) -> DirState {
+        DirState::Committed {
+            created_at: rfc3339(t(hours)),
+        }
+    }
+
+    fn reasons(entries: &[GcEntry]) -> Vec<(&str, GcReason)> {
+        entries
+            .iter()
+            .map(|e| (e.version.as_str(), e.reason))
+            .collect()
+    }
+
+    #[test]
+    fn rules_apply_in_order() {
+        let dirs = vec![
+            dir("v1", committed(0), Some(t(0))),
+            dir("v2", committed(0), Some(t(0))),
+            dir("v3", committed(0), Some(t(0))),
+            // Old manifest time, but an object written recently: the newer counts.
+            dir("v4", committed(0), Some(t(99))),
+            dir("v5", DirState::Corrupt, Some(t(0))),
+            dir("v6", committed(0), Some(t(0))),
+            dir("v7", DirState::Debris, Some(t(0))),
+            dir("v8", DirState::Debris, Some(t(99))),
+            dir("v9", DirState::Debris, None),
+            dir("w1", committed(0), None),
+        ];
+        let pointer = Pointer {
+            current: Some(Current {
+                version: "v1".to_string(),
+                seq: 3,
+                updated_at: rfc3339(t(0)),
+                actor: "a".to_string(),
+                reason: "r".to_string(),
+            }),
+            rollback_target: Some("v2".to_string()),
+            recently_current: BTreeSet::from(["v1".to_string(), "v3".to_string()]),
+        };
+        let options = GcOptions {
+            keep: 1,
+            grace: 2 * HOUR,
+            dry_run: false,
+            now: t(100),
+        };
+        let entries = plan(&dirs, &pointer, &options);
+        assert_eq!(
+            reasons(&entries),
+            [
+                ("v1", GcReason::Current),
+                ("v2", GcReason::RollbackTarget),
+                ("v3", GcReason::RecentlyCurrent),
+                ("v4", GcReason::YoungerThanGrace),
+                ("v5", GcReason::CorruptManifest),
+                ("v6", GcReason::Expired),
+                ("v7", GcReason::Debris),
+                ("v8", GcReason::YoungerThanGrace),
+                ("v9", GcReason::AgeUnknown),
+                // Newest committed id: within keep although its objects have no time.
+                ("w1", GcReason::WithinKeep),
+            ]
+        );
+        let deleted: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.delete)
+            .map(|e| e.version.as_str())
+            .collect();
+        assert_eq!(deleted, ["v6", "v7"]);
+        assert_eq!(
+            entries[0].created_at.as_deref(),
+            Some("2027-01-15T08:00:00Z")
+        );
+        assert_eq!(entries[6].kind, GcKind::Debris);
+    }
+
+    #[test]
+    fn a_clock_behind_the_objects_keeps_them() {
+        let dirs = vec![
+            dir("v1", committed(10), Some(t(10))),
+            dir("v2", committed(10), Some(t(10))),
+        ];
+        let pointer = Pointer {
+            current: None,
+            rollback_target: None,
+            recently_current: BTreeSet::new(),
+        };
+        let options = GcOptions {
+            keep: 1,
+            grace: Duration::ZERO,
+            dry_run: true,
+            now: t(5),
+        };
+        let entries = plan(&dirs, &pointer, &options);
+        assert_eq!(
+            reasons(&entries),
+            [
+                ("v1", GcReason::YoungerThanGrace),
+                ("v2", GcReason::WithinKeep)
+            ]
+        );
+    }
+}
