@@ -234,8 +234,24 @@ impl Catalog {
     }
 
     /// Downloads shard `index` of `manifest` to `dest`, verified against the
-    /// manifest's size and CRC32 (temp file, fsync, rename).
+    /// manifest's size and CRC32 (temp file, fsync, rename), with the default
+    /// [`crate::DownloadOptions`].
     pub async fn download_shard(&self, manifest: &Manifest, index: u32, dest: &Path) -> Result<()> {
+        let options = crate::DownloadOptions::default();
+        self.download_shard_with(manifest, index, dest, &options)
+            .await
+            .map(|_| ())
+    }
+
+    /// Like [`Catalog::download_shard`], with parallel ranges, limits and resume
+    /// as set in `options` (see [`crate::download_verified_with`]).
+    pub async fn download_shard_with(
+        &self,
+        manifest: &Manifest,
+        index: u32,
+        dest: &Path,
+        options: &crate::DownloadOptions,
+    ) -> Result<crate::DownloadReport> {
         let entry = manifest
             .shards
             .get(index as usize)
@@ -248,6 +264,7 @@ impl Catalog {
                 ),
             })?;
         let key = shard_key(&manifest.domain, &manifest.version, &entry.object);
-        crate::download_verified(self.store.as_ref(), &key, dest, entry.bytes, entry.crc32).await
+        let store = self.store.as_ref();
+        crate::download_verified_with(store, &key, dest, entry.bytes, entry.crc32, options).await
     }
 }

@@ -1,24 +1,47 @@
-//! Verified download of one object to a local file.
+//! Verified, parallel, resumable download of one object to a local file.
 //!
-//! Today: one `head` (the size must match the manifest before any byte is fetched),
-//! then sequential ranged reads of [`CHUNK`] bytes, each written to `<dest>.part` and
-//! fed to a streaming CRC32 on a blocking thread; size and CRC are checked at the
-//! end, then fsync and rename. Parallel ranges and resume plug in at
-//! [`fetch_into`].
+//! 1. `head` gives the size (it must equal the manifest's before any byte is
+//!    fetched) and the ETag.
+//! 2. A `dest` already holding exactly the expected bytes (size and CRC32, checked
+//!    on disk) is kept: nothing is fetched.
+//! 3. `<dest>.part` is pre-sized; its sidecar `<dest>.part.progress` (see
+//!    `download/progress.rs`) lists the chunks already on disk. A sidecar for the
+//!    same key, ETag, size and chunk size is resumed: each listed chunk is re-read
+//!    and kept only if its CRC32 still matches. Anything else starts over.
+//! 4. Missing chunks are fetched concurrently (`download/fetch.rs`), written at
+//!    their offsets, fsynced, recorded in the sidecar.
+//! 5. The whole-file CRC32 is the chunks' CRCs combined in order; it must equal the
+//!    manifest's. Then fsync, rename to `dest`, fsync the directory, delete the
+//!    sidecar.
+//!
+//! On failure `dest` is untouched. A corrupt object (size or CRC mismatch, object
+//! shorter than announced) or a vanished one (`NotFound`) removes `.part` and
+//! sidecar: resuming would not help. Any other failure (network, timeout, throttling,
+//! a local disk error) keeps them, so the next call fetches only what is missing.
+//!
+//! A crash can lose: chunks whose sidecar entry was not yet written (fetched again);
+//! nothing else, since every kept chunk is re-verified.
 
-use std::fs::File;
-use std::io::Write;
+mod fetch;
+mod options;
+mod progress;
+mod rate;
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::{ObjectStore, Result, StoreError};
+pub use options::{DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport};
+pub use rate::RateLimiter;
 
-/// Bytes per ranged read.
-pub(crate) const CHUNK: u64 = 8 << 20;
+use progress::{ChunkCrc, Progress};
 
-/// Downloads `key` to `dest`: writes `dest` + `.part` in chunks while computing the
-/// CRC32, checks size and checksum against `expected_size` / `expected_crc32`,
-/// fsyncs, then renames into place. On any error the partial file is removed and
-/// `dest` is untouched.
+use crate::{ErrorKind, ObjectStore, Result, StoreError};
+
+/// Downloads `key` to `dest` with the default [`DownloadOptions`]: checks size and
+/// CRC32 against `expected_size` / `expected_crc32`, fsyncs, then renames into
+/// place. See [`download_verified_with`].
 pub async fn download_verified(
     store: &dyn ObjectStore,
     key: &str,
@@ -26,34 +49,113 @@ pub async fn download_verified(
     expected_size: u64,
     expected_crc32: u32,
 ) -> Result<()> {
-    let meta = store.head(key).await?;
-    if meta.size != expected_size {
-        return Err(size_mismatch(key, expected_size, meta.size));
+    let options = DownloadOptions::default();
+    download_verified_with(store, key, dest, expected_size, expected_crc32, &options)
+        .await
+        .map(|_| ())
+}
+
+/// Downloads `key` to `dest` with parallel ranged reads, resuming a previous
+/// attempt's verified chunks, under the limits in `options`. Size and CRC32 are
+/// checked against `expected_size` / `expected_crc32` before `dest` appears.
+///
+/// Errors: `Checksum` (kind `Corrupt`) when the object's size or bytes differ from
+/// the expectation (partial files removed); the store's error when a read fails
+/// (partial files kept for resume unless it is `NotFound`); `Io` for local files;
+/// `Invalid` for a zero `chunk_size`.
+pub async fn download_verified_with(
+    store: &dyn ObjectStore,
+    key: &str,
+    dest: &Path,
+    expected_size: u64,
+    expected_crc32: u32,
+    options: &DownloadOptions,
+) -> Result<DownloadReport> {
+    if options.chunk_size == 0 {
+        return Err(StoreError::Invalid {
+            what: "download chunk size".to_string(),
+            detail: "must be at least 1 byte".to_string(),
+        });
     }
     let part = part_path(dest);
-    let file = open_part(&part).await?;
-    let outcome = fetch_into(store, key, &part, file, expected_size).await;
-    let outcome = match outcome {
-        Ok(actual_crc) if actual_crc != expected_crc32 => Err(StoreError::Checksum {
-            key: key.to_string(),
-            detail: format!(
-                "expected crc32 {expected_crc32:08x}, downloaded bytes have {actual_crc:08x}"
-            ),
-        }),
-        Ok(_) => commit(&part, dest).await,
-        Err(e) => Err(e),
-    };
-    if outcome.is_err() {
+    let sidecar = progress::sidecar_path(&part);
+    let outcome = attempt(
+        store,
+        key,
+        dest,
+        &part,
+        &sidecar,
+        expected_size,
+        expected_crc32,
+        options,
+    )
+    .await;
+    if let Err(e) = &outcome
+        && matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::NotFound)
+    {
         let _ = tokio::fs::remove_file(&part).await;
+        let _ = tokio::fs::remove_file(&sidecar).await;
     }
     outcome
 }
 
-fn size_mismatch(key: &str, expected: u64, actual: u64) -> StoreError {
-    StoreError::Checksum {
-        key: key.to_string(),
-        detail: format!("expected {expected} bytes, the object has {actual}"),
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    store: &dyn ObjectStore,
+    key: &str,
+    dest: &Path,
+    part: &Path,
+    sidecar: &Path,
+    expected_size: u64,
+    expected_crc32: u32,
+    options: &DownloadOptions,
+) -> Result<DownloadReport> {
+    let meta = store.head(key).await?;
+    if meta.size != expected_size {
+        return Err(StoreError::Checksum {
+            key: key.to_string(),
+            detail: format!(
+                "expected {expected_size} bytes, the object has {}",
+                meta.size
+            ),
+        });
     }
+    if already_complete(dest, expected_size, expected_crc32).await? {
+        return Ok(DownloadReport {
+            fetched_bytes: 0,
+            reused_bytes: expected_size,
+        });
+    }
+    let wanted = Progress::new(key, &meta.etag, expected_size, options.chunk_size);
+    let (file, mut progress) = open_or_resume(part, sidecar, wanted).await?;
+    let reused_bytes = chunk_bytes(&progress, &progress.chunks);
+    if !progress.chunks.is_empty() {
+        tracing::info!(key, path = %part.display(), chunks = progress.chunks.len(), bytes = reused_bytes,
+            "resuming download from chunks verified on disk");
+    }
+    let job = fetch::Job {
+        store,
+        key,
+        part: part.to_path_buf(),
+        sidecar: sidecar.to_path_buf(),
+        file: Arc::clone(&file),
+        options,
+    };
+    let fetched_bytes = fetch::fetch_missing(&job, &mut progress).await?;
+    let actual = combined_crc(&progress);
+    if actual != expected_crc32 {
+        return Err(StoreError::Checksum {
+            key: key.to_string(),
+            detail: format!(
+                "expected crc32 {expected_crc32:08x}, downloaded bytes have {actual:08x}"
+            ),
+        });
+    }
+    commit(file, part, sidecar, dest).await?;
+    Ok(DownloadReport {
+        fetched_bytes,
+        reused_bytes,
+    })
 }
 
 /// `<dest>.part`
@@ -63,73 +165,130 @@ fn part_path(dest: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Creates the parent directories and an empty `.part` file (truncating a leftover).
-async fn open_part(part: &Path) -> Result<File> {
-    let part = part.to_path_buf();
+/// True when `dest` exists with exactly `size` bytes of CRC32 `crc`. A `dest` that
+/// does not match is removed (it will be replaced).
+async fn already_complete(dest: &Path, size: u64, crc: u32) -> Result<bool> {
+    let dest = dest.to_path_buf();
     run_blocking(move || {
-        if let Some(parent) = part.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+        let mut file = match File::open(&dest) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(StoreError::io(&dest, e)),
+        };
+        let len = file.metadata().map_err(|e| StoreError::io(&dest, e))?.len();
+        let matches = len == size && file_crc(&mut file).map_err(|e| StoreError::io(&dest, e))? == crc;
+        if !matches {
+            tracing::warn!(path = %dest.display(), "replacing a local file that does not match the manifest");
+            std::fs::remove_file(&dest).map_err(|e| StoreError::io(&dest, e))?;
         }
-        File::create(&part).map_err(|e| StoreError::io(&part, e))
+        Ok(matches)
     })
     .await
 }
 
-/// Reads the object in chunks into `file`; returns the CRC32 of all bytes.
-async fn fetch_into(
-    store: &dyn ObjectStore,
-    key: &str,
-    part: &Path,
-    file: File,
-    size: u64,
-) -> Result<u32> {
-    let mut state = (file, crc32fast::Hasher::new());
-    let mut offset = 0u64;
-    while offset < size {
-        let want = CHUNK.min(size - offset);
-        let chunk = store.get_range(key, offset, want).await?;
-        if chunk.len() as u64 != want {
-            return Err(StoreError::Checksum {
-                key: key.to_string(),
-                detail: format!(
-                    "object ended early: {} bytes at offset {offset} instead of {want} (expected {size} bytes in all)",
-                    chunk.len()
-                ),
-            });
+fn file_crc(file: &mut File) -> std::io::Result<u32> {
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finalize());
         }
-        offset += want;
-        let path = part.to_path_buf();
-        state = run_blocking(move || {
-            let (mut file, mut hasher) = state;
-            hasher.update(&chunk);
-            file.write_all(&chunk)
-                .map_err(|e| StoreError::io(&path, e))?;
-            Ok((file, hasher))
-        })
-        .await?;
+        hasher.update(&buf[..n]);
     }
-    let (file, hasher) = state;
-    let path = part.to_path_buf();
-    run_blocking(move || file.sync_all().map_err(|e| StoreError::io(&path, e))).await?;
-    Ok(hasher.finalize())
 }
 
-/// Renames the verified `.part` file to `dest` and fsyncs the directory.
-async fn commit(part: &Path, dest: &Path) -> Result<()> {
-    let (part, dest) = (part.to_path_buf(), dest.to_path_buf());
+/// Opens `.part` for resuming when its sidecar matches `wanted` (keeping the chunks
+/// that still verify), else starts a fresh, pre-sized `.part` with an empty sidecar.
+async fn open_or_resume(
+    part: &Path,
+    sidecar: &Path,
+    wanted: Progress,
+) -> Result<(Arc<File>, Progress)> {
+    let (part, sidecar) = (part.to_path_buf(), sidecar.to_path_buf());
     run_blocking(move || {
+        if let Some(found) = progress::read(&sidecar).filter(|p| p.matches(&wanted))
+            && let Ok(file) = OpenOptions::new().read(true).write(true).open(&part)
+            && file.metadata().is_ok_and(|m| m.len() == wanted.size)
+        {
+            let mut resumed = wanted;
+            resumed.chunks = progress::verify_on_disk(&part, &file, &found);
+            progress::write(&sidecar, &resumed)?;
+            return Ok((Arc::new(file), resumed));
+        }
+        if let Some(parent) = part.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
+        }
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&part)
+            .map_err(|e| StoreError::io(&part, e))?;
+        file.set_len(wanted.size)
+            .map_err(|e| StoreError::io(&part, e))?;
+        progress::write(&sidecar, &wanted)?;
+        Ok((Arc::new(file), wanted))
+    })
+    .await
+}
+
+/// Total bytes of `chunks`.
+fn chunk_bytes(progress: &Progress, chunks: &[ChunkCrc]) -> u64 {
+    chunks
+        .iter()
+        .map(|c| {
+            progress
+                .chunk_size
+                .min(progress.size - c.index * progress.chunk_size)
+        })
+        .sum()
+}
+
+/// The whole object's CRC32: the chunks' CRCs combined in order. Every chunk must be
+/// listed (the caller fetched the missing ones).
+fn combined_crc(progress: &Progress) -> u32 {
+    let mut chunks = progress.chunks.clone();
+    chunks.sort_by_key(|c| c.index);
+    let mut whole = crc32fast::Hasher::new();
+    for c in &chunks {
+        let len = progress
+            .chunk_size
+            .min(progress.size - c.index * progress.chunk_size);
+        whole.combine(&crc32fast::Hasher::new_with_initial_len(c.crc32, len));
+    }
+    whole.finalize()
+}
+
+/// Fsyncs the verified `.part`, renames it to `dest`, fsyncs the directory, then
+/// removes the sidecar.
+async fn commit(file: Arc<File>, part: &Path, sidecar: &Path, dest: &Path) -> Result<()> {
+    let (part, sidecar, dest) = (
+        part.to_path_buf(),
+        sidecar.to_path_buf(),
+        dest.to_path_buf(),
+    );
+    run_blocking(move || {
+        file.sync_all().map_err(|e| StoreError::io(&part, e))?;
+        drop(file);
         std::fs::rename(&part, &dest).map_err(|e| StoreError::io(&dest, e))?;
-        #[cfg(unix)]
         if let Some(parent) = dest.parent() {
             File::open(parent)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| StoreError::io(parent, e))?;
         }
-        Ok(())
+        // Without its .part the sidecar is inert; a leftover is swept or replaced.
+        match std::fs::remove_file(&sidecar) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io(&sidecar, e)),
+        }
     })
     .await
 }
 
+/// Runs blocking file work off the async workers.
 async fn run_blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {

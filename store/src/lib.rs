@@ -34,6 +34,10 @@ pub mod version_id;
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
 pub use catalog::{Catalog, CurrentPoll, VersionSummary};
 pub use download::download_verified;
+pub use download::{
+    DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport, RateLimiter,
+    download_verified_with,
+};
 pub use error::{ErrorKind, Result, StoreError};
 pub use local::LocalStore;
 pub use manifest::{
