@@ -7,16 +7,64 @@ use crate::{BenchError, Result};
 /// Usage text.
 pub const USAGE: &str = "\
 usage: lookup [--keys N[,N...]] [--probes N] [--passes N] [--writer-shards N]
-              [--dir PATH] [--quick] [--json]
+              [--only PART[,PART...]] [--sled-cache-mib N] [--dir PATH] [--quick] [--json]
 
-  --keys           record counts to run, comma separated (default 1000000,10000000)
-  --probes         hit probes per pass, and as many miss probes (default 2000000)
-  --passes         timed passes per measurement; the median is reported (default 5)
-  --writer-shards  shard count for the tusk_writer build rate (default 8)
-  --dir            parent of the temp dir for shard files and sled (default $TMPDIR)
-  --quick          smoke run: --keys 100000 --probes 200000 --passes 3
-  --json           print one JSON object instead of the table
+  --keys            record counts to run, comma separated (default 1000000,10000000)
+  --probes          hit probes per pass, and as many miss probes (default 2000000)
+  --passes          timed passes per measurement; the median is reported (default 5)
+  --writer-shards   shard count for the tusk_writer build rate (default 8)
+  --only            parts to run among tusk, writer, hashmap, sled (default all)
+  --sled-cache-mib  sled's cache_capacity in MiB (default 1024, sled's own default)
+  --dir             parent of the temp dir for shard files and sled (default $TMPDIR)
+  --quick           smoke run: --keys 100000 --probes 200000 --passes 3
+  --json            print one JSON object instead of the table
 ";
+
+/// Which parts of the bench run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// The tusk shard: build rate and lookups.
+    pub tusk: bool,
+    /// The batch writer's build rate.
+    pub writer: bool,
+    /// The std HashMap: load rate and lookups.
+    pub hashmap: bool,
+    /// sled: load rate and lookups.
+    pub sled: bool,
+}
+
+impl Parts {
+    /// Every part.
+    pub const ALL: Parts = Parts {
+        tusk: true,
+        writer: true,
+        hashmap: true,
+        sled: true,
+    };
+
+    fn parse(list: &str) -> Result<Self> {
+        let mut p = Parts {
+            tusk: false,
+            writer: false,
+            hashmap: false,
+            sled: false,
+        };
+        for name in list.split(',').map(str::trim) {
+            match name {
+                "tusk" => p.tusk = true,
+                "writer" => p.writer = true,
+                "hashmap" => p.hashmap = true,
+                "sled" => p.sled = true,
+                other => {
+                    return Err(BenchError::Args(format!(
+                        "--only: unknown part {other:?} (expected tusk, writer, hashmap, sled)"
+                    )));
+                }
+            }
+        }
+        Ok(p)
+    }
+}
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +77,10 @@ pub struct Config {
     pub passes: usize,
     /// Shards for the writer build.
     pub writer_shards: u32,
+    /// Which parts to run.
+    pub parts: Parts,
+    /// sled's `cache_capacity` in bytes.
+    pub sled_cache_bytes: u64,
     /// Where to put temp files (`None`: the system temp dir).
     pub dir: Option<PathBuf>,
     /// Print JSON instead of the table.
@@ -42,6 +94,8 @@ impl Default for Config {
             probes: 2_000_000,
             passes: 5,
             writer_shards: 8,
+            parts: Parts::ALL,
+            sled_cache_bytes: 1 << 30,
             dir: None,
             json: false,
         }
@@ -78,6 +132,11 @@ impl Config {
                 "--probes" => probes = Some(number("--probes", &value()?)?),
                 "--passes" => passes = Some(number("--passes", &value()?)?),
                 "--writer-shards" => c.writer_shards = number("--writer-shards", &value()?)?,
+                "--only" => c.parts = Parts::parse(&value()?)?,
+                "--sled-cache-mib" => {
+                    let mb: u64 = number("--sled-cache-mib", &value()?)?;
+                    c.sled_cache_bytes = mb << 20;
+                }
                 "--dir" => c.dir = Some(PathBuf::from(value()?)),
                 "--quick" => quick = true,
                 "--json" => c.json = true,
@@ -124,6 +183,19 @@ mod tests {
         assert_eq!(c.keys, vec![1000, 20000]);
         assert!(c.json);
         assert_eq!(parse(&["--help"]).unwrap(), None);
+        let o = parse(&["--only", "tusk,sled", "--sled-cache-mib", "64"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            o.parts,
+            Parts {
+                tusk: true,
+                writer: false,
+                hashmap: false,
+                sled: true
+            }
+        );
+        assert_eq!(o.sled_cache_bytes, 64 << 20);
     }
 
     #[test]
@@ -134,5 +206,7 @@ mod tests {
         assert!(e.contains("--probes needs a value"), "{e}");
         assert!(parse(&["--frobnicate"]).is_err());
         assert!(parse(&["--keys", "0"]).is_err());
+        let e = parse(&["--only", "tusk,redis"]).unwrap_err().to_string();
+        assert!(e.contains("\"redis\""), "{e}");
     }
 }

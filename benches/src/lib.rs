@@ -12,7 +12,7 @@
 //! use tusk_benches::{Config, run};
 //!
 //! let config = Config { keys: vec![10_000], probes: 10_000, ..Config::default() };
-//! let report = run(&config, &mut |line| eprintln!("{line}")).unwrap();
+//! let report = run(&config, &mut |line| eprintln!("{line}"), &mut |_| {}, &mut |_| {}).unwrap();
 //! println!("{}", report.to_table());
 //! ```
 #![deny(missing_docs)]
@@ -28,7 +28,7 @@ pub mod writer_build;
 
 use std::path::Path;
 
-pub use args::{Config, USAGE};
+pub use args::{Config, Parts, USAGE};
 pub use error::{BenchError, Result};
 
 use contender::hash_map::StdHashMap;
@@ -71,41 +71,47 @@ pub fn run_size(
     let mut builds = Vec::new();
     let mut lookups = Vec::new();
 
-    log(&format!("[{keys} keys] tusk: build, verify, check, time"));
-    let shard_path = dir.path().join("bench.tsk");
-    let tusk_file_bytes = {
-        let (shard, rate) = TuskShard::build(&data, dir.path(), "bench.tsk")?;
-        let bytes = shard.file_bytes();
-        builds.push(rate);
-        lookups.push(bench(&shard, hits, misses, config.passes)?);
-        bytes
-    };
-    std::fs::remove_file(&shard_path).map_err(|source| BenchError::Io {
-        what: "removing",
-        path: shard_path,
-        source,
-    })?;
+    let parts = config.parts;
 
-    log(&format!(
-        "[{keys} keys] tusk_writer: build_from_iter with {} shards",
-        config.writer_shards
-    ));
-    builds.push(writer_build::writer_build(
-        &data,
-        config.writer_shards,
-        dir.path(),
-    )?);
+    let mut tusk_file_bytes = 0;
+    if parts.tusk {
+        log(&format!("[{keys} keys] tusk: build, verify, check, time"));
+        let shard_path = dir.path().join("bench.tsk");
+        {
+            let (shard, rate) = TuskShard::build(&data, dir.path(), "bench.tsk")?;
+            tusk_file_bytes = shard.file_bytes();
+            builds.push(rate);
+            lookups.push(bench(&shard, hits, misses, config.passes)?);
+        }
+        std::fs::remove_file(&shard_path).map_err(|source| BenchError::Io {
+            what: "removing",
+            path: shard_path,
+            source,
+        })?;
+    }
 
-    log(&format!("[{keys} keys] hashmap: load, check, time"));
-    {
+    if parts.writer {
+        log(&format!(
+            "[{keys} keys] tusk_writer: build_from_iter with {} shards",
+            config.writer_shards
+        ));
+        builds.push(writer_build::writer_build(
+            &data,
+            config.writer_shards,
+            dir.path(),
+        )?);
+    }
+
+    if parts.hashmap {
+        log(&format!("[{keys} keys] hashmap: load, check, time"));
         let (map, rate) = StdHashMap::load(&data);
         builds.push(rate);
         lookups.push(bench(&map, hits, misses, config.passes)?);
     }
 
-    log(&format!("[{keys} keys] sled: load, check, time"));
-    {
-        let (tree, rate) = SledTree::load(&data, dir.path())?;
+    if parts.sled {
+        log(&format!("[{keys} keys] sled: load, check, time"));
+        let (tree, rate) = SledTree::load(&data, dir.path(), config.sled_cache_bytes)?;
         builds.push(rate);
         lookups.push(bench(&tree, hits, misses, config.passes)?);
     }
@@ -121,17 +127,27 @@ pub fn run_size(
 }
 
 /// Runs every key count of `config`, one after the other (each size's contenders
-/// are dropped before the next size starts).
-pub fn run(config: &Config, log: &mut dyn FnMut(&str)) -> Result<Report> {
+/// are dropped before the next size starts). `on_start` sees the report before the
+/// first size, `on_size` each size as soon as it is measured, so a run cut short
+/// still shows what it measured.
+pub fn run(
+    config: &Config,
+    log: &mut dyn FnMut(&str),
+    on_start: &mut dyn FnMut(&Report),
+    on_size: &mut dyn FnMut(&SizeReport),
+) -> Result<Report> {
     let parent = config.dir.clone().unwrap_or_else(std::env::temp_dir);
-    let mut sizes = Vec::new();
-    for &keys in &config.keys {
-        sizes.push(run_size(keys, config, &parent, log)?);
-    }
-    Ok(Report {
+    let mut report = Report {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         machine: Machine::detect(),
         data: data_description(),
-        sizes,
-    })
+        sizes: Vec::new(),
+    };
+    on_start(&report);
+    for &keys in &config.keys {
+        let size = run_size(keys, config, &parent, log)?;
+        on_size(&size);
+        report.sizes.push(size);
+    }
+    Ok(report)
 }

@@ -62,25 +62,25 @@ impl Rate {
 pub struct Target {
     /// What is compared, e.g. `tusk hit / hashmap hit`.
     pub what: String,
-    /// The measured ratio.
-    pub ratio: f64,
+    /// The measured ratio (`None` when a contender did not run).
+    pub ratio: Option<f64>,
     /// The target, e.g. `<= 1.5`.
     pub target: String,
-    /// Whether the target is met.
-    pub pass: bool,
+    /// Whether the target is met (`None` when it could not be measured).
+    pub pass: Option<bool>,
 }
 
-/// Ratios of the median lookup times.
+/// Ratios of the median lookup times (`None` when a contender did not run).
 #[derive(Debug, Clone, Serialize)]
 pub struct Ratios {
     /// tusk hit ns / HashMap hit ns.
-    pub tusk_vs_hashmap_hit: f64,
+    pub tusk_vs_hashmap_hit: Option<f64>,
     /// tusk miss ns / HashMap miss ns.
-    pub tusk_vs_hashmap_miss: f64,
+    pub tusk_vs_hashmap_miss: Option<f64>,
     /// sled hit ns / tusk hit ns.
-    pub sled_vs_tusk_hit: f64,
+    pub sled_vs_tusk_hit: Option<f64>,
     /// sled miss ns / tusk miss ns.
-    pub sled_vs_tusk_miss: f64,
+    pub sled_vs_tusk_miss: Option<f64>,
 }
 
 /// Everything measured at one key count.
@@ -105,7 +105,7 @@ pub struct SizeReport {
 }
 
 impl SizeReport {
-    /// Assembles a report; `lookups` must hold the tusk, hashmap and sled results.
+    /// Assembles a report from the lookups that ran (by name: tusk, hashmap, sled).
     pub fn new(
         keys: u64,
         probes: u64,
@@ -115,36 +115,34 @@ impl SizeReport {
         builds: Vec<Rate>,
     ) -> Self {
         let ns = |name: &str, hit: bool| {
-            lookups
-                .iter()
-                .find(|l| l.name == name)
-                .map(|l| {
-                    if hit {
-                        l.hit.median_ns
-                    } else {
-                        l.miss.median_ns
-                    }
-                })
-                .unwrap_or(f64::NAN)
+            let l = lookups.iter().find(|l| l.name == name)?;
+            Some(if hit {
+                l.hit.median_ns
+            } else {
+                l.miss.median_ns
+            })
         };
+        let ratio = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
         let ratios = Ratios {
-            tusk_vs_hashmap_hit: ns("tusk", true) / ns("hashmap", true),
-            tusk_vs_hashmap_miss: ns("tusk", false) / ns("hashmap", false),
-            sled_vs_tusk_hit: ns("sled", true) / ns("tusk", true),
-            sled_vs_tusk_miss: ns("sled", false) / ns("tusk", false),
+            tusk_vs_hashmap_hit: ratio(ns("tusk", true), ns("hashmap", true)),
+            tusk_vs_hashmap_miss: ratio(ns("tusk", false), ns("hashmap", false)),
+            sled_vs_tusk_hit: ratio(ns("sled", true), ns("tusk", true)),
+            sled_vs_tusk_miss: ratio(ns("sled", false), ns("tusk", false)),
         };
         let targets = vec![
             Target {
                 what: "tusk hit / hashmap hit".into(),
                 ratio: ratios.tusk_vs_hashmap_hit,
                 target: format!("<= {TARGET_HIT_VS_HASHMAP}"),
-                pass: ratios.tusk_vs_hashmap_hit <= TARGET_HIT_VS_HASHMAP,
+                pass: ratios
+                    .tusk_vs_hashmap_hit
+                    .map(|r| r <= TARGET_HIT_VS_HASHMAP),
             },
             Target {
                 what: "sled hit / tusk hit".into(),
                 ratio: ratios.sled_vs_tusk_hit,
                 target: format!(">= {TARGET_SLED_VS_HIT}"),
-                pass: ratios.sled_vs_tusk_hit >= TARGET_SLED_VS_HIT,
+                pass: ratios.sled_vs_tusk_hit.map(|r| r >= TARGET_SLED_VS_HIT),
             },
         ];
         SizeReport {
@@ -180,70 +178,98 @@ fn passes_list(ns: &[f64]) -> String {
         .join(" ")
 }
 
+fn show(r: Option<f64>) -> String {
+    r.map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}"))
+}
+
 impl Report {
-    /// The human-readable table.
-    pub fn to_table(&self) -> String {
-        let mut s = String::new();
+    /// The table's opening lines: command, machine, data.
+    pub fn header_table(&self) -> String {
         let m = &self.machine;
+        let build = if m.release_build {
+            "release build"
+        } else {
+            "DEBUG build: figures meaningless"
+        };
+        format!(
+            "command: {}\nmachine: {} cores, {:.1} GiB RAM, {}; {}; {}; {build}\ndata:    {}\n",
+            self.command, m.cores, m.ram_gib, m.cpu, m.os, m.rustc, self.data
+        )
+    }
+
+    /// The whole human-readable table.
+    pub fn to_table(&self) -> String {
+        let mut s = self.header_table();
+        for r in &self.sizes {
+            s.push_str(&r.to_table());
+        }
+        s
+    }
+}
+
+impl SizeReport {
+    /// The table of one key count.
+    pub fn to_table(&self) -> String {
+        let r = self;
+        let mut s = String::new();
         // Writing to a String cannot fail.
-        let _ = writeln!(s, "command: {}", self.command);
         let _ = writeln!(
             s,
-            "machine: {} cores, {:.1} GiB RAM, {}; {}; {}",
-            m.cores, m.ram_gib, m.cpu, m.os, m.rustc
+            "\n== {} keys: {} hit + {} miss probes, median of {} passes (ns/lookup) ==",
+            r.keys, r.probes, r.probes, r.passes
         );
-        let _ = writeln!(s, "data:    {}", self.data);
-        for r in &self.sizes {
+        let _ = writeln!(
+            s,
+            "{:<8} {:>9} {:>9}   hit passes | miss passes",
+            "store", "hit", "miss"
+        );
+        for l in &r.lookups {
             let _ = writeln!(
                 s,
-                "\n== {} keys: {} hit + {} miss probes, median of {} passes (ns/lookup) ==",
-                r.keys, r.probes, r.probes, r.passes
+                "{:<8} {:>9.1} {:>9.1}   {} | {}",
+                l.name,
+                l.hit.median_ns,
+                l.miss.median_ns,
+                passes_list(&l.hit.passes_ns),
+                passes_list(&l.miss.passes_ns)
             );
+        }
+        let q = &r.ratios;
+        let _ = writeln!(
+            s,
+            "ratios: tusk/hashmap hit {} miss {}; sled/tusk hit {} miss {}",
+            show(q.tusk_vs_hashmap_hit),
+            show(q.tusk_vs_hashmap_miss),
+            show(q.sled_vs_tusk_hit),
+            show(q.sled_vs_tusk_miss)
+        );
+        for t in &r.targets {
+            let verdict = match t.pass {
+                Some(true) => "PASS",
+                Some(false) => "MISS",
+                None => "not measured",
+            };
             let _ = writeln!(
                 s,
-                "{:<8} {:>9} {:>9}   hit passes | miss passes",
-                "store", "hit", "miss"
+                "target: {:<24} {:>6} (want {}) {verdict}",
+                t.what,
+                show(t.ratio),
+                t.target
             );
-            for l in &r.lookups {
-                let _ = writeln!(
-                    s,
-                    "{:<8} {:>9.1} {:>9.1}   {} | {}",
-                    l.name,
-                    l.hit.median_ns,
-                    l.miss.median_ns,
-                    passes_list(&l.hit.passes_ns),
-                    passes_list(&l.miss.passes_ns)
-                );
-            }
-            let q = &r.ratios;
+        }
+        let _ = writeln!(
+            s,
+            "{:<30} {:>8} {:>12} {:>9} {:>12}  note",
+            "build / load", "secs", "records/s", "MB/s in", "bytes out"
+        );
+        for b in &r.builds {
             let _ = writeln!(
                 s,
-                "ratios: tusk/hashmap hit {:.2} miss {:.2}; sled/tusk hit {:.2} miss {:.2}",
-                q.tusk_vs_hashmap_hit,
-                q.tusk_vs_hashmap_miss,
-                q.sled_vs_tusk_hit,
-                q.sled_vs_tusk_miss
+                "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12}  {}",
+                b.name, b.secs, b.records_per_sec, b.input_mb_per_sec, b.output_bytes, b.note
             );
-            for t in &r.targets {
-                let verdict = if t.pass { "PASS" } else { "MISS" };
-                let _ = writeln!(
-                    s,
-                    "target: {:<24} {:>6.2} (want {}) {verdict}",
-                    t.what, t.ratio, t.target
-                );
-            }
-            let _ = writeln!(
-                s,
-                "{:<30} {:>8} {:>12} {:>9} {:>12}  note",
-                "build / load", "secs", "records/s", "MB/s in", "bytes out"
-            );
-            for b in &r.builds {
-                let _ = writeln!(
-                    s,
-                    "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12}  {}",
-                    b.name, b.secs, b.records_per_sec, b.input_mb_per_sec, b.output_bytes, b.note
-                );
-            }
+        }
+        if r.tusk_file_bytes > 0 {
             let _ = writeln!(s, "tusk shard file: {} bytes", r.tusk_file_bytes);
         }
         s

@@ -3,7 +3,7 @@
 
 use tusk_benches::data::{Dataset, KEY_LEN, Probes};
 use tusk_benches::lookup::{Lookup, check};
-use tusk_benches::{BenchError, Config, Result, run_size};
+use tusk_benches::{BenchError, Config, Parts, Result, run_size};
 
 #[test]
 fn tiny_run_checks_every_contender() {
@@ -13,6 +13,8 @@ fn tiny_run_checks_every_contender() {
         probes: 10_000,
         passes: 1,
         writer_shards: 4,
+        parts: Parts::ALL,
+        sled_cache_bytes: 16 << 20,
         dir: Some(dir.path().to_path_buf()),
         json: false,
     };
@@ -40,7 +42,13 @@ fn tiny_run_checks_every_contender() {
     );
     assert!(report.tusk_file_bytes > 10_000 * 174);
     assert_eq!(report.targets.len(), 2);
-    assert!(report.ratios.sled_vs_tusk_hit.is_finite());
+    assert!(report.ratios.sled_vs_tusk_hit.is_some_and(f64::is_finite));
+    assert!(report.targets.iter().all(|t| t.pass.is_some()));
+    let table = report.to_table();
+    assert!(
+        table.contains("10000 keys") && table.contains("sled"),
+        "{table}"
+    );
     assert!(lines.iter().any(|l| l.contains("sled")));
     // Everything the run created is gone: only the (empty) parent remains.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

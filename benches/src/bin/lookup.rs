@@ -20,7 +20,23 @@ fn main() -> ExitCode {
     if cfg!(debug_assertions) {
         eprintln!("lookup: warning: debug build, figures are meaningless; use --release");
     }
-    let report = match run(&config, &mut |line| eprintln!("{line}")) {
+    // The table is printed size by size, so a run cut short keeps what it measured.
+    let table = !config.json;
+    let result = run(
+        &config,
+        &mut |line| eprintln!("{line}"),
+        &mut |report| {
+            if table {
+                print!("{}", report.header_table());
+            }
+        },
+        &mut |size| {
+            if table {
+                print!("{}", size.to_table());
+            }
+        },
+    );
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("lookup: {e}");
@@ -35,8 +51,6 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-    } else {
-        print!("{}", report.to_table());
     }
     ExitCode::SUCCESS
 }

@@ -20,9 +20,10 @@ pub struct SledTree {
 }
 
 impl SledTree {
-    /// Creates a fresh database in a new directory under `parent`, loads `data` in
-    /// batches of 10,000 records and flushes; the rate covers loading and the flush.
-    pub fn load(data: &Dataset, parent: &Path) -> Result<(Self, Rate)> {
+    /// Creates a fresh database (with `cache_capacity` bytes of cache) in a new
+    /// directory under `parent`, loads `data` in batches of 10,000 records and
+    /// flushes; the rate covers loading and the flush.
+    pub fn load(data: &Dataset, parent: &Path, cache_capacity: u64) -> Result<(Self, Rate)> {
         let dir = tempfile::Builder::new()
             .prefix("sled-")
             .tempdir_in(parent)
@@ -36,7 +37,11 @@ impl SledTree {
             path: path.clone(),
             source,
         };
-        let db = sled::Config::new().path(&path).open().map_err(err)?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(cache_capacity)
+            .open()
+            .map_err(err)?;
         let tree = SledTree {
             db,
             path: path.clone(),
@@ -60,13 +65,14 @@ impl SledTree {
         }
         tree.db.flush().map_err(err)?;
         let disk = tree.db.size_on_disk().map_err(err)?;
-        let rate = Rate::new(
+        let mut rate = Rate::new(
             "sled apply_batch + flush",
             data.len() as u64,
             data.input_bytes(),
             disk,
             start.elapsed(),
         );
+        rate.note = format!("cache_capacity {} MiB", cache_capacity >> 20);
         Ok((tree, rate))
     }
 }
