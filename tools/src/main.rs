@@ -26,6 +26,7 @@ Quick tour (local store, no cloud account):
   tusk get     --server 127.0.0.1:7070 --domain pages some-key
   tusk versions --store ./store --domain pages
   tusk rollback --store ./store --domain pages
+  tusk gc       --store ./store --domain pages --keep 5 --dry-run
 
 Set RUST_LOG=debug for detailed logs. Every command exits 0 on success and non-zero with
 a one-line reason on stderr otherwise.")]
@@ -56,6 +57,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Download and check every shard of a version against its manifest.
     Verify(cmd::verify::Args),
+    /// Delete old versions (never the current one or the rollback target).
+    Gc(cmd::gc::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Status(args) => cmd::status::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Gc(args) => cmd::gc::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

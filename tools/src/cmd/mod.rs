@@ -1,6 +1,7 @@
 //! One module per `tusk` command.
 
 pub mod activate;
+pub mod gc;
 pub mod get;
 pub mod history;
 pub mod inspect;
