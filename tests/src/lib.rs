@@ -5,6 +5,8 @@
 //! `$TUSK_BIN`. `scripts/test` builds it before running the suite.
 #![deny(missing_docs)]
 
+pub mod s3;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

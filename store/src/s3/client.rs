@@ -2,7 +2,6 @@
 //! configuration is async and `open_store` is not).
 
 use aws_config::BehaviorVersion;
-use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
@@ -30,10 +29,9 @@ pub(crate) async fn build(config: &S3Config) -> Client {
                 .build(),
         )
         .retry_config(RetryConfig::disabled());
-    loader = match &config.region {
-        Some(region) => loader.region(Region::new(region.clone())),
-        None => loader.region(RegionProviderChain::default_provider().or_else(DEFAULT_REGION)),
-    };
+    if let Some(region) = &config.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
     if let Some((id, secret)) = &config.static_credentials {
         loader = loader.credentials_provider(Credentials::new(
             id.clone(),
@@ -47,6 +45,10 @@ pub(crate) async fn build(config: &S3Config) -> Client {
     let mut builder = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(config.path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
+    if shared.region().is_none() {
+        // The loader's own chain (which shares our HTTP client) found none.
+        builder = builder.region(Region::new(DEFAULT_REGION));
+    }
     if let Some(endpoint) = &config.endpoint {
         builder = builder.endpoint_url(endpoint);
     }
