@@ -1,10 +1,32 @@
 //! Server configuration: a TOML file or the CLI's flags, validated once.
+//!
+//! ```toml
+//! listen = "127.0.0.1:7070"
+//! data_dir = "/var/lib/tusk"
+//! poll_interval = "5s"
+//! keep_versions = 2
+//! download_concurrency = 4          # ranged GETs in flight, whole server
+//! download_rate_limit = "100MiB"    # bytes per second, whole server; absent = no limit
+//! download_chunk_size = "8MiB"      # bytes per ranged GET; the unit of resume
+//! retry_failed_after = "30s"        # backoff cap; wait after a failed verification
+//!
+//! [[domains]]
+//! name = "pages"
+//! store = "file:///srv/tusk-store"
+//! ```
+//!
+//! Sizes are a TOML integer (bytes) or a string with a binary unit (`"512k"`,
+//! `"100MiB"`, `"1.5GiB"`; `"100MiB/s"` is accepted for the rate).
+
+mod size;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+pub use size::parse_size;
 
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
@@ -16,8 +38,10 @@ pub const DEFAULT_KEEP_VERSIONS: usize = 2;
 pub const DEFAULT_MAX_BATCH: usize = 10_000;
 /// Default largest key length in bytes (the shard format's limit).
 pub const DEFAULT_MAX_KEY_LEN: usize = tusk_format::MAX_KEY_LEN;
-/// Default number of shards downloaded at once per domain.
+/// Default number of ranged GETs in flight at once across the server.
 pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 4;
+/// Default bytes per ranged GET (also the unit a download resumes from).
+pub const DEFAULT_DOWNLOAD_CHUNK_SIZE: u64 = tusk_store::DEFAULT_CHUNK_SIZE;
 /// Default wait before retrying a version whose load failed, while `CURRENT`
 /// still names it.
 pub const DEFAULT_RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
@@ -105,11 +129,28 @@ pub struct ServerConfig {
     /// Largest key length in bytes.
     #[serde(default = "default_max_key_len")]
     pub max_key_len: usize,
-    /// Shards downloaded at once per domain.
+    /// Ranged GETs in flight at once across the whole server (all domains, all
+    /// shards), so downloads never take every connection; also the most shards of
+    /// one domain downloaded at once.
     #[serde(default = "default_download_concurrency")]
     pub download_concurrency: usize,
-    /// Wait before retrying a version whose load failed while `CURRENT` still names
-    /// it (a changed `CURRENT` is tried at the next poll regardless).
+    /// Most bytes per second downloaded by the whole server (all domains), so a
+    /// download never starves serving: a TOML integer or a size string such as
+    /// `"100MiB"` (binary units). No limit when absent.
+    #[serde(default, deserialize_with = "size::optional_size")]
+    pub download_rate_limit: Option<u64>,
+    /// Bytes per ranged GET, and the unit an interrupted download resumes from
+    /// (an integer or a size string such as `"8MiB"`).
+    #[serde(
+        default = "default_download_chunk_size",
+        deserialize_with = "size::size"
+    )]
+    pub download_chunk_size: u64,
+    /// Wait before retrying a version that failed verification (bad checksum,
+    /// unusable shard) while `CURRENT` still names it (a changed `CURRENT` is tried
+    /// at the next poll regardless). An interrupted download (network, timeout,
+    /// throttling) is instead retried with exponential backoff from 1 s, doubling up
+    /// to this value, and resumes from what is already on disk.
     #[serde(default = "default_retry_failed_after", deserialize_with = "duration")]
     pub retry_failed_after: Duration,
     /// Largest gRPC message, each way.
@@ -139,6 +180,9 @@ fn default_max_key_len() -> usize {
 }
 fn default_download_concurrency() -> usize {
     DEFAULT_DOWNLOAD_CONCURRENCY
+}
+fn default_download_chunk_size() -> u64 {
+    DEFAULT_DOWNLOAD_CHUNK_SIZE
 }
 fn default_retry_failed_after() -> Duration {
     DEFAULT_RETRY_FAILED_AFTER
@@ -174,6 +218,8 @@ impl ServerConfig {
             max_batch: DEFAULT_MAX_BATCH,
             max_key_len: DEFAULT_MAX_KEY_LEN,
             download_concurrency: DEFAULT_DOWNLOAD_CONCURRENCY,
+            download_rate_limit: None,
+            download_chunk_size: DEFAULT_DOWNLOAD_CHUNK_SIZE,
             retry_failed_after: DEFAULT_RETRY_FAILED_AFTER,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             domains: domains
@@ -259,6 +305,15 @@ impl ServerConfig {
             if value == 0 {
                 return Err(invalid(field, "must be at least 1".into()));
             }
+        }
+        if self.download_rate_limit == Some(0) {
+            return Err(invalid(
+                "download_rate_limit",
+                "must be at least 1 byte per second (leave it out for no limit)".into(),
+            ));
+        }
+        if self.download_chunk_size == 0 {
+            return Err(invalid("download_chunk_size", "must be at least 1".into()));
         }
         if self.poll_interval.is_zero() {
             return Err(invalid("poll_interval", "must be greater than zero".into()));
@@ -398,6 +453,47 @@ store = "/srv/other"
                 .to_string()
                 .contains("domains[0].store")
         );
+    }
+
+    #[test]
+    fn download_limits_take_sizes_or_integers() {
+        let base = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+        let c = ServerConfig::from_toml_str(base, "c.toml").expect("defaults");
+        assert_eq!(c.download_rate_limit, None);
+        assert_eq!(c.download_chunk_size, DEFAULT_DOWNLOAD_CHUNK_SIZE);
+
+        let text = format!("download_rate_limit = \"100MiB\"\ndownload_chunk_size = 65536\n{base}");
+        let c = ServerConfig::from_toml_str(&text, "c.toml").expect("sizes");
+        assert_eq!(c.download_rate_limit, Some(100 << 20));
+        assert_eq!(c.download_chunk_size, 65536);
+
+        let text = format!("download_rate_limit = 5000000\ndownload_chunk_size = \"4MiB\"\n{base}");
+        let c = ServerConfig::from_toml_str(&text, "c.toml").expect("sizes");
+        assert_eq!(c.download_rate_limit, Some(5_000_000));
+        assert_eq!(c.download_chunk_size, 4 << 20);
+    }
+
+    #[test]
+    fn bad_download_limits_are_explained() {
+        let base = "[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+        for (line, needle) in [
+            ("download_rate_limit = \"fast\"", "fast"),
+            ("download_rate_limit = 0", "at least 1 byte"),
+            ("download_chunk_size = \"8 parsecs\"", "parsecs"),
+        ] {
+            let text = format!("data_dir = \"/d\"\n{line}\n{base}");
+            let msg = ServerConfig::from_toml_str(&text, "c.toml")
+                .expect_err(line)
+                .to_string();
+            assert!(
+                msg.contains(needle) && msg.starts_with("c.toml:2"),
+                "{line}: {msg}"
+            );
+        }
+        let mut c = ServerConfig::new(default_listen(), "/d", "/s", &["a"]);
+        c.download_rate_limit = Some(0);
+        let msg = c.validate("flags").expect_err("zero rate").to_string();
+        assert!(msg.contains("download_rate_limit"), "{msg}");
     }
 
     #[test]

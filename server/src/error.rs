@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use tusk_format::FormatError;
-use tusk_store::StoreError;
+use tusk_store::{ErrorKind, StoreError};
 
 use crate::config::ConfigError;
 
@@ -141,6 +141,19 @@ pub enum LoadError {
 }
 
 impl LoadError {
+    /// True when the load was interrupted by something that may pass (network,
+    /// timeout, throttling, a local disk error while downloading) rather than by
+    /// bad stored bytes: the partial download is kept, resumed and retried with
+    /// backoff.
+    pub fn is_interrupted(&self) -> bool {
+        match self {
+            LoadError::Download { source, .. } | LoadError::Manifest { source, .. } => {
+                matches!(source.kind(), ErrorKind::Retryable | ErrorKind::Internal)
+            }
+            _ => false,
+        }
+    }
+
     /// An [`LoadError::Io`] naming `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> LoadError {
         LoadError::Io {

@@ -17,9 +17,16 @@
 //!
 //! Data dir layout: `<data_dir>/<domain>/<version>/shard-00000.tsk ...` plus a copy
 //! of the version's `MANIFEST.json`, written last once every owned shard is
-//! downloaded and verified. At start, partial versions and temp files are swept;
-//! a complete local version named by `CURRENT` is reopened (and verified again:
-//! one sequential checksum pass per shard) instead of being downloaded.
+//! downloaded and verified. At start, temp files and partial versions are swept,
+//! except the partial download of the version `CURRENT` names, which resumes from
+//! its verified chunks (`.part` files with `.part.progress` sidecars); a complete
+//! local version named by `CURRENT` is reopened (and verified again: one
+//! sequential checksum pass per shard) instead of being downloaded.
+//!
+//! Downloads share two server-wide limits, so they never starve serving:
+//! `download_concurrency` ranged GETs in flight and `download_rate_limit` bytes per
+//! second. An interrupted download is retried with exponential backoff (1 s,
+//! doubling, up to `retry_failed_after`) while the previous version keeps serving.
 #![deny(missing_docs)]
 
 pub mod config;
@@ -32,6 +39,7 @@ mod loader;
 pub mod local;
 pub mod metrics;
 pub mod ownership;
+mod retry;
 mod service;
 mod status;
 
@@ -41,11 +49,12 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tusk_proto::v1::tusk_server::TuskServer;
-use tusk_store::Catalog;
+use tusk_store::{Catalog, DownloadOptions, ObjectStore, RateLimiter, StoreError};
 
 pub use config::{ConfigError, DomainConfig, ServerConfig};
 pub use error::{LoadError, ReadError, ServerError};
@@ -77,6 +86,21 @@ impl Server {
         config: ServerConfig,
         ownership: Arc<dyn ShardOwnership>,
     ) -> Result<RunningServer, ServerError> {
+        Server::start_with_store(config, ownership, |d| tusk_store::open_store(&d.store)).await
+    }
+
+    /// Like [`Server::start_with`], with the function that opens each domain's
+    /// store (by default [`tusk_store::open_store`] of its URL). Tests use it to
+    /// wrap a store with fault injection; an embedding application can supply its
+    /// own backend.
+    pub async fn start_with_store<F>(
+        config: ServerConfig,
+        ownership: Arc<dyn ShardOwnership>,
+        open_store: F,
+    ) -> Result<RunningServer, ServerError>
+    where
+        F: Fn(&DomainConfig) -> Result<Arc<dyn ObjectStore>, StoreError>,
+    {
         config.validate("server config")?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
@@ -85,12 +109,12 @@ impl Server {
 
         let mut catalogs = Vec::with_capacity(config.domains.len());
         for d in &config.domains {
-            let catalog = Catalog::open(&d.store).map_err(|source| ServerError::Store {
+            let store = open_store(d).map_err(|source| ServerError::Store {
                 domain: d.name.clone(),
                 url: d.store.clone(),
                 source,
             })?;
-            catalogs.push(catalog);
+            catalogs.push(Catalog::new(store));
         }
 
         let grpc_listener = bind(config.listen, "grpc").await?;
@@ -182,6 +206,7 @@ impl Server {
             keep_versions: config.keep_versions,
             download_concurrency: config.download_concurrency,
             retry_failed_after: config.retry_failed_after,
+            download: download_options(&config),
         };
         let loaders = domains
             .iter()
@@ -288,6 +313,21 @@ fn flatten_grpc(
         Err(e) => Err(ServerError::Metrics(std::io::Error::other(format!(
             "grpc task: {e}"
         )))),
+    }
+}
+
+/// The download settings every domain shares: one limiter of ranged GETs in flight
+/// and one byte-rate limiter (burst: one chunk) for the whole server.
+fn download_options(config: &ServerConfig) -> DownloadOptions {
+    DownloadOptions {
+        chunk_size: config.download_chunk_size,
+        parallel_ranges: config.download_concurrency,
+        rate_limiter: config
+            .download_rate_limit
+            .map(|rate| Arc::new(RateLimiter::new(rate, config.download_chunk_size))),
+        range_permits: Some(Arc::new(Semaphore::new(
+            config.download_concurrency.min(Semaphore::MAX_PERMITS),
+        ))),
     }
 }
 

@@ -1,26 +1,29 @@
 //! One task per domain: poll `CURRENT`, fetch and verify the version it names,
 //! swap it in, clean up.
 //!
-//! Retry policy, kept simple on purpose: a failed version is tried again at the
-//! first poll after `retry_failed_after` has passed, or at once if `CURRENT` moves
-//! to another version. A poll error is logged and retried at the next poll. The
-//! served version keeps serving through every failure.
+//! Retry policy (`retry.rs`): an interrupted download (network, timeout,
+//! throttling) keeps its partial files and is resumed with exponential backoff; a
+//! version that fails verification is deleted and tried again only after
+//! `retry_failed_after`; a `CURRENT` naming another version is tried at once. A
+//! poll error is logged and retried at the next poll. The served version keeps
+//! serving through every failure.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tusk_proto::v1::DomainState;
-use tusk_store::{Catalog, CurrentPoll, Manifest};
+use tusk_store::{Catalog, CurrentPoll, DownloadOptions, Manifest};
 
 use crate::domain::{Domain, ErrorSource};
 use crate::error::LoadError;
 use crate::health::Health;
 use crate::loaded::LoadedVersion;
-use crate::local::DomainDir;
+use crate::local::{DomainDir, KeepPartial};
 use crate::metrics::Metrics;
 use crate::ownership::ShardOwnership;
+use crate::retry::{Failure, RetryPolicy};
 
 /// Most versions kept open in memory per domain (current + previous).
 const MAX_VERSIONS_IN_MEMORY: usize = 2;
@@ -34,8 +37,12 @@ pub struct LoaderSettings {
     pub keep_versions: usize,
     /// Shards downloaded at once.
     pub download_concurrency: usize,
-    /// Wait before retrying a failed version that `CURRENT` still names.
+    /// Wait before retrying a failed version that `CURRENT` still names; the cap of
+    /// the backoff after interrupted downloads.
     pub retry_failed_after: Duration,
+    /// How each shard is fetched: chunk size, parallel ranges, and the server-wide
+    /// rate limiter and range permits shared by every domain.
+    pub download: DownloadOptions,
 }
 
 /// The loader of one domain.
@@ -49,7 +56,7 @@ pub struct Loader {
     health: Health,
     settings: LoaderSettings,
     etag: Option<String>,
-    failed: Option<(String, Instant)>,
+    failed: Option<Failure>,
 }
 
 /// How a version was obtained, for logs and status.
@@ -101,28 +108,21 @@ impl Loader {
         }
     }
 
-    /// Start-up: sweep leftovers, read `CURRENT`, serve it (reusing a complete local
-    /// copy), or, if the store is unreachable, serve the newest complete local
-    /// version.
+    /// Start-up: read `CURRENT`, sweep leftovers (keeping a partial download of
+    /// the version `CURRENT` names, to resume it), serve that version (reusing a
+    /// complete local copy), or, if the store is unreachable, serve the newest
+    /// complete local version.
     async fn start(&mut self) {
-        let dir = self.dir.clone();
-        match blocking("sweep data dir", move || {
-            dir.create()?;
-            dir.sweep()
-        })
-        .await
-        {
-            Ok(removed) => {
-                for path in removed {
-                    tracing::info!(domain = %self.domain.name(), path = %path.display(), "removed leftover from an interrupted download");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(domain = %self.domain.name(), error = %e, "cannot sweep data dir")
-            }
-        }
+        let polled = self.poll().await;
+        let target = self.domain.info().store_current.clone();
+        let keep = match (&polled, &target) {
+            (Err(_), _) => KeepPartial::All,
+            (Ok(()), Some(version)) => KeepPartial::Only(version.clone()),
+            (Ok(()), None) => KeepPartial::Nothing,
+        };
+        self.sweep(keep).await;
         let local = self.refresh_local_versions().await;
-        if let Err(e) = self.poll().await {
+        if let Err(e) = polled {
             let Some(newest) = local.last().cloned() else {
                 return;
             };
@@ -135,6 +135,27 @@ impl Loader {
             return;
         }
         self.reconcile().await;
+    }
+
+    /// Removes leftovers of interrupted work, except the partial versions `keep`
+    /// names.
+    async fn sweep(&self, keep: KeepPartial) {
+        let dir = self.dir.clone();
+        let swept = blocking("sweep data dir", move || {
+            dir.create()?;
+            dir.sweep(&keep)
+        })
+        .await;
+        match swept {
+            Ok(removed) => {
+                for path in removed {
+                    tracing::info!(domain = %self.domain.name(), path = %path.display(), "removed leftover of interrupted work");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(domain = %self.domain.name(), error = %e, "cannot sweep data dir")
+            }
+        }
     }
 
     async fn poll_and_reconcile(&mut self) {
@@ -187,10 +208,7 @@ impl Loader {
         if self.domain.current_version().as_deref() == Some(target.as_str()) {
             return;
         }
-        if let Some((version, at)) = &self.failed
-            && *version == target
-            && at.elapsed() < self.settings.retry_failed_after
-        {
+        if self.failed.as_ref().is_some_and(|f| f.holds_back(&target)) {
             return;
         }
         self.load_and_swap(&target, None).await;
@@ -243,18 +261,23 @@ impl Loader {
         Ok((Arc::new(loaded), source))
     }
 
-    /// Downloads the owned shards of `manifest` into a fresh version directory, at
-    /// most `download_concurrency` at once. Each download is verified against the
-    /// manifest's size and CRC32 by the store.
+    /// Downloads the owned shards of `manifest` into its version directory, at
+    /// most `download_concurrency` at once, resuming what an interrupted attempt
+    /// left there. Each download is verified against the manifest's size and CRC32
+    /// by the store. After an interruption the shards in flight are let finish (so
+    /// their progress is kept); after any other error they are cancelled.
     async fn download(&self, manifest: &Manifest) -> Result<(), LoadError> {
+        self.sweep(KeepPartial::Only(manifest.version.clone()))
+            .await;
         let dir = self.dir.clone();
         let v = manifest.version.clone();
         blocking("prepare version dir", move || dir.prepare_download(&v)).await?;
         let manifest = Arc::new(manifest.clone());
         let mut pending = self.ownership.owned_shards(&manifest).into_iter();
         let mut running = JoinSet::new();
+        let mut first_error: Option<LoadError> = None;
         loop {
-            while running.len() < self.settings.download_concurrency {
+            while first_error.is_none() && running.len() < self.settings.download_concurrency {
                 let Some(index) = pending.next() else { break };
                 let Some(entry) = manifest.shards.get(index as usize) else {
                     continue;
@@ -263,10 +286,15 @@ impl Loader {
                 let object = entry.object.clone();
                 let catalog = self.catalog.clone();
                 let manifest = Arc::clone(&manifest);
+                let options = self.settings.download.clone();
                 running.spawn(async move {
                     catalog
-                        .download_shard(&manifest, index, &dest)
+                        .download_shard_with(&manifest, index, &dest, &options)
                         .await
+                        .map(|report| {
+                            tracing::debug!(version = %manifest.version, shard = index,
+                                fetched = report.fetched_bytes, reused = report.reused_bytes, "shard downloaded");
+                        })
                         .map_err(|source| LoadError::Download {
                             version: manifest.version.clone(),
                             shard: index,
@@ -276,15 +304,19 @@ impl Loader {
                 });
             }
             let Some(joined) = running.join_next().await else {
-                return Ok(());
+                return first_error.map_or(Ok(()), Err);
             };
             let result = joined.map_err(|e| LoadError::Task {
                 what: format!("download of version {}", manifest.version),
                 detail: e.to_string(),
             });
             if let Err(e) = result.and_then(|r| r) {
-                running.shutdown().await;
-                return Err(e);
+                // Bad bytes outrank an interruption: the version must be refetched.
+                if !e.is_interrupted() {
+                    running.shutdown().await;
+                    return Err(e);
+                }
+                first_error.get_or_insert(e);
             }
         }
     }
@@ -319,7 +351,7 @@ impl Loader {
             old
         };
         tracing::info!(domain = %self.domain.name(), version = %version, previous = ?old, how, "swapped version");
-        if self.failed.as_ref().is_some_and(|(v, _)| *v == version) {
+        if self.failed.as_ref().is_some_and(|f| f.version() == version) {
             self.failed = None;
         }
         self.health.domain_serving(self.domain.name()).await;
@@ -327,14 +359,18 @@ impl Loader {
     }
 
     async fn failed_load(&mut self, version: &str, error: LoadError) {
+        let interrupted = error.is_interrupted();
+        let policy = RetryPolicy::new(self.settings.retry_failed_after);
+        let failure = Failure::record(self.failed.as_ref(), version, interrupted, policy);
+        let message = failure_message(&error, &failure, interrupted);
         tracing::warn!(domain = %self.domain.name(), version = %version, error = %error,
-            "version load failed; keeping the served version");
+            interrupted, retry_in = ?failure.wait(), "version load failed; keeping the served version");
         self.metrics.load_failed(self.domain.name());
-        self.failed = Some((version.to_string(), Instant::now()));
+        self.failed = Some(failure);
         // Clean up first, so a status never shows a failure whose leftovers are still
-        // on disk.
+        // on disk. An interrupted download keeps its partial files to resume.
         let held = self.domain.held_full();
-        if held.as_ref().is_none_or(|h| h.find(version).is_none()) {
+        if !interrupted && held.as_ref().is_none_or(|h| h.find(version).is_none()) {
             let dir = self.dir.clone();
             let v = version.to_string();
             if let Err(e) = blocking("remove failed version", move || dir.remove_version(&v)).await
@@ -346,9 +382,14 @@ impl Loader {
         self.refresh_local_versions().await;
         let mut info = self.domain.info();
         info.failed_version = Some(version.to_string());
-        info.last_error = Some((ErrorSource::Load, error.to_string()));
+        info.last_error = Some((ErrorSource::Load, message));
         if info.state != DomainState::Serving {
-            info.state = DomainState::Failed;
+            // Still trying (and resuming) after an interruption: loading, not failed.
+            info.state = if interrupted {
+                DomainState::Loading
+            } else {
+                DomainState::Failed
+            };
         }
     }
 
@@ -404,6 +445,27 @@ impl Loader {
                 Vec::new()
             }
         }
+    }
+}
+
+/// The status line of a failed load: what failed, and when the next try comes.
+fn failure_message(error: &LoadError, failure: &Failure, interrupted: bool) -> String {
+    let wait = humantime::format_duration(failure.wait());
+    match error {
+        LoadError::Download {
+            version,
+            shard,
+            object,
+            source,
+        } if interrupted => format!(
+            "version {version}: download of shard {shard} ({object}) interrupted: {source}; will resume in {wait} (attempt {})",
+            failure.attempts()
+        ),
+        _ if interrupted => format!(
+            "{error}; will retry in {wait} (attempt {})",
+            failure.attempts()
+        ),
+        _ => format!("{error}; will retry in {wait} unless CURRENT moves"),
     }
 }
 

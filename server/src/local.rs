@@ -1,7 +1,10 @@
 //! The data directory: `<data_dir>/<domain>/<version>/shard-00000.tsk ...` plus a
 //! copy of the version's `MANIFEST.json`, written last. The manifest copy is the
 //! marker that the local version is complete (every owned shard downloaded and
-//! verified); a version directory without it is partial and swept.
+//! verified); a version directory without it is partial. The partial directory of
+//! the version being loaded is kept (with its `.part` files and their
+//! `.part.progress` sidecars) so an interrupted download resumes; other partial
+//! directories are swept.
 //!
 //! Everything here is blocking file-system work: call it from `spawn_blocking`.
 
@@ -15,8 +18,22 @@ use crate::error::LoadError;
 
 /// File name of the local manifest copy (the completeness marker).
 pub const LOCAL_MANIFEST: &str = "MANIFEST.json";
-/// Suffix of files being written (the store's downloads use `.part`).
-const TEMP_SUFFIXES: [&str; 2] = [".part", ".tmp"];
+/// Suffixes of files being written: downloads (`.part` plus its `.part.progress`
+/// sidecar) and atomic replacements (`.tmp`).
+const TEMP_SUFFIXES: [&str; 3] = [".part", ".progress", ".tmp"];
+/// Suffixes of the files an interrupted download resumes from.
+const RESUME_SUFFIXES: [&str; 2] = [".part", ".part.progress"];
+
+/// Which partial version directories a sweep keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeepPartial {
+    /// Every one (when it is not known which version will be loaded).
+    All,
+    /// Only this version's, for resuming its download.
+    Only(String),
+    /// None.
+    Nothing,
+}
 
 /// One domain's directory inside the data dir.
 #[derive(Debug, Clone)]
@@ -55,9 +72,10 @@ impl DomainDir {
     }
 
     /// Removes leftovers of interrupted work: temporary files inside complete
-    /// versions, and whole version directories without a manifest copy. Returns the
-    /// removed paths.
-    pub fn sweep(&self) -> Result<Vec<PathBuf>, LoadError> {
+    /// versions, and version directories without a manifest copy, except those
+    /// `keep` names. Inside a kept partial directory only files no download resumes
+    /// from (`.tmp`) are removed. Returns the removed paths.
+    pub fn sweep(&self, keep: &KeepPartial) -> Result<Vec<PathBuf>, LoadError> {
         let mut removed = Vec::new();
         for entry in read_dir(&self.root)? {
             let path = entry.path();
@@ -69,14 +87,21 @@ impl DomainDir {
                 }
                 continue;
             }
-            if !path.join(LOCAL_MANIFEST).is_file() {
+            let complete = path.join(LOCAL_MANIFEST).is_file();
+            let kept = match keep {
+                KeepPartial::All => true,
+                KeepPartial::Only(version) => *version == name,
+                KeepPartial::Nothing => false,
+            };
+            if !complete && !kept {
                 remove_dir(&path)?;
                 removed.push(path);
                 continue;
             }
             for inner in read_dir(&path)? {
                 let inner_name = inner.file_name().to_string_lossy().into_owned();
-                if is_temp(&inner_name) {
+                let resumable = !complete && is_resumable(&inner_name);
+                if is_temp(&inner_name) && !resumable {
                     remove_file(&inner.path())?;
                     removed.push(inner.path());
                 }
@@ -124,13 +149,11 @@ impl DomainDir {
         Ok(manifest)
     }
 
-    /// Prepares an empty directory for downloading `version` (removing any partial
-    /// leftovers).
+    /// Prepares the directory for downloading `version`, keeping what an earlier,
+    /// interrupted attempt left there (complete shard files and `.part` files with
+    /// their sidecars: the download re-verifies them before using them).
     pub fn prepare_download(&self, version: &str) -> Result<PathBuf, LoadError> {
         let dir = self.version_dir(version);
-        if dir.exists() {
-            remove_dir(&dir)?;
-        }
         fs::create_dir_all(&dir).map_err(|e| LoadError::io(&dir, e))?;
         Ok(dir)
     }
@@ -165,6 +188,10 @@ impl DomainDir {
 
 fn is_temp(name: &str) -> bool {
     TEMP_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+fn is_resumable(name: &str) -> bool {
+    RESUME_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>, LoadError> {
@@ -251,7 +278,7 @@ mod tests {
         dir.prepare_download("v2").expect("partial version");
         std::fs::write(dir.shard_path("v2", "shard-00000.tsk"), b"half").expect("shard");
 
-        let removed = dir.sweep().expect("sweep");
+        let removed = dir.sweep(&KeepPartial::Nothing).expect("sweep");
         assert_eq!(removed.len(), 2, "{removed:?}");
         assert!(!dir.version_dir("v2").exists());
         assert!(!dir.shard_path("v1", "shard-00001.tsk.part").exists());
@@ -263,7 +290,59 @@ mod tests {
     fn a_missing_domain_dir_is_empty_not_an_error() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = DomainDir::new(tmp.path(), "never");
-        assert!(dir.sweep().expect("sweep").is_empty());
+        assert!(dir.sweep(&KeepPartial::Nothing).expect("sweep").is_empty());
         assert!(dir.complete_versions().expect("list").is_empty());
+    }
+
+    #[test]
+    fn sweep_keeps_the_resumable_download_of_the_named_version() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "pages");
+        dir.prepare_download("v1").expect("complete version");
+        dir.write_manifest(&manifest("pages", "v1"))
+            .expect("marker");
+        std::fs::write(dir.shard_path("v1", "shard-00000.tsk.part.progress"), b"{}")
+            .expect("stale sidecar");
+        for v in ["v2", "v3"] {
+            dir.prepare_download(v).expect("partial version");
+            for name in [
+                "shard-00000.tsk",
+                "shard-00001.tsk.part",
+                "shard-00001.tsk.part.progress",
+                "shard-00001.tsk.part.progress.tmp",
+            ] {
+                std::fs::write(dir.shard_path(v, name), b"x").expect("file");
+            }
+        }
+
+        let removed = dir.sweep(&KeepPartial::Only("v2".into())).expect("sweep");
+        assert_eq!(removed.len(), 3, "{removed:?}");
+        assert!(!dir.version_dir("v3").exists(), "other partial versions go");
+        assert!(
+            !dir.shard_path("v1", "shard-00000.tsk.part.progress")
+                .exists()
+        );
+        for kept in [
+            "shard-00000.tsk",
+            "shard-00001.tsk.part",
+            "shard-00001.tsk.part.progress",
+        ] {
+            assert!(
+                dir.shard_path("v2", kept).exists(),
+                "{kept} kept for resume"
+            );
+        }
+        assert!(
+            !dir.shard_path("v2", "shard-00001.tsk.part.progress.tmp")
+                .exists()
+        );
+
+        // Not knowing the target keeps every partial version.
+        dir.prepare_download("v4").expect("partial version");
+        assert!(dir.sweep(&KeepPartial::All).expect("sweep").is_empty());
+        assert!(dir.version_dir("v4").exists() && dir.version_dir("v2").exists());
+        // prepare_download keeps what is there.
+        dir.prepare_download("v2").expect("again");
+        assert!(dir.shard_path("v2", "shard-00001.tsk.part").exists());
     }
 }

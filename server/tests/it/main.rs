@@ -1,6 +1,8 @@
 //! In-process server tests over real sockets.
 
 mod common;
+mod faulty;
 mod restart;
+mod resume;
 mod serve;
 mod swap;
