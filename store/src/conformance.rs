@@ -31,7 +31,9 @@ pub use catalog_checks::{
     check_download_shard, check_publish_and_versions, check_publish_twice_refused,
     check_uncommitted_invisible,
 };
-pub use gc_checks::{check_gc_deletes_manifest_first, check_gc_keeps_and_collects};
+pub use gc_checks::{
+    check_gc_deletes_manifest_first, check_gc_keeps_and_collects, check_gc_stops_when_current_moves,
+};
 pub use objects::{
     check_concurrent_create, check_create_conflict, check_delete, check_get_if_changed,
     check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
@@ -67,6 +69,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>) {
     check_rollback_nothing_before(store.clone()).await;
     check_gc_keeps_and_collects(store.clone()).await;
     check_gc_deletes_manifest_first(store.clone()).await;
+    check_gc_stops_when_current_moves(store.clone()).await;
     check_interrupted_move_is_repaired(store).await;
 }
 

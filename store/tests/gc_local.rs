@@ -23,3 +23,9 @@ async fn gc_deletes_manifest_first() {
     let (_dir, store) = store();
     c::check_gc_deletes_manifest_first(store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_stops_when_current_moves() {
+    let (_dir, store) = store();
+    c::check_gc_stops_when_current_moves(store).await;
+}

@@ -295,12 +295,54 @@ pub async fn check_gc_deletes_manifest_first(store: Arc<dyn ObjectStore>) {
     );
 }
 
+/// gc stops with `Conflict` when `CURRENT` moves under it, before the next version.
+pub async fn check_gc_stops_when_current_moves(store: Arc<dyn ObjectStore>) {
+    let s = store.as_ref();
+    let domain = fresh("gc-moved");
+    let hooked = Arc::new(DeleteLog::new(store.clone()));
+    let catalog = Catalog::new(hooked.clone());
+    let real = SystemTime::now();
+    for v in ["v1", "v2", "v3", "v4"] {
+        publish_at(&catalog, &domain, v, 1, real).await;
+    }
+    ok(
+        s,
+        "activate",
+        catalog.activate(&domain, "v4", "t", "t").await,
+    );
+    *hooked.activate_on_delete.lock().expect("hook lock") = Some((domain.clone(), "v3".into()));
+    let options = GcOptions {
+        keep: 1,
+        grace: DAY,
+        dry_run: false,
+        now: real + 10 * DAY,
+    };
+    let msg = expect_kind(
+        s,
+        "gc while CURRENT moves",
+        catalog.gc(&domain, &options).await,
+        ErrorKind::Conflict,
+    );
+    assert!(
+        msg.contains("CURRENT moved"),
+        "[{}] says why: {msg}",
+        s.url()
+    );
+    let ids: Vec<String> = ok(s, "versions", catalog.versions(&domain).await)
+        .into_iter()
+        .map(|v| v.manifest.version)
+        .collect();
+    assert_eq!(ids, ["v2", "v3", "v4"], "[{}] only v1 went", s.url());
+}
+
 /// A store that logs deletes and can fail those of shard objects.
 #[derive(Debug)]
 struct DeleteLog {
     inner: Arc<dyn ObjectStore>,
     log: Mutex<Vec<String>>,
     fail_shards: AtomicBool,
+    /// `(domain, version)` to activate at the next delete, as a concurrent operator.
+    activate_on_delete: Mutex<Option<(String, String)>>,
 }
 
 impl DeleteLog {
@@ -309,6 +351,7 @@ impl DeleteLog {
             inner,
             log: Mutex::new(Vec::new()),
             fail_shards: AtomicBool::new(false),
+            activate_on_delete: Mutex::new(None),
         }
     }
 
@@ -345,6 +388,11 @@ impl ObjectStore for DeleteLog {
     }
     async fn delete(&self, key: &str) -> Result<()> {
         self.log.lock().expect("log lock").push(key.to_string());
+        let activate = self.activate_on_delete.lock().expect("hook lock").take();
+        if let Some((domain, version)) = activate {
+            let catalog = Catalog::new(self.inner.clone());
+            catalog.activate(&domain, &version, "other", "t").await?;
+        }
         if key.ends_with(".tsk") && self.fail_shards.load(Ordering::SeqCst) {
             return Err(StoreError::Backend {
                 backend: "test",
