@@ -42,6 +42,9 @@ pub const DEFAULT_MAX_KEY_LEN: usize = tusk_format::MAX_KEY_LEN;
 pub const DEFAULT_DOWNLOAD_CONCURRENCY: usize = 4;
 /// Default bytes per ranged GET (also the unit a download resumes from).
 pub const DEFAULT_DOWNLOAD_CHUNK_SIZE: u64 = tusk_store::DEFAULT_CHUNK_SIZE;
+/// Smallest accepted `download_chunk_size` (smaller chunks only add requests and
+/// resume bookkeeping).
+pub const MIN_DOWNLOAD_CHUNK_SIZE: u64 = 4096;
 /// Default wait before retrying a version whose load failed, while `CURRENT`
 /// still names it.
 pub const DEFAULT_RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
@@ -312,8 +315,11 @@ impl ServerConfig {
                 "must be at least 1 byte per second (leave it out for no limit)".into(),
             ));
         }
-        if self.download_chunk_size == 0 {
-            return Err(invalid("download_chunk_size", "must be at least 1".into()));
+        if self.download_chunk_size < MIN_DOWNLOAD_CHUNK_SIZE {
+            return Err(invalid(
+                "download_chunk_size",
+                format!("must be at least {MIN_DOWNLOAD_CHUNK_SIZE} bytes (4KiB)"),
+            ));
         }
         if self.poll_interval.is_zero() {
             return Err(invalid("poll_interval", "must be greater than zero".into()));
@@ -494,6 +500,10 @@ store = "/srv/other"
         c.download_rate_limit = Some(0);
         let msg = c.validate("flags").expect_err("zero rate").to_string();
         assert!(msg.contains("download_rate_limit"), "{msg}");
+        c.download_rate_limit = None;
+        c.download_chunk_size = 100;
+        let msg = c.validate("flags").expect_err("tiny chunks").to_string();
+        assert!(msg.contains("download_chunk_size"), "{msg}");
     }
 
     #[test]

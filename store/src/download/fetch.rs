@@ -8,7 +8,7 @@
 //! first error no new chunk starts, but chunks already in flight finish and are
 //! recorded, so nothing fetched is fetched twice on resume.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::future::Future;
 use std::os::unix::fs::FileExt;
@@ -39,9 +39,8 @@ pub(crate) struct Job<'a> {
 /// in-flight chunks have been recorded).
 pub(crate) async fn fetch_missing(job: &Job<'_>, progress: &mut Progress) -> Result<u64> {
     let chunk_count = progress.size.div_ceil(progress.chunk_size);
-    let missing: VecDeque<u64> = (0..chunk_count)
-        .filter(|i| !progress.chunks.iter().any(|c| c.index == *i))
-        .collect();
+    let done: HashSet<u64> = progress.chunks.iter().map(|c| c.index).collect();
+    let missing: VecDeque<u64> = (0..chunk_count).filter(|i| !done.contains(i)).collect();
     if missing.is_empty() {
         return Ok(0);
     }
