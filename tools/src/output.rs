@@ -44,36 +44,6 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Parses a size such as `1GiB`, `512MiB`, `64M`, `100k` or `1048576` (bytes).
-/// Units are binary (`M` = `MiB`).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 512MiB, 2GiB, 1048576)"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} in {text:?} (use KiB, MiB, GiB)"
-            ));
-        }
-    };
-    let bytes = num * mult as f64;
-    if !(bytes.is_finite() && bytes >= 1.0) {
-        return Err(format!("size {text:?} must be at least 1 byte"));
-    }
-    Ok(bytes as u64)
-}
-
 /// Prints rows as an aligned table with a header line.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -102,18 +72,6 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_units() {
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("512M"), Ok(512 << 20));
-        assert_eq!(parse_size("64k"), Ok(64 << 10));
-        assert_eq!(parse_size("1.5KiB"), Ok(1536));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("5 parsecs").is_err());
-        assert!(parse_size("0").is_err());
-    }
 
     #[test]
     fn bytes_are_shown_readably() {

@@ -18,7 +18,8 @@ use tusk_store::Catalog;
 /// `--store` and `--domain`, shared by the commands that operate on a store.
 #[derive(Debug, clap::Args)]
 pub struct StoreArgs {
-    /// Store URL: `file:///path`, or a bare directory path (the local store).
+    /// Store URL: `s3://bucket/prefix` (see the README's "Running on S3"),
+    /// `file:///path`, or a bare directory path (the local store).
     #[arg(long, env = "TUSK_STORE", value_name = "URL")]
     pub store: String,
     /// Domain (dataset) name, e.g. `pages`.

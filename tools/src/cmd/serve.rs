@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tusk_server::config::parse_size;
 use tusk_server::{Server, ServerConfig};
 
 use crate::runtime::block_on;
@@ -30,9 +31,11 @@ Config file:
   poll_interval = \"5s\"
   keep_versions = 2
   metrics_listen = \"127.0.0.1:9090\"   # optional
+  download_concurrency = 4             # optional: ranged GETs in flight
+  download_rate_limit = \"100MiB\"      # optional: bytes per second, all downloads
   [[domains]]
   name = \"pages\"
-  store = \"file:///srv/tusk-store\"
+  store = \"file:///srv/tusk-store\"     # or \"s3://bucket/prefix\"
 
 Once listening, prints `serving on ADDR` (and `metrics on ADDR`) on stdout.")]
 pub struct Args {
@@ -63,6 +66,14 @@ pub struct Args {
     /// Most keys accepted in one MultiGet.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     max_batch: usize,
+    /// Most ranged GETs in flight across the server (also the shards of one domain
+    /// downloaded at once), so downloads never take every connection.
+    #[arg(long, default_value_t = tusk_server::config::DEFAULT_DOWNLOAD_CONCURRENCY, value_name = "N")]
+    download_concurrency: usize,
+    /// Byte-rate limit for all downloads of the server, e.g. `100MiB` (per second); no
+    /// limit when absent.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    download_rate_limit: Option<u64>,
 }
 
 /// Runs the command.
@@ -83,6 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             config.metrics_listen = args.metrics_listen;
             config.keep_versions = args.keep_versions;
             config.max_batch = args.max_batch;
+            config.download_concurrency = args.download_concurrency;
+            config.download_rate_limit = args.download_rate_limit;
             config.validate("command-line flags")?;
             config
         }

@@ -13,7 +13,9 @@ use tusk_writer::{
     Encoding, InputFormat, InputOptions, InputSource, OnDuplicate, ProgressEvent, WriteOptions,
 };
 
-use crate::output::{human_bytes, parse_size, print_json};
+use tusk_server::config::parse_size;
+
+use crate::output::{human_bytes, print_json};
 use crate::runtime::{actor, block_on};
 
 /// Build a new version of a domain from TSV or JSONL input and publish it.
@@ -36,7 +38,7 @@ Examples:
   zcat part-*.gz | tusk write --store ./store --domain pages --format jsonl --input - --shards 32
   tusk write --store ./store --domain blobs --format tsv --input out/ --value-encoding base64 --json")]
 pub struct Args {
-    /// Store URL: `file:///path`, or a bare directory path.
+    /// Store URL: `s3://bucket/prefix`, `file:///path`, or a bare directory path.
     #[arg(long, env = "TUSK_STORE", value_name = "URL")]
     store: String,
     /// Domain (dataset) name, e.g. `pages`.
