@@ -34,39 +34,79 @@ pub fn tusk_bin() -> PathBuf {
     bin
 }
 
+/// Runs `tusk` with extra environment variables (e.g. the AWS settings of a test S3
+/// server); `Tusk::default()` runs it with the test's own environment.
+#[derive(Debug, Clone, Default)]
+pub struct Tusk {
+    env: Vec<(String, String)>,
+}
+
+impl Tusk {
+    /// A runner that adds `env` to every `tusk` process it starts.
+    pub fn with_env(env: &[(String, String)]) -> Tusk {
+        Tusk { env: env.to_vec() }
+    }
+
+    /// The extra environment variables.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Runs `tusk ARGS` to completion with no stdin.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(tusk_bin())
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .output()
+            .expect("tusk runs")
+    }
+
+    /// Runs `tusk ARGS`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tusk {} failed ({}):\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("tusk prints UTF-8")
+    }
+
+    /// Runs `tusk ARGS`, asserting failure; returns stderr.
+    pub fn err(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "tusk {} unexpectedly succeeded:\nstdout: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).expect("tusk prints UTF-8")
+    }
+}
+
 /// Runs `tusk ARGS` to completion with no stdin.
 pub fn tusk(args: &[&str]) -> Output {
-    Command::new(tusk_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("tusk runs")
+    Tusk::default().run(args)
+}
+
+/// Runs `tusk ARGS` with extra environment variables.
+pub fn tusk_env(args: &[&str], env: &[(String, String)]) -> Output {
+    Tusk::with_env(env).run(args)
 }
 
 /// Runs `tusk ARGS`, asserting success; returns stdout.
 pub fn tusk_ok(args: &[&str]) -> String {
-    let out = tusk(args);
-    assert!(
-        out.status.success(),
-        "tusk {} failed ({}):\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("tusk prints UTF-8")
+    Tusk::default().ok(args)
 }
 
 /// Runs `tusk ARGS`, asserting failure; returns stderr.
 pub fn tusk_err(args: &[&str]) -> String {
-    let out = tusk(args);
-    assert!(
-        !out.status.success(),
-        "tusk {} unexpectedly succeeded:\nstdout: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).expect("tusk prints UTF-8")
+    Tusk::default().err(args)
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` naming
@@ -99,10 +139,20 @@ impl ServerProcess {
     /// Starts `tusk serve ARGS` (which should include `--listen 127.0.0.1:0`) and waits
     /// (at most 60 s) for it to print its address. Stderr goes to `stderr_log`.
     pub fn start(args: &[&str], stderr_log: &Path) -> ServerProcess {
+        ServerProcess::start_with_env(args, stderr_log, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with extra environment variables.
+    pub fn start_with_env(
+        args: &[&str],
+        stderr_log: &Path,
+        env: &[(String, String)],
+    ) -> ServerProcess {
         let log = std::fs::File::create(stderr_log).expect("create the server log");
         let mut child = Command::new(tusk_bin())
             .arg("serve")
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
