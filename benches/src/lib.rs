@@ -24,6 +24,7 @@ mod error;
 pub mod lookup;
 pub mod machine;
 pub mod report;
+pub mod s3;
 pub mod writer_build;
 
 use std::path::Path;
