@@ -1,6 +1,7 @@
 //! The spine, end to end over real processes and sockets: write v1, serve it, read every
 //! key, publish v2 under a reader loop, roll back, restart without copying, refuse a
-//! corrupted version while serving on.
+//! corrupted version while serving on. It runs twice: on the local-directory store and
+//! on an `s3://` store (a real S3-protocol server, moto, on 127.0.0.1).
 
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
@@ -9,7 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tusk_tests::{ServerProcess, tusk_ok, wait_for, write_tsv};
+use bytes::Bytes;
+use tusk_store::{LocalStore, ObjectStore, PutMode};
+use tusk_tests::s3::MotoServer;
+use tusk_tests::{ServerProcess, Tusk, wait_for, write_tsv};
 
 const DOMAIN: &str = "pages";
 const KEYS: usize = 3000;
@@ -20,14 +24,73 @@ fn records(tag: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Where the spine runs: a store URL, the environment `tusk` needs to reach it, and
+/// direct access to its objects (to damage one).
+struct Fixture {
+    url: String,
+    tusk: Tusk,
+    objects: Arc<dyn ObjectStore>,
+    _moto: Option<MotoServer>,
+}
+
+impl Fixture {
+    fn local(dir: &Path) -> Fixture {
+        let root = dir.join("store");
+        Fixture {
+            url: root.to_str().unwrap().to_string(),
+            tusk: Tusk::default(),
+            objects: Arc::new(LocalStore::new(&root).unwrap()),
+            _moto: None,
+        }
+    }
+
+    fn s3() -> Fixture {
+        let moto = MotoServer::start();
+        moto.create_bucket("spine");
+        Fixture {
+            url: "s3://spine/tusk/e2e".to_string(),
+            tusk: Tusk::with_env(&moto.env()),
+            objects: Arc::new(moto.store("spine", "tusk/e2e")),
+            _moto: Some(moto),
+        }
+    }
+
+    /// `tusk ARGS --store URL --domain pages`, asserting success.
+    fn ok(&self, args: &[&str]) -> String {
+        let full = [args, &["--store", &self.url, "--domain", DOMAIN]].concat();
+        self.tusk.ok(&full)
+    }
+
+    /// Same, asserting failure; returns stderr.
+    fn err(&self, args: &[&str]) -> String {
+        let full = [args, &["--store", &self.url, "--domain", DOMAIN]].concat();
+        self.tusk.err(&full)
+    }
+
+    /// Flips one byte in the middle of a stored object, replacing it.
+    fn corrupt(&self, rt: &tokio::runtime::Runtime, key: &str) {
+        rt.block_on(async {
+            let mut bytes = self
+                .objects
+                .get(key)
+                .await
+                .expect("read the object")
+                .bytes
+                .to_vec();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x5a;
+            self.objects
+                .put(key, Bytes::from(bytes), PutMode::Overwrite)
+                .await
+                .expect("replace the object");
+        });
+    }
+}
+
 /// `tusk write --json` and return the new version id.
-fn write_version(store: &Path, input: &Path, extra: &[&str]) -> String {
+fn write_version(fx: &Fixture, input: &Path, extra: &[&str]) -> String {
     let mut args = vec![
         "write",
-        "--store",
-        store.to_str().unwrap(),
-        "--domain",
-        DOMAIN,
         "--format",
         "tsv",
         "--input",
@@ -37,7 +100,7 @@ fn write_version(store: &Path, input: &Path, extra: &[&str]) -> String {
         "--json",
     ];
     args.extend_from_slice(extra);
-    let out = tusk_ok(&args);
+    let out = fx.ok(&args);
     let summary: serde_json::Value =
         serde_json::from_str(out.trim()).expect("write --json prints JSON");
     assert_eq!(summary["records"], KEYS as u64, "{summary}");
@@ -127,21 +190,30 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn spine_write_serve_swap_rollback_restart_corrupt() {
+fn spine_on_the_local_store() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = tmp.path().join("store");
-    let data = tmp.path().join("data");
+    spine(&Fixture::local(tmp.path()), tmp.path());
+}
+
+#[test]
+fn spine_on_s3() {
+    let tmp = tempfile::tempdir().unwrap();
+    spine(&Fixture::s3(), tmp.path());
+}
+
+fn spine(fx: &Fixture, tmp: &Path) {
+    let data = tmp.join("data");
     let rt = runtime();
 
     // v1 published and activated.
-    let v1_input = tmp.path().join("v1.tsv");
+    let v1_input = tmp.join("v1.tsv");
     write_tsv(&v1_input, &records("v1"));
-    let v1 = write_version(&store, &v1_input, &[]);
+    let v1 = write_version(fx, &v1_input, &[]);
 
     let serve_args = |data: &Path| -> Vec<String> {
         [
             "--store",
-            store.to_str().unwrap(),
+            &fx.url,
             "--domain",
             DOMAIN,
             "--listen",
@@ -159,8 +231,8 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
     };
     let args = serve_args(&data);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let log1 = tmp.path().join("server1.log");
-    let server = ServerProcess::start(&args, &log1);
+    let log1 = tmp.join("server1.log");
+    let server = ServerProcess::start_with_env(&args, &log1, fx.tusk.env());
     let addr = server.server_arg();
 
     wait_for("v1 to be served", Duration::from_secs(30), || {
@@ -216,9 +288,9 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
     wait_for("the reader loop to start", Duration::from_secs(10), || {
         (reads.load(Ordering::Relaxed) > 10).then_some(())
     });
-    let v2_input = tmp.path().join("v2.tsv");
+    let v2_input = tmp.join("v2.tsv");
     write_tsv(&v2_input, &records("v2"));
-    let v2 = write_version(&store, &v2_input, &[]);
+    let v2 = write_version(fx, &v2_input, &[]);
     assert_ne!(v1, v2);
     wait_for("v2 to be served", Duration::from_secs(30), || {
         served_version(&rt, &addr).filter(|v| v == &v2)
@@ -247,32 +319,15 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
     assert_eq!(rt.block_on(read_all(&addr, "v2")), v2);
 
     // Roll back: v1 again, recorded in the history.
-    let out = tusk_ok(&[
-        "rollback",
-        "--store",
-        store.to_str().unwrap(),
-        "--domain",
-        DOMAIN,
-        "--json",
-    ]);
+    let out = fx.ok(&["rollback", "--json"]);
     let current: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(current["version"], v1.as_str());
     wait_for("v1 after rollback", Duration::from_secs(30), || {
         served_version(&rt, &addr).filter(|v| v == &v1)
     });
     assert_eq!(rt.block_on(read_all(&addr, "v1")), v1);
-    let history: serde_json::Value = serde_json::from_str(
-        tusk_ok(&[
-            "history",
-            "--store",
-            store.to_str().unwrap(),
-            "--domain",
-            DOMAIN,
-            "--json",
-        ])
-        .trim(),
-    )
-    .unwrap();
+    let history: serde_json::Value =
+        serde_json::from_str(fx.ok(&["history", "--json"]).trim()).unwrap();
     let actions: Vec<(&str, &str)> = history
         .as_array()
         .unwrap()
@@ -300,8 +355,8 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
         "the server keeps shards in its data dir"
     );
     assert!(server.terminate(), "tusk serve exits cleanly on SIGTERM");
-    let log2 = tmp.path().join("server2.log");
-    let server = ServerProcess::start(&args, &log2);
+    let log2 = tmp.join("server2.log");
+    let server = ServerProcess::start_with_env(&args, &log2, fx.tusk.env());
     let addr = server.server_arg();
     wait_for("v1 after restart", Duration::from_secs(30), || {
         served_version(&rt, &addr).filter(|v| v == &v1)
@@ -328,46 +383,21 @@ fn spine_write_serve_swap_rollback_restart_corrupt() {
     );
 
     // A version with a corrupted shard is refused; v1 keeps serving; status says why.
-    let v3_input = tmp.path().join("v3.tsv");
+    let v3_input = tmp.join("v3.tsv");
     write_tsv(&v3_input, &records("v3"));
-    let v3 = write_version(&store, &v3_input, &["--no-activate"]);
-    let victim = store
-        .join(DOMAIN)
-        .join("versions")
-        .join(&v3)
-        .join("shard-00001.tsk");
-    let mut bytes = std::fs::read(&victim).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x5a;
-    // Replace rather than modify in place: the store may share the inode with others.
-    std::fs::remove_file(&victim).unwrap();
-    std::fs::write(&victim, &bytes).unwrap();
-    let err = tusk_tests::tusk_err(&[
-        "verify",
-        "--store",
-        store.to_str().unwrap(),
-        "--domain",
-        DOMAIN,
-        "--version",
-        &v3,
-    ]);
+    let v3 = write_version(fx, &v3_input, &["--no-activate"]);
+    fx.corrupt(&rt, &format!("{DOMAIN}/versions/{v3}/shard-00001.tsk"));
+    let err = fx.err(&["verify", "--version", &v3]);
     assert!(
-        err.contains("shard") && err.contains(&v3),
+        err.contains("shard-00001") && err.contains(&v3),
         "verify names the failure: {err}"
     );
-    tusk_ok(&[
-        "activate",
-        "--store",
-        store.to_str().unwrap(),
-        "--domain",
-        DOMAIN,
-        &v3,
-    ]);
+    fx.ok(&["activate", &v3]);
     let status = wait_for(
         "status to report the failed load",
         Duration::from_secs(30),
         || {
-            let out = tusk_ok(&["status", "--server", &addr, "--json"]);
+            let out = fx.tusk.ok(&["status", "--server", &addr, "--json"]);
             let status: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
             let text = status.to_string();
             (text.contains("shard-00001") && text.contains(&v3)).then_some(status)

@@ -56,7 +56,7 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("reading the manifest of {domain} version {version}"))?;
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let mut failed = 0usize;
+    let mut failed: Vec<String> = Vec::new();
     for entry in &manifest.shards {
         let dest = scratch.path().join(&entry.object);
         let outcome = async {
@@ -76,8 +76,8 @@ async fn verify(args: Args) -> anyhow::Result<()> {
             ok: outcome.is_ok(),
             error: outcome.err().map(|e| format!("{e:#}")),
         };
-        if !result.ok {
-            failed += 1;
+        if let Some(err) = &result.error {
+            failed.push(format!("{}: {err}", result.object));
         }
         if args.json {
             print_json(&result)?;
@@ -92,12 +92,17 @@ async fn verify(args: Args) -> anyhow::Result<()> {
     }
     if args.json {
         print_json(&serde_json::json!({
-            "domain": domain, "version": version, "shards": manifest.shard_count, "failed": failed,
+            "domain": domain, "version": version, "shards": manifest.shard_count, "failed": failed.len(),
         }))?;
     }
-    if failed > 0 {
+    if let Some(first) = failed.first() {
+        let more = match failed.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
         bail!(
-            "{failed} of {} shards of {domain} version {version} failed verification",
+            "{} of {} shards of {domain} version {version} failed verification: {first}{more}",
+            failed.len(),
             manifest.shard_count
         );
     }
@@ -112,8 +117,12 @@ async fn verify(args: Args) -> anyhow::Result<()> {
 
 /// Opens a downloaded shard, runs its full checksum pass and compares its record count.
 fn check_shard(path: &std::path::Path, expected_records: u64) -> anyhow::Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let shard = Shard::open(bytes)?;
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    // SAFETY: the file is a private scratch copy this command just downloaded; nothing
+    // else writes it while it is mapped.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("mapping {}", path.display()))?;
+    let shard = Shard::open(&map[..])?;
     shard.verify()?;
     let records = shard.info().records;
     if records != expected_records {
