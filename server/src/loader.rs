@@ -292,8 +292,16 @@ impl Loader {
                         .download_shard_with(&manifest, index, &dest, &options)
                         .await
                         .map(|report| {
-                            tracing::debug!(version = %manifest.version, shard = index,
-                                fetched = report.fetched_bytes, reused = report.reused_bytes, "shard downloaded");
+                            // A resumed download is worth an operator's attention (and
+                            // lets a test see the resume): info; a plain one is routine.
+                            if report.reused_bytes > 0 {
+                                tracing::info!(version = %manifest.version, shard = index,
+                                    fetched = report.fetched_bytes, reused = report.reused_bytes,
+                                    resumed = true, "shard downloaded");
+                            } else {
+                                tracing::debug!(version = %manifest.version, shard = index,
+                                    fetched = report.fetched_bytes, reused = report.reused_bytes, "shard downloaded");
+                            }
                         })
                         .map_err(|source| LoadError::Download {
                             version: manifest.version.clone(),
