@@ -98,6 +98,25 @@ impl MotoServer {
         }
     }
 
+    /// Starts moto, creates `buckets`, then makes it check credentials like S3 does
+    /// (moto's IAM-style authentication): from then on a request signed with an
+    /// unknown access key is refused with HTTP 403 `InvalidAccessKeyId`. No access
+    /// key is known to it, so every signed request is refused: this server is for
+    /// testing how credential errors are reported.
+    pub fn start_with_auth(buckets: &[&str]) -> MotoServer {
+        let server = MotoServer::start();
+        for bucket in buckets {
+            server.create_bucket(bucket);
+        }
+        // moto's switch: the number of requests it still serves without checking
+        // credentials (counted from now).
+        let status = server
+            .request_with_body("POST", "/moto-api/reset-auth", "0")
+            .unwrap_or_else(|e| panic!("enable moto authentication: {e}"));
+        assert_eq!(status, 200, "enable moto authentication: HTTP {status}");
+        server
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
@@ -173,12 +192,18 @@ impl MotoServer {
 
     /// One bodiless HTTP/1.1 request; returns the status code.
     fn request(&self, method: &str, path: &str) -> std::io::Result<u16> {
+        self.request_with_body(method, path, "")
+    }
+
+    /// One unsigned HTTP/1.1 request with a text body; returns the status code.
+    fn request_with_body(&self, method: &str, path: &str, body: &str) -> std::io::Result<u16> {
         let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         write!(
             stream,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            self.addr
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
         )?;
         let mut head = [0u8; 12];
         stream.read_exact(&mut head)?;
