@@ -80,16 +80,70 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            // One line: the whole context chain, outermost first.
-            eprintln!("tusk: error: {err:#}");
+            eprintln!("tusk: error: {}", one_line(&err));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error's context chain on one line, outermost first, skipping a cause whose
+/// text the line already holds (library errors often include their source in their
+/// own message).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
 #[cfg(test)]
 mod tests {
+    use anyhow::Context;
     use clap::CommandFactory;
+
+    #[test]
+    fn errors_print_on_one_line_without_repeating_causes() {
+        #[derive(Debug)]
+        struct Inner;
+        impl std::fmt::Display for Inner {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("bucket \"b\" does not exist")
+            }
+        }
+        impl std::error::Error for Inner {}
+        #[derive(Debug)]
+        struct Outer(Inner);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "publishing pages: {}", self.0)
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err = Err::<(), _>(Outer(Inner))
+            .context("writing\nto s3")
+            .unwrap_err();
+        assert_eq!(
+            super::one_line(&err),
+            "writing to s3: publishing pages: bucket \"b\" does not exist"
+        );
+        let plain = anyhow::anyhow!("disk full").context("copying shard-00001.tsk");
+        assert_eq!(
+            super::one_line(&plain),
+            "copying shard-00001.tsk: disk full"
+        );
+    }
 
     #[test]
     fn every_command_definition_is_consistent() {

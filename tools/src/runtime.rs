@@ -1,6 +1,7 @@
 //! Process-wide set-up shared by the commands: logging, the async runtime, actor name.
 
 use std::future::Future;
+use std::io::IsTerminal;
 
 use anyhow::Context;
 
@@ -13,6 +14,7 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }
