@@ -50,27 +50,64 @@ use crate::{
 
 /// Runs every check, one after the other, on `store`.
 pub async fn run_all(store: Arc<dyn ObjectStore>) {
-    check_put_get_head(store.clone()).await;
-    check_list(store.clone()).await;
-    check_delete(store.clone()).await;
-    check_get_range(store.clone()).await;
-    check_create_conflict(store.clone()).await;
-    check_update_if(store.clone()).await;
-    check_get_if_changed(store.clone()).await;
-    check_put_file_round_trip(store.clone()).await;
-    check_concurrent_create(store.clone()).await;
-    check_publish_and_versions(store.clone()).await;
-    check_uncommitted_invisible(store.clone()).await;
-    check_publish_twice_refused(store.clone()).await;
-    check_download_shard(store.clone()).await;
-    check_activate_rollback_history(store.clone()).await;
-    check_poll_current(store.clone()).await;
-    check_concurrent_activate(store.clone()).await;
-    check_rollback_nothing_before(store.clone()).await;
-    check_gc_keeps_and_collects(store.clone()).await;
-    check_gc_deletes_manifest_first(store.clone()).await;
-    check_gc_stops_when_current_moves(store.clone()).await;
-    check_interrupted_move_is_repaired(store).await;
+    crate::__conformance_list!(@run store);
+}
+
+/// Defines one `#[tokio::test]` per conformance check, each on a fresh store from
+/// `$make_store()`, which returns `(guard, Arc<dyn ObjectStore>)` (the guard, e.g. a
+/// temp dir or a test server, lives as long as the check). The list of checks is kept
+/// in one place, so every backend's test file runs every check.
+///
+/// ```ignore
+/// fn store() -> (tempfile::TempDir, Arc<dyn ObjectStore>) { ... }
+/// tusk_store::conformance_tests!(store);
+/// ```
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make_store:ident) => {
+        $crate::__conformance_list!(@tests $make_store);
+    };
+}
+
+/// The list of checks behind [`run_all`] and [`conformance_tests!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_list {
+    (@$mode:ident $arg:ident) => {
+        $crate::__conformance_list!(@$mode $arg;
+            check_put_get_head,
+            check_list,
+            check_delete,
+            check_get_range,
+            check_create_conflict,
+            check_update_if,
+            check_get_if_changed,
+            check_put_file_round_trip,
+            check_concurrent_create,
+            check_publish_and_versions,
+            check_uncommitted_invisible,
+            check_publish_twice_refused,
+            check_download_shard,
+            check_activate_rollback_history,
+            check_poll_current,
+            check_concurrent_activate,
+            check_rollback_nothing_before,
+            check_gc_keeps_and_collects,
+            check_gc_deletes_manifest_first,
+            check_gc_stops_when_current_moves,
+            check_interrupted_move_is_repaired
+        );
+    };
+    (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $check() {
+            let (_guard, store) = $make_store();
+            $crate::conformance::$check(store).await;
+        }
+    )*};
+    (@run $store:ident; $($check:ident),* $(,)?) => {$(
+        $crate::conformance::$check($store.clone()).await;
+    )*};
 }
 
 /// A fresh name for one check: `conf-<name>-<timestamp>-<random>`.

@@ -65,3 +65,70 @@ fn validate_name(what: &str, name: &str) -> Result<()> {
         })
     }
 }
+
+/// Checks a store key (or, with `is_prefix`, a list prefix, which may be empty or end in
+/// `/` or in a partial name): no leading `/`, no `\\` or NUL, no empty segment, no
+/// segment starting with `.`. Every backend applies the same rules, so a store can move
+/// between backends, and dot-names stay free for a backend's own temp and lock files.
+pub(crate) fn validate_key(key: &str, is_prefix: bool) -> Result<()> {
+    let bad = |why: &str| StoreError::Invalid {
+        what: if is_prefix {
+            "list prefix"
+        } else {
+            "object key"
+        }
+        .to_string(),
+        detail: format!("{key:?}: {why}"),
+    };
+    if key.starts_with('/') {
+        return Err(bad("must not start with '/'"));
+    }
+    if key.contains(['\\', '\0']) {
+        return Err(bad("must not contain '\\' or NUL"));
+    }
+    let segments: Vec<&str> = key.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() && !(is_prefix && i == last) {
+            return Err(bad("empty path segment"));
+        }
+        if seg.starts_with('.') {
+            return Err(bad(
+                "path segments must not start with '.' (no '.', '..' or hidden names)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_validated() {
+        for good in ["a", "a/b", "d/versions/v1/MANIFEST.json", "x..y/z"] {
+            validate_key(good, false).unwrap_or_else(|e| panic!("{good:?} rejected: {e}"));
+        }
+        for bad in [
+            "",
+            "/a",
+            "a//b",
+            "a/",
+            "..",
+            "a/../b",
+            "./a",
+            "a/.hidden",
+            "a\\b",
+        ] {
+            let err = validate_key(bad, false).expect_err(bad);
+            assert_eq!(err.kind(), crate::ErrorKind::Invalid, "{bad:?}: {err}");
+        }
+        for good in ["", "a/", "a/b", "a/par"] {
+            validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?} rejected: {e}"));
+        }
+        for bad in ["/", "a//", "../", "a/.."] {
+            validate_key(bad, true).expect_err(bad);
+        }
+    }
+}

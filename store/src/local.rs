@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError};
+use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, layout};
 
 /// A store rooted at a local directory. Create-only writes use create-exclusive
 /// files; replacements use write-to-temp + rename, so readers never see a partial
@@ -58,46 +58,9 @@ impl LocalStore {
 
     /// The file that holds `key`, after validating the key.
     pub fn object_path(&self, key: &str) -> Result<PathBuf> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         Ok(self.root.join(key))
     }
-}
-
-/// Checks a key (or, with `is_prefix`, a list prefix, which may be empty or end in
-/// `/` or in a partial name).
-fn validate_key(key: &str, is_prefix: bool) -> Result<()> {
-    let bad = |why: &str| StoreError::Invalid {
-        what: if is_prefix {
-            "list prefix"
-        } else {
-            "object key"
-        }
-        .to_string(),
-        detail: format!("{key:?}: {why}"),
-    };
-    if key.starts_with('/') {
-        return Err(bad("must not start with '/'"));
-    }
-    if key.contains(['\\', '\0']) {
-        return Err(bad("must not contain '\\' or NUL"));
-    }
-    let segments: Vec<&str> = key.split('/').collect();
-    let last = segments.len() - 1;
-    for (i, seg) in segments.iter().enumerate() {
-        if seg.is_empty() {
-            // A prefix may be empty or end with '/'.
-            if is_prefix && i == last {
-                continue;
-            }
-            return Err(bad("empty path segment"));
-        }
-        if seg.starts_with('.') {
-            return Err(bad(
-                "path segments must not start with '.' (no '.', '..' or hidden names)",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Runs blocking file work off the async workers.
@@ -167,7 +130,7 @@ impl ObjectStore for LocalStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        validate_key(prefix, true)?;
+        layout::validate_key(prefix, true)?;
         let (root, prefix_owned) = (self.root.clone(), prefix.to_string());
         blocking(prefix, move || fsops::list(&root, &prefix_owned)).await
     }
@@ -176,37 +139,5 @@ impl ObjectStore for LocalStore {
         let path = self.object_path(key)?;
         let owned = key.to_string();
         blocking(key, move || fsops::delete(&owned, &path)).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_validated() {
-        for good in ["a", "a/b", "d/versions/v1/MANIFEST.json", "x..y/z"] {
-            validate_key(good, false).unwrap_or_else(|e| panic!("{good:?} rejected: {e}"));
-        }
-        for bad in [
-            "",
-            "/a",
-            "a//b",
-            "a/",
-            "..",
-            "a/../b",
-            "./a",
-            "a/.hidden",
-            "a\\b",
-        ] {
-            let err = validate_key(bad, false).expect_err(bad);
-            assert_eq!(err.kind(), crate::ErrorKind::Invalid, "{bad:?}: {err}");
-        }
-        for good in ["", "a/", "a/b", "a/par"] {
-            validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?} rejected: {e}"));
-        }
-        for bad in ["/", "a//", "../", "a/.."] {
-            validate_key(bad, true).expect_err(bad);
-        }
     }
 }

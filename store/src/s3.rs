@@ -51,7 +51,7 @@ use bytes::Bytes;
 
 pub use config::S3Config;
 
-use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError};
+use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, layout};
 use errors::Failure;
 use retry::RetryPolicy;
 
@@ -117,37 +117,6 @@ impl S3Store {
     }
 }
 
-/// Checks a store key: no leading `/`, no empty segment, no segment starting with `.`
-/// (the same rules as the local store, so a store can move between backends).
-fn validate_key(key: &str, is_prefix: bool) -> Result<()> {
-    let bad = |why: &str| StoreError::Invalid {
-        what: if is_prefix {
-            "list prefix"
-        } else {
-            "object key"
-        }
-        .to_string(),
-        detail: format!("{key:?}: {why}"),
-    };
-    if key.starts_with('/') {
-        return Err(bad("must not start with '/'"));
-    }
-    if key.contains(['\\', '\0']) {
-        return Err(bad("must not contain '\\' or NUL"));
-    }
-    let segments: Vec<&str> = key.split('/').collect();
-    let last = segments.len() - 1;
-    for (i, seg) in segments.iter().enumerate() {
-        if seg.is_empty() && !(is_prefix && i == last) {
-            return Err(bad("empty path segment"));
-        }
-        if seg.starts_with('.') {
-            return Err(bad("path segments must not start with '.'"));
-        }
-    }
-    Ok(())
-}
-
 /// An ETag without its surrounding quotes (S3 sends `"abc"`; we store `abc`).
 fn etag_of(raw: Option<&str>) -> String {
     raw.unwrap_or_default().trim_matches('"').to_string()
@@ -171,43 +140,43 @@ impl ObjectStore for S3Store {
     }
 
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<ObjectMeta> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         self.put_bytes(key, data, mode).await
     }
 
     async fn put_file(&self, key: &str, path: &Path, crc32: u32) -> Result<ObjectMeta> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         self.upload_file(key, path, crc32).await
     }
 
     async fn get(&self, key: &str) -> Result<GetResult> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         let got = self.get_object(key, None).await?;
         got.ok_or_else(|| self.error(key, Failure::NotModified))
     }
 
     async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Option<GetResult>> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         self.get_object(key, etag).await
     }
 
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         self.read_range(key, offset, len).await
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         self.head_object(key).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        validate_key(prefix, true)?;
+        layout::validate_key(prefix, true)?;
         self.list_objects(prefix).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        validate_key(key, false)?;
+        layout::validate_key(key, false)?;
         self.delete_object(key).await
     }
 }
@@ -219,16 +188,16 @@ mod tests {
     #[test]
     fn keys_are_validated_like_the_local_store() {
         for good in ["a", "a/b", "d/versions/v1/MANIFEST.json"] {
-            validate_key(good, false).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+            layout::validate_key(good, false).unwrap_or_else(|e| panic!("{good:?}: {e}"));
         }
         for bad in ["", "/a", "a//b", "a/", "..", "a/.x", "a\\b"] {
             assert_eq!(
-                validate_key(bad, false).expect_err(bad).kind(),
+                layout::validate_key(bad, false).expect_err(bad).kind(),
                 crate::ErrorKind::Invalid
             );
         }
         for good in ["", "a/", "a/par"] {
-            validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?}: {e}"));
+            layout::validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?}: {e}"));
         }
     }
 

@@ -15,36 +15,7 @@ fn store() -> (MotoServer, Arc<dyn ObjectStore>) {
     (moto, store)
 }
 
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $check() {
-            let (_moto, store) = store();
-            c::$check(store).await;
-        }
-    )*};
-}
-
-conformance!(
-    check_put_get_head,
-    check_list,
-    check_delete,
-    check_get_range,
-    check_create_conflict,
-    check_update_if,
-    check_get_if_changed,
-    check_put_file_round_trip,
-    check_concurrent_create,
-    check_publish_and_versions,
-    check_uncommitted_invisible,
-    check_publish_twice_refused,
-    check_download_shard,
-    check_activate_rollback_history,
-    check_poll_current,
-    check_concurrent_activate,
-    check_rollback_nothing_before,
-    check_interrupted_move_is_repaired,
-);
+tusk_store::conformance_tests!(store);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_all_on_one_shared_store() {
