@@ -14,12 +14,17 @@
 //! Every check panics with a message naming the store and what went wrong. Each check
 //! works under its own fresh prefix / domain (a name plus a random suffix), so checks
 //! can share one store, run concurrently, and run again on a store that is not wiped.
+//!
+//! For fault injection in any test, [`Intercepted`] wraps a store and runs [`Hooks`]
+//! around every call; [`RangeFaults`] is the ready-made one for interrupted downloads.
 
 mod barrier;
 mod catalog_checks;
 mod gc_checks;
+mod intercept;
 mod objects;
 mod pointer_checks;
+mod range_faults;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -34,6 +39,7 @@ pub use catalog_checks::{
 pub use gc_checks::{
     check_gc_deletes_manifest_first, check_gc_keeps_and_collects, check_gc_stops_when_current_moves,
 };
+pub use intercept::{Hooks, Intercepted, Op, injected};
 pub use objects::{
     check_concurrent_create, check_create_conflict, check_delete, check_get_if_changed,
     check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
@@ -42,6 +48,7 @@ pub use pointer_checks::{
     check_activate_rollback_history, check_concurrent_activate, check_interrupted_move_is_repaired,
     check_poll_current, check_rollback_nothing_before,
 };
+pub use range_faults::RangeFaults;
 
 use crate::{
     Catalog, ErrorKind, MANIFEST_FORMAT_VERSION, Manifest, ObjectStore, PartitionerSpec,

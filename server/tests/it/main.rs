@@ -1,7 +1,6 @@
 //! In-process server tests over real sockets.
 
 mod common;
-mod faulty;
 mod restart;
 mod resume;
 mod serve;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tusk_client::{Client, DomainState};
 use tusk_server::{AllShards, RunningServer, Server, ServerConfig};
-use tusk_store::ObjectStore;
+use tusk_store::conformance::{Intercepted, RangeFaults};
+use tusk_store::{LocalStore, ObjectStore};
 
 use crate::common::{Fixture, eventually, http_get, records, wait_for_version};
-use crate::faulty::FaultyStore;
 
 /// Small chunks so a test shard spans many ranged reads.
 const CHUNK: u64 = 4096;
@@ -21,8 +21,15 @@ fn config(fx: &Fixture) -> ServerConfig {
     config
 }
 
-async fn start(config: ServerConfig, store: &Arc<FaultyStore>) -> (RunningServer, Client) {
-    let store: Arc<dyn ObjectStore> = store.clone();
+/// The fixture's store, with ranged reads that fail on demand and are counted.
+fn faulty_store(fx: &Fixture) -> (Arc<RangeFaults>, Arc<dyn ObjectStore>) {
+    let local = Arc::new(LocalStore::new(fx.store.path()).expect("local store"));
+    let faults = Arc::new(RangeFaults::new());
+    (faults.clone(), Arc::new(Intercepted::new(local, faults)))
+}
+
+async fn start(config: ServerConfig, store: &Arc<dyn ObjectStore>) -> (RunningServer, Client) {
+    let store = store.clone();
     let server = Server::start_with_store(config, Arc::new(AllShards), move |_| Ok(store.clone()))
         .await
         .expect("server starts");
@@ -67,12 +74,12 @@ async fn an_interrupted_download_keeps_serving_and_resumes_with_the_missing_byte
     let fx = Fixture::new();
     fx.publish("pages", "v1", &records("v1", 50), 1).await;
     fx.activate("pages", "v1").await;
-    let store = Arc::new(FaultyStore::new(fx.store.path()));
+    let (faults, store) = faulty_store(&fx);
     let (server, client) = start(config(&fx), &store).await;
     wait_for_version(&client, "pages", "v1").await;
 
-    store.take_served();
-    store.fail_after(5);
+    faults.take_served();
+    faults.fail_after(5);
     let v2 = fx.publish("pages", "v2", &records("v2", 4000), 2).await;
     assert!(
         v2.bytes > 10 * CHUNK,
@@ -101,11 +108,11 @@ async fn an_interrupted_download_keeps_serving_and_resumes_with_the_missing_byte
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
     assert!(load_failures(&metrics) >= 1, "{metrics}");
 
-    let first = store.take_served();
+    let first = faults.take_served();
     assert!(first > 0 && first < v2.bytes, "{first} of {}", v2.bytes);
-    store.heal();
+    faults.heal();
     wait_for_version(&client, "pages", "v2").await;
-    let second = store.take_served();
+    let second = faults.take_served();
     assert_eq!(first + second, v2.bytes, "no byte fetched twice");
 
     let d = client.status().await.expect("status").domains.remove(0);
@@ -127,13 +134,13 @@ async fn a_restarted_server_resumes_the_download_of_current_and_sweeps_the_rest(
     let fx = Fixture::new();
     let v2 = fx.publish("pages", "v2", &records("v2", 4000), 2).await;
     fx.activate("pages", "v2").await;
-    let store = Arc::new(FaultyStore::new(fx.store.path()));
-    store.fail_after(3);
+    let (faults, store) = faulty_store(&fx);
+    faults.fail_after(3);
     let (server, client) = start(config(&fx), &store).await;
     let d = wait_interrupted(&client).await;
     assert_eq!(d.state, DomainState::Loading as i32, "still trying: {d:?}");
     server.shutdown().await;
-    let first = store.take_served();
+    let first = faults.take_served();
     assert!(first > 0 && first < v2.bytes, "{first} of {}", v2.bytes);
     assert!(
         resume_files(&fx, "v2") > 0,
@@ -145,11 +152,11 @@ async fn a_restarted_server_resumes_the_download_of_current_and_sweeps_the_rest(
     std::fs::create_dir_all(&stale).expect("stale dir");
     std::fs::write(stale.join("shard-00000.tsk.part"), b"old").expect("stale part");
 
-    store.heal();
+    faults.heal();
     let (server, client) = start(config(&fx), &store).await;
     wait_for_version(&client, "pages", "v2").await;
     assert_eq!(
-        first + store.take_served(),
+        first + faults.take_served(),
         v2.bytes,
         "resumed, not restarted"
     );

@@ -4,7 +4,6 @@
 //! days ahead of the real clock, and "young" by a manifest `created_at` close to that
 //! `now` (gc counts the later of the two).
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -12,12 +11,13 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::intercept::{Hooks, Intercepted, Op, injected};
 use super::{build_version, expect_kind, fresh, ok, pseudo_random};
 use crate::layout::{manifest_key, shard_key, versions_prefix};
 use crate::version_id::rfc3339;
 use crate::{
-    Catalog, ErrorKind, GcKind, GcOptions, GcReason, GcReport, GetResult, ObjectMeta, ObjectStore,
-    PutMode, Result, StoreError,
+    Catalog, ErrorKind, GcKind, GcOptions, GcReason, GcReport, ObjectMeta, ObjectStore, PutMode,
+    Result,
 };
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -232,8 +232,8 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
 pub async fn check_gc_deletes_manifest_first(store: Arc<dyn ObjectStore>) {
     let s = store.as_ref();
     let domain = fresh("gc-order");
-    let faulty = Arc::new(DeleteLog::new(store.clone()));
-    let catalog = Catalog::new(faulty.clone());
+    let (faulty, hooked) = DeleteLog::wrap(store.clone());
+    let catalog = Catalog::new(hooked);
     let real = SystemTime::now();
     publish_at(&catalog, &domain, "v1", 3, real).await;
     publish_at(&catalog, &domain, "v2", 1, real).await;
@@ -299,8 +299,8 @@ pub async fn check_gc_deletes_manifest_first(store: Arc<dyn ObjectStore>) {
 pub async fn check_gc_stops_when_current_moves(store: Arc<dyn ObjectStore>) {
     let s = store.as_ref();
     let domain = fresh("gc-moved");
-    let hooked = Arc::new(DeleteLog::new(store.clone()));
-    let catalog = Catalog::new(hooked.clone());
+    let (hooked, wrapped) = DeleteLog::wrap(store.clone());
+    let catalog = Catalog::new(wrapped);
     let real = SystemTime::now();
     for v in ["v1", "v2", "v3", "v4"] {
         publish_at(&catalog, &domain, v, 1, real).await;
@@ -335,9 +335,10 @@ pub async fn check_gc_stops_when_current_moves(store: Arc<dyn ObjectStore>) {
     assert_eq!(ids, ["v2", "v3", "v4"], "[{}] only v1 went", s.url());
 }
 
-/// A store that logs deletes and can fail those of shard objects.
+/// Hooks that log deletes and can fail those of shard objects.
 #[derive(Debug)]
 struct DeleteLog {
+    /// The unhooked store, for the concurrent operator.
     inner: Arc<dyn ObjectStore>,
     log: Mutex<Vec<String>>,
     fail_shards: AtomicBool,
@@ -346,13 +347,16 @@ struct DeleteLog {
 }
 
 impl DeleteLog {
-    fn new(inner: Arc<dyn ObjectStore>) -> Self {
-        DeleteLog {
-            inner,
+    /// The hooks and a store that runs them around `inner`.
+    fn wrap(inner: Arc<dyn ObjectStore>) -> (Arc<Self>, Arc<dyn ObjectStore>) {
+        let hooks = Arc::new(DeleteLog {
+            inner: inner.clone(),
             log: Mutex::new(Vec::new()),
             fail_shards: AtomicBool::new(false),
             activate_on_delete: Mutex::new(None),
-        }
+        });
+        let store = Arc::new(Intercepted::new(inner, hooks.clone()));
+        (hooks, store)
     }
 
     fn take_log(&self) -> Vec<String> {
@@ -361,32 +365,11 @@ impl DeleteLog {
 }
 
 #[async_trait]
-impl ObjectStore for DeleteLog {
-    fn url(&self) -> String {
-        self.inner.url()
-    }
-    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<ObjectMeta> {
-        self.inner.put(key, data, mode).await
-    }
-    async fn put_file(&self, key: &str, path: &Path, crc32: u32) -> Result<ObjectMeta> {
-        self.inner.put_file(key, path, crc32).await
-    }
-    async fn get(&self, key: &str) -> Result<GetResult> {
-        self.inner.get(key).await
-    }
-    async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Option<GetResult>> {
-        self.inner.get_if_changed(key, etag).await
-    }
-    async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
-        self.inner.get_range(key, offset, len).await
-    }
-    async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        self.inner.head(key).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        self.inner.list(prefix).await
-    }
-    async fn delete(&self, key: &str) -> Result<()> {
+impl Hooks for DeleteLog {
+    async fn before(&self, op: Op<'_>) -> Result<()> {
+        let Op::Delete { key } = op else {
+            return Ok(());
+        };
         self.log.lock().expect("log lock").push(key.to_string());
         let activate = self.activate_on_delete.lock().expect("hook lock").take();
         if let Some((domain, version)) = activate {
@@ -394,13 +377,8 @@ impl ObjectStore for DeleteLog {
             catalog.activate(&domain, &version, "other", "t").await?;
         }
         if key.ends_with(".tsk") && self.fail_shards.load(Ordering::SeqCst) {
-            return Err(StoreError::Backend {
-                backend: "test",
-                key: key.to_string(),
-                detail: "injected delete failure".to_string(),
-                retryable: false,
-            });
+            return Err(injected(key, "delete failure", false));
         }
-        self.inner.delete(key).await
+        Ok(())
     }
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::barrier::BarrierStore;
+use super::barrier::ReadBarrier;
+use super::intercept::Intercepted;
 use super::{expect_kind, fresh, ok, publish_small};
 use crate::layout::{current_key, history_key};
 use crate::{Action, Catalog, CurrentPoll, ErrorKind, HistoryRecord, ObjectStore, PutMode};
@@ -207,11 +208,8 @@ pub async fn check_concurrent_activate(store: Arc<dyn ObjectStore>) {
     );
 
     // Every operator's read of CURRENT completes before any of them writes.
-    let racing = Catalog::new(Arc::new(BarrierStore::new(
-        store.clone(),
-        current_key(&domain),
-        OPERATORS,
-    )));
+    let barrier = Arc::new(ReadBarrier::new(current_key(&domain), OPERATORS));
+    let racing = Catalog::new(Arc::new(Intercepted::new(store.clone(), barrier)));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 1..=OPERATORS {
         let (catalog, domain) = (racing.clone(), domain.clone());

@@ -1,57 +1,30 @@
-//! A store wrapper for download tests: counts ranged reads and bytes served, fails
-//! `get_range` with a retryable backend error after a number of calls, can change
-//! the ETag `head` reports, and tracks how many ranged reads overlap.
+//! Hooks for download tests: the ready-made ranged-read faults and counters of
+//! [`RangeFaults`], plus an ETag that `head` can be made to report as changed.
 
-use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tusk_store::{GetResult, LocalStore, ObjectMeta, ObjectStore, PutMode, Result, StoreError};
+use tusk_store::conformance::{Hooks, Intercepted, Op, RangeFaults};
+use tusk_store::{LocalStore, ObjectMeta, Result};
 
-/// `LocalStore` with injected faults and counters.
-#[derive(Debug)]
-pub struct FaultyStore {
-    inner: LocalStore,
-    /// Successful `get_range` calls allowed before they start failing.
-    calls_left: AtomicU64,
-    served: AtomicU64,
-    in_flight: AtomicU64,
-    max_in_flight: AtomicU64,
+/// Ranged-read faults and counters, and a suffix appended to every ETag `head` reports.
+#[derive(Debug, Default)]
+pub struct DownloadHooks {
+    ranges: RangeFaults,
     etag_suffix: Mutex<String>,
 }
 
-impl FaultyStore {
-    pub fn new(inner: LocalStore) -> FaultyStore {
-        FaultyStore {
-            inner,
-            calls_left: AtomicU64::new(u64::MAX),
-            served: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
-            max_in_flight: AtomicU64::new(0),
-            etag_suffix: Mutex::new(String::new()),
-        }
+impl DownloadHooks {
+    /// The hooks and a store that runs them around `inner`.
+    pub fn wrap(inner: LocalStore) -> (Arc<DownloadHooks>, Intercepted) {
+        let hooks = Arc::new(DownloadHooks::default());
+        (hooks.clone(), Intercepted::new(Arc::new(inner), hooks))
     }
 
-    /// From now on, `calls` more `get_range` calls succeed, then every one fails.
-    pub fn fail_after(&self, calls: u64) {
-        self.calls_left.store(calls, Ordering::SeqCst);
-    }
-
-    /// Clears the fault.
-    pub fn heal(&self) {
-        self.calls_left.store(u64::MAX, Ordering::SeqCst);
-    }
-
-    /// Bytes returned by successful `get_range` calls so far; resets the counter.
-    pub fn take_served(&self) -> u64 {
-        self.served.swap(0, Ordering::SeqCst)
-    }
-
-    /// Most `get_range` calls seen at once.
-    pub fn max_in_flight(&self) -> u64 {
-        self.max_in_flight.load(Ordering::SeqCst)
+    /// The ranged-read faults and counters.
+    pub fn ranges(&self) -> &RangeFaults {
+        &self.ranges
     }
 
     /// Makes `head` report a different ETag, as if the object had been replaced.
@@ -61,63 +34,21 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl ObjectStore for FaultyStore {
-    fn url(&self) -> String {
-        self.inner.url()
+impl Hooks for DownloadHooks {
+    async fn before(&self, op: Op<'_>) -> Result<()> {
+        self.ranges.before(op).await
     }
 
-    async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<ObjectMeta> {
-        self.inner.put(key, data, mode).await
+    async fn after(&self, op: Op<'_>) {
+        self.ranges.after(op).await;
     }
 
-    async fn put_file(&self, key: &str, path: &Path, crc32: u32) -> Result<ObjectMeta> {
-        self.inner.put_file(key, path, crc32).await
+    fn after_range(&self, key: &str, offset: u64, bytes: &Bytes) {
+        self.ranges.after_range(key, offset, bytes);
     }
 
-    async fn get(&self, key: &str) -> Result<GetResult> {
-        self.inner.get(key).await
-    }
-
-    async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Option<GetResult>> {
-        self.inner.get_if_changed(key, etag).await
-    }
-
-    async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
-        let allowed = self
-            .calls_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if !allowed {
-            return Err(StoreError::Backend {
-                backend: "faulty",
-                key: key.to_string(),
-                detail: format!("injected connection reset at offset {offset}"),
-                retryable: true,
-            });
-        }
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        // Let other ranged reads start before this one ends.
-        tokio::task::yield_now().await;
-        let got = self.inner.get_range(key, offset, len).await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let bytes = got?;
-        self.served.fetch_add(bytes.len() as u64, Ordering::SeqCst);
-        Ok(bytes)
-    }
-
-    async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        let mut meta = self.inner.head(key).await?;
+    fn after_head(&self, meta: &mut ObjectMeta) {
         meta.etag
             .push_str(&self.etag_suffix.lock().expect("etag lock"));
-        Ok(meta)
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        self.inner.list(prefix).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<()> {
-        self.inner.delete(key).await
     }
 }

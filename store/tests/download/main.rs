@@ -14,15 +14,24 @@ use tusk_store::{
     download_verified, download_verified_with,
 };
 
-use faulty::FaultyStore;
+use faulty::DownloadHooks;
+use tusk_store::conformance::{Intercepted, RangeFaults};
 
 const CHUNK: u64 = 64 * 1024;
 const KEY: &str = "d/versions/v1/shard-00000.tsk";
 
 struct Setup {
     _dir: tempfile::TempDir,
-    store: FaultyStore,
+    store: Intercepted,
+    hooks: Arc<DownloadHooks>,
     dest: PathBuf,
+}
+
+impl Setup {
+    /// The ranged-read faults and counters of the store.
+    fn ranges(&self) -> &RangeFaults {
+        self.hooks.ranges()
+    }
 }
 
 fn pseudo_random(len: u64, seed: u64) -> Vec<u8> {
@@ -46,9 +55,11 @@ async fn setup(data: &[u8]) -> Setup {
         .await
         .expect("put object");
     let dest = dir.path().join("data").join("shard-00000.tsk");
+    let (hooks, store) = DownloadHooks::wrap(local);
     Setup {
         _dir: dir,
-        store: FaultyStore::new(local),
+        store,
+        hooks,
         dest,
     }
 }
@@ -105,7 +116,7 @@ async fn parallel_download_is_correct_at_chunk_boundaries() {
             },
             "size {size}"
         );
-        assert_eq!(s.store.take_served(), size, "size {size}");
+        assert_eq!(s.ranges().take_served(), size, "size {size}");
         assert_done(&s, &data);
     }
 }
@@ -130,7 +141,7 @@ async fn the_default_entry_point_still_works() {
 async fn an_interrupted_download_resumes_with_only_the_missing_chunks() {
     let data = pseudo_random(10 * CHUNK + 3, 2);
     let s = setup(&data).await;
-    s.store.fail_after(4);
+    s.ranges().fail_after(4);
     let err = fetch(&s, &data, &options(4))
         .await
         .expect_err("interrupted");
@@ -141,12 +152,12 @@ async fn an_interrupted_download_resumes_with_only_the_missing_chunks() {
         part(&s.dest).exists() && sidecar(&s.dest).exists(),
         "kept for resume"
     );
-    let first = s.store.take_served();
+    let first = s.ranges().take_served();
     assert_eq!(first, 4 * CHUNK, "four ranged reads succeeded");
 
-    s.store.heal();
+    s.ranges().heal();
     let report = fetch(&s, &data, &options(4)).await.expect("resumed");
-    let second = s.store.take_served();
+    let second = s.ranges().take_served();
     assert_eq!(
         second,
         data.len() as u64 - first,
@@ -170,14 +181,14 @@ async fn repeated_interruptions_still_converge() {
     loop {
         attempts += 1;
         assert!(attempts <= 10, "no progress");
-        s.store.fail_after(2);
+        s.ranges().fail_after(2);
         match fetch(&s, &data, &options(3)).await {
             Ok(_) => break,
             Err(e) => assert_eq!(e.kind(), ErrorKind::Retryable, "{e}"),
         }
     }
     assert_eq!(
-        s.store.take_served(),
+        s.ranges().take_served(),
         data.len() as u64,
         "no chunk fetched twice"
     );
@@ -188,20 +199,28 @@ async fn repeated_interruptions_still_converge() {
 async fn a_chunk_corrupted_on_disk_between_attempts_is_fetched_again() {
     let data = pseudo_random(6 * CHUNK, 4);
     let s = setup(&data).await;
-    s.store.fail_after(3);
+    s.ranges().fail_after(3);
     fetch(&s, &data, &options(1))
         .await
         .expect_err("interrupted");
-    assert_eq!(s.store.take_served(), 3 * CHUNK, "chunks 0, 1 and 2 landed");
+    assert_eq!(
+        s.ranges().take_served(),
+        3 * CHUNK,
+        "chunks 0, 1 and 2 landed"
+    );
 
     // Flip a byte of chunk 1 in the partial file.
     let mut bytes = std::fs::read(part(&s.dest)).expect("read part");
     bytes[(CHUNK + 10) as usize] ^= 0xff;
     std::fs::write(part(&s.dest), &bytes).expect("write part");
 
-    s.store.heal();
+    s.ranges().heal();
     let report = fetch(&s, &data, &options(1)).await.expect("resumed");
-    assert_eq!(s.store.take_served(), 4 * CHUNK, "chunk 1 and chunks 3..6");
+    assert_eq!(
+        s.ranges().take_served(),
+        4 * CHUNK,
+        "chunk 1 and chunks 3..6"
+    );
     assert_eq!(report.reused_bytes, 2 * CHUNK);
     assert_done(&s, &data);
 }
@@ -210,17 +229,17 @@ async fn a_chunk_corrupted_on_disk_between_attempts_is_fetched_again() {
 async fn a_changed_etag_starts_over() {
     let data = pseudo_random(5 * CHUNK, 5);
     let s = setup(&data).await;
-    s.store.fail_after(2);
+    s.ranges().fail_after(2);
     fetch(&s, &data, &options(2))
         .await
         .expect_err("interrupted");
-    assert!(s.store.take_served() > 0);
+    assert!(s.ranges().take_served() > 0);
 
-    s.store.heal();
-    s.store.change_etag("-replaced");
+    s.ranges().heal();
+    s.hooks.change_etag("-replaced");
     let report = fetch(&s, &data, &options(2)).await.expect("fresh download");
     assert_eq!(
-        s.store.take_served(),
+        s.ranges().take_served(),
         data.len() as u64,
         "everything fetched again"
     );
@@ -232,19 +251,19 @@ async fn a_changed_etag_starts_over() {
 async fn a_changed_chunk_size_starts_over() {
     let data = pseudo_random(4 * CHUNK, 6);
     let s = setup(&data).await;
-    s.store.fail_after(2);
+    s.ranges().fail_after(2);
     fetch(&s, &data, &options(1))
         .await
         .expect_err("interrupted");
-    s.store.take_served();
-    s.store.heal();
+    s.ranges().take_served();
+    s.ranges().heal();
     let other = DownloadOptions {
         chunk_size: CHUNK / 2,
         ..options(2)
     };
     let report = fetch(&s, &data, &other).await.expect("fresh download");
     assert_eq!(report.reused_bytes, 0);
-    assert_eq!(s.store.take_served(), data.len() as u64);
+    assert_eq!(s.ranges().take_served(), data.len() as u64);
     assert_done(&s, &data);
 }
 
@@ -253,11 +272,11 @@ async fn a_checksum_mismatch_cleans_up_everything() {
     let data = pseudo_random(3 * CHUNK + 1, 7);
     let s = setup(&data).await;
     // A resumable leftover first, so the cleanup has something to remove.
-    s.store.fail_after(1);
+    s.ranges().fail_after(1);
     fetch(&s, &data, &options(1))
         .await
         .expect_err("interrupted");
-    s.store.heal();
+    s.ranges().heal();
     let wrong = crc32fast::hash(&data) ^ 1;
     let err = download_verified_with(
         &s.store,
@@ -292,7 +311,7 @@ async fn a_size_mismatch_fails_before_fetching() {
     .await
     .expect_err("size mismatch");
     assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
-    assert_eq!(s.store.take_served(), 0);
+    assert_eq!(s.ranges().take_served(), 0);
     assert!(!part(&s.dest).exists() && !sidecar(&s.dest).exists());
 }
 
@@ -301,7 +320,7 @@ async fn a_complete_destination_is_checked_not_fetched() {
     let data = pseudo_random(2 * CHUNK + 5, 10);
     let s = setup(&data).await;
     fetch(&s, &data, &options(2)).await.expect("first");
-    s.store.take_served();
+    s.ranges().take_served();
     let again = fetch(&s, &data, &options(2)).await.expect("second");
     assert_eq!(
         again,
@@ -310,7 +329,7 @@ async fn a_complete_destination_is_checked_not_fetched() {
             reused_bytes: data.len() as u64
         }
     );
-    assert_eq!(s.store.take_served(), 0);
+    assert_eq!(s.ranges().take_served(), 0);
 
     // A destination with other bytes is replaced.
     std::fs::write(&s.dest, b"stale").expect("overwrite dest");
@@ -325,9 +344,9 @@ async fn range_permits_bound_the_reads_in_flight() {
     let free = setup(&data).await;
     fetch(&free, &data, &options(4)).await.expect("unbounded");
     assert!(
-        free.store.max_in_flight() >= 2,
+        free.ranges().max_in_flight() >= 2,
         "parallel ranges overlap: {}",
-        free.store.max_in_flight()
+        free.ranges().max_in_flight()
     );
 
     let bounded = setup(&data).await;
@@ -336,7 +355,7 @@ async fn range_permits_bound_the_reads_in_flight() {
         ..options(4)
     };
     fetch(&bounded, &data, &opts).await.expect("bounded");
-    assert_eq!(bounded.store.max_in_flight(), 1);
+    assert_eq!(bounded.ranges().max_in_flight(), 1);
     assert_done(&bounded, &data);
 }
 
