@@ -37,7 +37,9 @@ fn killed_writers_leave_no_partial_version() {
         "4MiB",
     ];
     let mut completed = 0;
-    for delay_ms in [0u64, 5, 20, 50, 100, 200, 350, 500, 600, 650, 700, 750, 800, 900, 1500] {
+    for delay_ms in [
+        0u64, 5, 20, 50, 100, 200, 350, 500, 600, 650, 700, 750, 800, 900, 1500,
+    ] {
         let mut child = Command::new(tusk_bin())
             .args(write_args)
             .stdin(Stdio::null())
