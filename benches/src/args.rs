@@ -13,7 +13,7 @@ usage: lookup [--keys N[,N...]] [--probes N] [--passes N] [--writer-shards N]
   --probes          hit probes per pass, and as many miss probes (default 2000000)
   --passes          timed passes per measurement; the median is reported (default 5)
   --writer-shards   shard count for the tusk_writer build rate (default 8)
-  --only            parts to run among tusk, writer, hashmap, sled (default all)
+  --only            parts among tusk, tusk-heap, writer, hashmap, sled (default all)
   --sled-cache-mib  sled's cache_capacity in MiB (default 1024, sled's own default)
   --dir             parent of the temp dir for shard files and sled (default $TMPDIR)
   --quick           smoke run: --keys 100000 --probes 200000 --passes 3
@@ -23,8 +23,10 @@ usage: lookup [--keys N[,N...]] [--probes N] [--passes N] [--writer-shards N]
 /// Which parts of the bench run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts {
-    /// The tusk shard: build rate and lookups.
+    /// The tusk shard: build rate and lookups through `mmap`.
     pub tusk: bool,
+    /// The same shard file read into a heap buffer: lookups.
+    pub tusk_heap: bool,
     /// The batch writer's build rate.
     pub writer: bool,
     /// The std HashMap: load rate and lookups.
@@ -37,6 +39,7 @@ impl Parts {
     /// Every part.
     pub const ALL: Parts = Parts {
         tusk: true,
+        tusk_heap: true,
         writer: true,
         hashmap: true,
         sled: true,
@@ -45,6 +48,7 @@ impl Parts {
     fn parse(list: &str) -> Result<Self> {
         let mut p = Parts {
             tusk: false,
+            tusk_heap: false,
             writer: false,
             hashmap: false,
             sled: false,
@@ -52,12 +56,13 @@ impl Parts {
         for name in list.split(',').map(str::trim) {
             match name {
                 "tusk" => p.tusk = true,
+                "tusk-heap" => p.tusk_heap = true,
                 "writer" => p.writer = true,
                 "hashmap" => p.hashmap = true,
                 "sled" => p.sled = true,
                 other => {
                     return Err(BenchError::Args(format!(
-                        "--only: unknown part {other:?} (expected tusk, writer, hashmap, sled)"
+                        "--only: unknown part {other:?} (expected tusk, tusk-heap, writer, hashmap, sled)"
                     )));
                 }
             }
@@ -190,6 +195,7 @@ mod tests {
             o.parts,
             Parts {
                 tusk: true,
+                tusk_heap: false,
                 writer: false,
                 hashmap: false,
                 sled: true

@@ -2,7 +2,8 @@
 //!
 //! The `lookup` binary builds one dataset per key count (24-byte random keys,
 //! 150-byte values, deterministic), loads it into each contender — a tusk shard
-//! (built with `ShardBuilder`, memory-mapped, verified), a std `HashMap` (the floor)
+//! (built with `ShardBuilder`, memory-mapped, verified; and the same file read into
+//! the heap), a std `HashMap` (the floor)
 //! and sled 0.34 — checks every contender answers every probe correctly, then times
 //! random hit and miss lookups and prints the medians, their ratios and the verdict
 //! against the targets. It also measures how fast tusk builds shards, alone and
@@ -34,7 +35,7 @@ pub use error::{BenchError, Result};
 
 use contender::hash_map::StdHashMap;
 use contender::sled_tree::SledTree;
-use contender::tusk_shard::TuskShard;
+use contender::tusk_shard::{TuskHeap, TuskShard};
 use data::{Dataset, KEY_LEN, Probes, VALUE_LEN};
 use lookup::bench;
 use machine::Machine;
@@ -75,13 +76,22 @@ pub fn run_size(
     let parts = config.parts;
 
     let mut tusk_file_bytes = 0;
-    if parts.tusk {
+    if parts.tusk || parts.tusk_heap {
         log(&format!("[{keys} keys] tusk: build, verify, check, time"));
         let shard_path = dir.path().join("bench.tsk");
         {
             let (shard, rate) = TuskShard::build(&data, dir.path(), "bench.tsk")?;
             tusk_file_bytes = shard.file_bytes();
             builds.push(rate);
+            if parts.tusk {
+                lookups.push(bench(&shard, hits, misses, config.passes)?);
+            }
+        }
+        if parts.tusk_heap {
+            log(&format!(
+                "[{keys} keys] tusk-heap: read, verify, check, time"
+            ));
+            let shard = TuskHeap::read(&shard_path)?;
             lookups.push(bench(&shard, hits, misses, config.passes)?);
         }
         std::fs::remove_file(&shard_path).map_err(|source| BenchError::Io {

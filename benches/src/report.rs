@@ -94,7 +94,7 @@ pub struct SizeReport {
     pub passes: u64,
     /// Bytes of the single tusk shard file.
     pub tusk_file_bytes: u64,
-    /// Lookup timings: tusk, hashmap, sled.
+    /// Lookup timings: tusk, tusk-heap, hashmap, sled (those that ran).
     pub lookups: Vec<LookupResult>,
     /// Ratios of the medians.
     pub ratios: Ratios,
@@ -220,13 +220,13 @@ impl SizeReport {
         );
         let _ = writeln!(
             s,
-            "{:<8} {:>9} {:>9}   hit passes | miss passes",
+            "{:<10} {:>9} {:>9}   hit passes | miss passes",
             "store", "hit", "miss"
         );
         for l in &r.lookups {
             let _ = writeln!(
                 s,
-                "{:<8} {:>9.1} {:>9.1}   {} | {}",
+                "{:<10} {:>9.1} {:>9.1}   {} | {}",
                 l.name,
                 l.hit.median_ns,
                 l.miss.median_ns,

@@ -25,7 +25,7 @@ fn tiny_run_checks_every_contender() {
     .unwrap();
 
     let names: Vec<&str> = report.lookups.iter().map(|l| l.name).collect();
-    assert_eq!(names, ["tusk", "hashmap", "sled"]);
+    assert_eq!(names, ["tusk", "tusk-heap", "hashmap", "sled"]);
     for l in &report.lookups {
         assert_eq!(l.hit.passes_ns.len(), 1);
         assert!(l.hit.median_ns > 0.0 && l.miss.median_ns > 0.0, "{l:?}");

@@ -1,4 +1,5 @@
-//! tusk's native shard: built with `ShardBuilder`, memory-mapped, verified, queried.
+//! tusk's native shard: built with `ShardBuilder`, memory-mapped (or read into the
+//! heap, to separate the format's cost from the page-cache mapping's), verified, queried.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -100,6 +101,50 @@ impl Lookup for TuskShard {
 
     fn name(&self) -> &'static str {
         "tusk"
+    }
+
+    #[inline]
+    fn lookup<'a>(&'a self, key: &[u8]) -> Result<Option<&'a [u8]>> {
+        self.shard.get(key).map_err(|source| BenchError::Format {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// The same shard file read into an ordinary heap buffer: the format's `get` with no
+/// file mapping under it (the server maps files; this row only isolates that cost).
+pub struct TuskHeap {
+    shard: Shard<Vec<u8>>,
+    path: PathBuf,
+}
+
+impl TuskHeap {
+    /// Reads the whole shard at `path` into memory, opens it and verifies it.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| BenchError::Io {
+            what: "reading",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let fmt_err = |source| BenchError::Format {
+            path: path.to_path_buf(),
+            source,
+        };
+        let shard = Shard::open(bytes).map_err(fmt_err)?;
+        shard.verify().map_err(fmt_err)?;
+        Ok(TuskHeap {
+            shard,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Lookup for TuskHeap {
+    type Value<'a> = &'a [u8];
+
+    fn name(&self) -> &'static str {
+        "tusk-heap"
     }
 
     #[inline]
