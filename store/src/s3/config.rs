@@ -27,7 +27,7 @@ pub struct S3Config {
     pub prefix: String,
     /// Endpoint URL (`http://127.0.0.1:9000`); `None` = the AWS endpoint of the region.
     pub endpoint: Option<String>,
-    /// Region; `None` = the AWS chain (`AWS_REGION`, profile), else [`DEFAULT_REGION`].
+    /// Region; `None` = the AWS chain (`AWS_REGION`, profile), else `us-east-1`.
     pub region: Option<String>,
     /// Path-style addressing (`http://host/bucket/key`) instead of virtual hosts.
     pub path_style: bool,
