@@ -87,6 +87,7 @@ pub(crate) fn align64(x: u64) -> Option<u64> {
 }
 
 /// Reads a little-endian u16 at `at` (caller guarantees bounds).
+#[inline(always)]
 pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
     let mut a = [0u8; 2];
     a.copy_from_slice(&b[at..at + 2]);
@@ -94,6 +95,7 @@ pub(crate) fn le_u16(b: &[u8], at: usize) -> u16 {
 }
 
 /// Reads a little-endian u32 at `at` (caller guarantees bounds).
+#[inline(always)]
 pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[at..at + 4]);
@@ -101,6 +103,7 @@ pub(crate) fn le_u32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Reads a little-endian u64 at `at` (caller guarantees bounds).
+#[inline(always)]
 pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);

@@ -37,6 +37,14 @@ pub(crate) fn decode(buf: &[u8], pos: usize) -> Option<(u64, usize)> {
     if first < 0x80 {
         return Some((u64::from(first), pos + 1));
     }
+    // Two bytes (128..16383) is the common length of a value: keep it off the slow path.
+    let second = *buf.get(pos + 1)?;
+    if second < 0x80 {
+        if second == 0 {
+            return None; // not the shortest form
+        }
+        return Some((u64::from(first & 0x7F) | u64::from(second) << 7, pos + 2));
+    }
     decode_slow(buf, pos)
 }
 
