@@ -10,6 +10,7 @@
 //! - [`Catalog::poll_current`] answers `Changed { current: None, etag: None }`
 //!   whenever the domain has no `CURRENT` (each poll: there is no ETag to compare).
 
+mod bounded;
 pub(crate) mod gc;
 mod pointer_ops;
 mod publish;

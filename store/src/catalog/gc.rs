@@ -33,9 +33,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::task::JoinSet;
 
 use super::Catalog;
+use super::bounded::run_bounded;
 use crate::layout::{
     current_key, history_key, manifest_key, validate_domain, validate_version, versions_prefix,
 };
@@ -401,30 +401,11 @@ async fn delete_dir(store: &Arc<dyn ObjectStore>, domain: &str, dir: &Dir) -> Re
     if dir.objects.iter().any(|o| o.key == mkey) {
         store.delete(&mkey).await?;
     }
-    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
-    for object in dir.objects.iter().filter(|o| o.key != mkey) {
-        while tasks.len() >= DELETE_CONCURRENCY {
-            join_one(&mut tasks).await?;
-        }
+    let deletes = dir.objects.iter().filter(|o| o.key != mkey).map(|object| {
         let (store, key) = (Arc::clone(store), object.key.clone());
-        tasks.spawn(async move { store.delete(&key).await });
-    }
-    while !tasks.is_empty() {
-        join_one(&mut tasks).await?;
-    }
-    Ok(())
-}
-
-async fn join_one(tasks: &mut JoinSet<Result<()>>) -> Result<()> {
-    match tasks.join_next().await {
-        Some(Ok(result)) => result,
-        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Some(Err(e)) => Err(StoreError::Io {
-            path: "gc delete".to_string(),
-            source: std::io::Error::other(e.to_string()),
-        }),
-        None => Ok(()),
-    }
+        async move { store.delete(&key).await }
+    });
+    run_bounded(deletes, DELETE_CONCURRENCY, "gc delete").await
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::task::JoinSet;
 
 use super::Catalog;
+use super::bounded::run_bounded;
 use crate::layout::{manifest_key, shard_key, validate_domain, validate_version, version_prefix};
 use crate::{ErrorKind, Manifest, ObjectStore, PutMode, Result, ShardEntry, StoreError};
 
@@ -105,31 +105,12 @@ async fn upload_shards(
     manifest: &Manifest,
     shard_dir: &Path,
 ) -> Result<()> {
-    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
-    for shard in &manifest.shards {
-        while tasks.len() >= UPLOAD_CONCURRENCY {
-            join_one(&mut tasks).await?;
-        }
+    let uploads = manifest.shards.iter().map(|shard| {
         let key = shard_key(&manifest.domain, &manifest.version, &shard.object);
         let path = shard_dir.join(&shard.object);
-        tasks.spawn(upload_one(Arc::clone(store), key, path, shard.clone()));
-    }
-    while !tasks.is_empty() {
-        join_one(&mut tasks).await?;
-    }
-    Ok(())
-}
-
-async fn join_one(tasks: &mut JoinSet<Result<()>>) -> Result<()> {
-    match tasks.join_next().await {
-        Some(Ok(result)) => result,
-        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Some(Err(e)) => Err(StoreError::Io {
-            path: "shard upload".to_string(),
-            source: std::io::Error::other(e.to_string()),
-        }),
-        None => Ok(()),
-    }
+        upload_one(Arc::clone(store), key, path, shard.clone())
+    });
+    run_bounded(uploads, UPLOAD_CONCURRENCY, "shard upload").await
 }
 
 async fn upload_one(
