@@ -36,7 +36,10 @@ fn killed_writers_leave_no_partial_version() {
         "--memory",
         "4MiB",
     ];
-    let mut completed = 0;
+    // `completed`: runs that exited successfully. `attempts`: runs started. A run killed
+    // after it created its MANIFEST (but before it activated or exited) leaves a
+    // complete, committed version: that is allowed; a partial one is not.
+    let (mut completed, mut attempts) = (0, 0);
     for delay_ms in [
         0u64, 5, 20, 50, 100, 200, 350, 500, 600, 650, 700, 750, 800, 900, 1500,
     ] {
@@ -50,6 +53,7 @@ fn killed_writers_leave_no_partial_version() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL: no cleanup code runs
         let status = child.wait().unwrap();
+        attempts += 1;
         if status.success() {
             completed += 1;
         }
@@ -59,10 +63,10 @@ fn killed_writers_leave_no_partial_version() {
         )
         .unwrap();
         let listed = listed.as_array().unwrap();
-        assert_eq!(
-            listed.len(),
-            completed,
-            "after a kill at {delay_ms} ms: {listed:?}"
+        assert!(
+            (completed..=attempts).contains(&listed.len()),
+            "after a kill at {delay_ms} ms: {} visible, {completed} completed of {attempts}: {listed:?}",
+            listed.len()
         );
         for v in listed {
             assert_eq!(v["records"], 300_000);

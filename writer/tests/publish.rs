@@ -62,3 +62,58 @@ async fn publish_activates_unless_told_not_to() {
         .unwrap_err();
     assert!(err.to_string().contains(second.version()), "{err}");
 }
+
+/// A process that crashed between creating history record n+1 and rewriting CURRENT
+/// leaves a half-done move. The store repairs it on the next move and answers
+/// Conflict; the writer re-reads and retries, so the job still activates its version.
+#[tokio::test]
+async fn publish_activates_after_a_half_done_move_left_by_a_crash() {
+    use tusk_store::{Action, HistoryRecord, PutMode};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let catalog = Catalog::open(store_dir.to_str().unwrap()).unwrap();
+    let o = opts(dir.path());
+    let first = build_from_iter([("a", "1")], &o, None).unwrap();
+    publish(&catalog, &first, true, "test-writer")
+        .await
+        .unwrap();
+
+    // The crashed move: history record 2 exists, CURRENT still says seq 1.
+    let half_done = HistoryRecord {
+        seq: 2,
+        action: Action::Activate,
+        version: first.version().to_string(),
+        previous: Some(first.version().to_string()),
+        at: "2026-11-21T00:00:00Z".to_string(),
+        actor: "crashed".to_string(),
+        reason: "killed mid-move".to_string(),
+    };
+    catalog
+        .store()
+        .put(
+            &tusk_store::layout::history_key("test-domain", 2),
+            serde_json::to_vec(&half_done).unwrap().into(),
+            PutMode::Create,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        catalog.current("test-domain").await.unwrap().unwrap().seq,
+        1
+    );
+
+    let second = build_from_iter([("a", "2")], &o, None).unwrap();
+    let current = publish(&catalog, &second, true, "test-writer")
+        .await
+        .expect("activation retries past the repair")
+        .unwrap();
+    assert_eq!(current.version, second.version());
+    assert_eq!(
+        current.seq, 3,
+        "the repaired move keeps its seq; ours follows it"
+    );
+    let history = catalog.history("test-domain").await.unwrap();
+    let seqs: Vec<u64> = history.iter().map(|h| h.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+}
