@@ -155,7 +155,7 @@ fn ok<T>(store: &dyn ObjectStore, what: &str, result: crate::Result<T>) -> T {
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {

@@ -34,6 +34,29 @@ pub fn tusk_bin() -> PathBuf {
     bin
 }
 
+/// Variables of the developer's environment that would change what a `tusk` process
+/// under test does (which store, which server, which AWS profile or endpoint); every
+/// process the harness starts runs without them, plus whatever the test sets.
+pub const SCRUBBED_ENV: &[&str] = &[
+    "TUSK_STORE",
+    "TUSK_DOMAIN",
+    "TUSK_SERVER",
+    "TUSK_S3_PATH_STYLE",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+];
+
+/// A `tusk` command with [`SCRUBBED_ENV`] removed and `env` added.
+fn tusk_command(env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(tusk_bin());
+    for var in SCRUBBED_ENV {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    cmd
+}
+
 /// Runs `tusk` with extra environment variables (e.g. the AWS settings of a test S3
 /// server); `Tusk::default()` runs it with the test's own environment.
 #[derive(Debug, Clone, Default)]
@@ -54,9 +77,8 @@ impl Tusk {
 
     /// Runs `tusk ARGS` to completion with no stdin.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(tusk_bin())
+        tusk_command(&self.env)
             .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .output()
             .expect("tusk runs")
@@ -149,10 +171,9 @@ impl ServerProcess {
         env: &[(String, String)],
     ) -> ServerProcess {
         let log = std::fs::File::create(stderr_log).expect("create the server log");
-        let mut child = Command::new(tusk_bin())
+        let mut child = tusk_command(env)
             .arg("serve")
             .args(args)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)

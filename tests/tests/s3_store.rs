@@ -2,28 +2,14 @@
 //! 127.0.0.1): streamed multipart uploads, checksum refusal, a missing bucket, a hung
 //! server, and the `tusk` CLI on an `s3://` store.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tusk_store::conformance::pseudo_random;
 use tusk_store::{ErrorKind, ObjectStore, PutMode, S3Store};
 use tusk_tests::s3::MotoServer;
 
 const BUCKET: &str = "tusk-s3-tests";
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
 
 fn moto_with_bucket() -> MotoServer {
     let moto = MotoServer::start();
@@ -39,7 +25,7 @@ async fn multipart_upload_from_a_file_reads_back_byte_for_byte() {
     let store = moto.store(BUCKET, "mp");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.tsk");
-    let data = noise((40 << 20) + 4321, 99);
+    let data = pseudo_random((40 << 20) + 4321, 99);
     std::fs::write(&path, &data).expect("write");
     let crc = crc32fast::hash(&data);
 
@@ -87,7 +73,7 @@ async fn put_file_with_the_wrong_crc_stores_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, len) in [("small", 1000usize), ("large", (17 << 20) + 1)] {
         let path = dir.path().join(name);
-        let data = noise(len, len as u64);
+        let data = pseudo_random(len, len as u64);
         std::fs::write(&path, &data).expect("write");
         let wrong = crc32fast::hash(&data) ^ 1;
         let key = format!("d/{name}");
@@ -183,27 +169,7 @@ async fn retries_ride_out_a_short_stall() {
 
 /// Runs the `tusk` binary with the moto environment (no other AWS settings).
 fn tusk_s3(moto: &MotoServer, args: &[&str]) -> String {
-    let mut cmd = Command::new(tusk_tests::tusk_bin());
-    cmd.args(args).stdin(Stdio::null());
-    for var in [
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL_S3",
-        "TUSK_S3_PATH_STYLE",
-        "TUSK_STORE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(moto.env());
-    let out = cmd.output().expect("tusk runs");
-    assert!(
-        out.status.success(),
-        "tusk {} failed ({}):\nstdout: {}\nstderr: {}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
+    tusk_tests::Tusk::with_env(&moto.env()).ok(args)
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -15,17 +15,11 @@ use tusk_tests::{Tusk, tusk_bin, write_tsv};
 pub const BUCKET: &str = "tusk-faults";
 pub const DOMAIN: &str = "pages";
 
-/// Deterministic pseudo-random lowercase hex of `len` characters (xorshift), so
-/// shards are as large as their input.
+/// Deterministic pseudo-random lowercase hex of `len` characters, so shards are as
+/// large as their input.
 fn hex_noise(len: usize, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = String::with_capacity(len + 16);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.push_str(&format!("{state:016x}"));
-    }
+    let bytes = tusk_store::conformance::pseudo_random(len.div_ceil(2), seed);
+    let mut out: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     out.truncate(len);
     out
 }
