@@ -68,6 +68,16 @@ pub struct Metrics {
     keys: Family<KeyLabels, Counter>,
 }
 
+/// One method's RPC counter for `OK` and its latency histogram, looked up once, so a
+/// request does not search the metric families (a lock and a hash each).
+#[derive(Debug, Clone)]
+pub struct RpcHandles {
+    service: &'static str,
+    method: &'static str,
+    ok: Counter,
+    seconds: Histogram,
+}
+
 /// Pre-created per-domain counters for the read path (no label lookup per request).
 #[derive(Debug, Clone)]
 pub struct KeyCounters {
@@ -129,27 +139,38 @@ impl Metrics {
         }
     }
 
-    /// Records one finished RPC.
-    pub fn observe_rpc(
-        &self,
-        service: &'static str,
-        method: &'static str,
-        code: tonic::Code,
-        elapsed: Duration,
-    ) {
-        self.handled
-            .get_or_create(&HandledLabels {
+    /// One method's RPC metrics, resolved once when the service is built.
+    pub fn rpc_handles(&self, service: &'static str, method: &'static str) -> RpcHandles {
+        RpcHandles {
+            service,
+            method,
+            ok: self.handled.get_or_create_owned(&HandledLabels {
                 grpc_service: service,
                 grpc_method: method,
-                grpc_code: code_name(code),
-            })
-            .inc();
-        self.handling_seconds
-            .get_or_create(&MethodLabels {
+                grpc_code: code_name(tonic::Code::Ok),
+            }),
+            seconds: self.handling_seconds.get_or_create_owned(&MethodLabels {
                 grpc_service: service,
                 grpc_method: method,
-            })
-            .observe(elapsed.as_secs_f64());
+            }),
+        }
+    }
+
+    /// Records one finished RPC. The common `OK` answer touches only the pre-resolved
+    /// handles; other codes look their counter up in the family.
+    pub fn observe_rpc(&self, rpc: &RpcHandles, code: tonic::Code, elapsed: Duration) {
+        if code == tonic::Code::Ok {
+            rpc.ok.inc();
+        } else {
+            self.handled
+                .get_or_create(&HandledLabels {
+                    grpc_service: rpc.service,
+                    grpc_method: rpc.method,
+                    grpc_code: code_name(code),
+                })
+                .inc();
+        }
+        rpc.seconds.observe(elapsed.as_secs_f64());
     }
 
     /// The hit/miss counters of `domain`.
@@ -250,12 +271,9 @@ mod tests {
     fn exposition_names_every_metric() {
         let m = Metrics::new();
         m.register_domain("pages");
-        m.observe_rpc(
-            "tusk.v1.Tusk",
-            "Get",
-            tonic::Code::NotFound,
-            Duration::from_millis(2),
-        );
+        let get = m.rpc_handles("tusk.v1.Tusk", "Get");
+        m.observe_rpc(&get, tonic::Code::NotFound, Duration::from_millis(2));
+        m.observe_rpc(&get, tonic::Code::Ok, Duration::from_millis(1));
         m.swapped("pages", None, "v1");
         m.swapped("pages", Some("v1"), "v2");
         m.load_failed("pages");
@@ -263,6 +281,8 @@ mod tests {
         let text = m.encode();
         for needle in [
             "grpc_server_handled_total{grpc_service=\"tusk.v1.Tusk\",grpc_method=\"Get\",grpc_code=\"NotFound\"} 1",
+            "grpc_server_handled_total{grpc_service=\"tusk.v1.Tusk\",grpc_method=\"Get\",grpc_code=\"OK\"} 1",
+            "grpc_server_handling_seconds_count{grpc_service=\"tusk.v1.Tusk\",grpc_method=\"Get\"} 2",
             "grpc_server_handling_seconds_bucket",
             "tusk_current_version_info{domain=\"pages\",version=\"v2\"} 1",
             "tusk_swaps_total{domain=\"pages\"} 2",

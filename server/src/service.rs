@@ -16,7 +16,7 @@ use tusk_proto::v1::{
 
 use crate::domain::Domain;
 use crate::error::ReadError;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RpcHandles};
 use crate::status::{NodeFacts, build_status};
 
 const SERVICE: &str = tusk_proto::SERVICE_NAME;
@@ -36,7 +36,16 @@ pub struct TuskService {
     domains: Arc<Vec<Arc<Domain>>>,
     limits: Limits,
     metrics: Arc<Metrics>,
+    rpcs: Arc<Rpcs>,
     node: NodeFacts,
+}
+
+/// Each method's pre-resolved metric handles.
+#[derive(Debug)]
+struct Rpcs {
+    get: RpcHandles,
+    multi_get: RpcHandles,
+    status: RpcHandles,
 }
 
 impl TuskService {
@@ -47,10 +56,16 @@ impl TuskService {
         metrics: Arc<Metrics>,
         node: NodeFacts,
     ) -> Self {
+        let rpcs = Arc::new(Rpcs {
+            get: metrics.rpc_handles(SERVICE, "Get"),
+            multi_get: metrics.rpc_handles(SERVICE, "MultiGet"),
+            status: metrics.rpc_handles(SERVICE, "Status"),
+        });
         TuskService {
             domains,
             limits,
             metrics,
+            rpcs,
             node,
         }
     }
@@ -131,7 +146,7 @@ impl TuskService {
 
     fn finish<T>(
         &self,
-        method: &'static str,
+        rpc: &RpcHandles,
         start: Instant,
         result: Result<T, ReadError>,
     ) -> Result<Response<T>, Status> {
@@ -140,8 +155,7 @@ impl TuskService {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),
         };
-        self.metrics
-            .observe_rpc(SERVICE, method, code, start.elapsed());
+        self.metrics.observe_rpc(rpc, code, start.elapsed());
         result
     }
 }
@@ -159,7 +173,7 @@ impl Tusk for TuskService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let start = Instant::now();
         let result = self.get_inner(request.get_ref());
-        self.finish("Get", start, result)
+        self.finish(&self.rpcs.get, start, result)
     }
 
     async fn multi_get(
@@ -168,7 +182,7 @@ impl Tusk for TuskService {
     ) -> Result<Response<MultiGetResponse>, Status> {
         let start = Instant::now();
         let result = self.multi_get_inner(request.get_ref());
-        self.finish("MultiGet", start, result)
+        self.finish(&self.rpcs.multi_get, start, result)
     }
 
     async fn status(
@@ -177,6 +191,6 @@ impl Tusk for TuskService {
     ) -> Result<Response<StatusResponse>, Status> {
         let start = Instant::now();
         let status = build_status(&self.node, &self.domains);
-        self.finish("Status", start, Ok(status))
+        self.finish(&self.rpcs.status, start, Ok(status))
     }
 }
