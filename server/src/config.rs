@@ -102,7 +102,7 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
 pub struct DomainConfig {
     /// Domain name (`[A-Za-z0-9._-]`, 1–128 characters).
     pub name: String,
-    /// Store URL: `file:///path`, a bare path, later `s3://bucket/prefix`.
+    /// Store URL: `s3://bucket/prefix`, `file:///path` or a bare path.
     pub store: String,
 }
 

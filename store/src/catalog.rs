@@ -69,7 +69,7 @@ impl Catalog {
         Catalog { store }
     }
 
-    /// Opens the store named by `url` (`file:///path`, a bare path, later `s3://...`).
+    /// Opens the store named by `url` (`s3://bucket/prefix`, `file:///path` or a bare path).
     pub fn open(url: &str) -> Result<Self> {
         Ok(Catalog::new(crate::open_store(url)?))
     }

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 /// tusk: a read-only, sharded key-value store for batch-computed data.
 ///
 /// A batch job publishes an immutable *version* of a *domain* to a *store* (a local
-/// directory or, later, S3) with `tusk write`; servers (`tusk serve`) download the
+/// directory or S3) with `tusk write`; servers (`tusk serve`) download the
 /// shards, verify and memory-map them, and answer gRPC gets, swapping to each new version
 /// atomically. Operators list, activate and roll back versions with one command.
 #[derive(Debug, Parser)]
