@@ -37,6 +37,31 @@ pub fn moto_dir() -> PathBuf {
         .join(format!("moto-{MOTO_VERSION}"))
 }
 
+/// How the harness starts moto: its own `moto.server` main, with write requests (PUT,
+/// POST, DELETE) run one at a time. moto handles a conditional write (`If-None-Match:
+/// *`, `If-Match`) as a check and then a separate store on a threaded server (its
+/// dispatcher lock covers routing only), so two concurrent creates of one key can both
+/// succeed there, where real S3 lets exactly one win. The full suite saw the
+/// concurrent-create conformance check get two winners twice; it did not reproduce in
+/// isolation. Serializing writes gives moto S3's atomicity; reads stay concurrent.
+const MOTO_LAUNCHER: &str = r#"
+import sys, threading
+from moto.moto_server import werkzeug_app
+from moto.server import main
+
+write_lock = threading.Lock()
+dispatch = werkzeug_app.DomainDispatcherApplication.__call__
+
+def serialized_writes(self, environ, start_response):
+    if environ.get("REQUEST_METHOD") in ("PUT", "POST", "DELETE"):
+        with write_lock:
+            return list(dispatch(self, environ, start_response))
+    return dispatch(self, environ, start_response)
+
+werkzeug_app.DomainDispatcherApplication.__call__ = serialized_writes
+main(sys.argv[1:])
+"#;
+
 /// A moto server process, killed when dropped.
 pub struct MotoServer {
     child: Child,
@@ -58,8 +83,8 @@ impl MotoServer {
         let log = tempfile::NamedTempFile::new().expect("moto log file");
         let child = Command::new("python3")
             .args([
-                "-m",
-                "moto.server",
+                "-c",
+                MOTO_LAUNCHER,
                 "-H",
                 "127.0.0.1",
                 "-p",
@@ -71,7 +96,7 @@ impl MotoServer {
             .stdout(log.reopen().expect("log handle"))
             .stderr(log.reopen().expect("log handle"))
             .spawn()
-            .expect("spawn python3 -m moto.server");
+            .expect("spawn python3 running moto.server");
         let mut server = MotoServer {
             child,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
