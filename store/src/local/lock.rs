@@ -8,8 +8,11 @@
 //!    `create_new` and removed when the guard drops, so cooperating processes on the
 //!    same directory exclude each other too.
 //!
-//! A lock file older than [`STALE_AFTER`] is taken to belong to a crashed process and
-//! is removed. Residual risks: two processes that break the same stale lock at the
+//! A lock file holds its owner's `pid host`. It is taken to belong to a crashed
+//! process, and removed, when that owner is on this host and no longer runs (checked
+//! through `/proc/<pid>`, so at once on Linux), or when it is older than
+//! [`STALE_AFTER`] (any platform, any host). An owner that cannot be told (an empty or
+//! unreadable file, another host, no `/proc`) falls back to the age rule. Residual risks: two processes that break the same stale lock at the
 //! same moment can both proceed; a process that holds a lock for longer than
 //! `STALE_AFTER` can lose it; tools that do not use this store (hand edits, `cp`)
 //! are not excluded; filesystems without atomic exclusive create (old NFS) give no
@@ -81,8 +84,9 @@ fn lock_object_waiting(key: &str, object: &Path, wait: Duration) -> Result<Objec
             .open(&lock_file)
         {
             Ok(mut f) => {
-                // The pid only helps a human who finds a leftover lock file.
-                let _ = writeln!(f, "{}", std::process::id());
+                // Lets a later process see that the owner died (and a human who finds
+                // a leftover lock file see whose it was).
+                let _ = writeln!(f, "{} {}", std::process::id(), host_name());
                 return Ok(ObjectLock {
                     lock_file,
                     _stripe: guard,
@@ -113,6 +117,26 @@ fn lock_object_waiting(key: &str, object: &Path, wait: Duration) -> Result<Objec
 }
 
 fn is_stale(lock_file: &Path) -> bool {
+    owner_is_gone(lock_file) || is_old(lock_file)
+}
+
+/// True when the lock file names a process of this host that no longer runs.
+fn owner_is_gone(lock_file: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(lock_file) else {
+        return false;
+    };
+    let mut fields = text.split_whitespace();
+    let (Some(pid), Some(host)) = (fields.next(), fields.next()) else {
+        return false; // being written, or written by an older tusk: use the age rule
+    };
+    let proc = Path::new("/proc");
+    pid.parse::<u32>().is_ok()
+        && host == host_name()
+        && proc.join("self").exists()
+        && !proc.join(pid).exists()
+}
+
+fn is_old(lock_file: &Path) -> bool {
     let modified = File::open(lock_file)
         .and_then(|f| f.metadata())
         .and_then(|m| m.modified());
@@ -122,6 +146,16 @@ fn is_stale(lock_file: &Path) -> bool {
             .is_ok_and(|age| age > STALE_AFTER),
         Err(_) => false,
     }
+}
+
+/// This host's name, as recorded in lock files.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_string())
 }
 
 #[cfg(test)]
@@ -149,6 +183,39 @@ mod tests {
         let lock = lock_object("d/CURRENT", &object).expect("stale lock is broken");
         drop(lock);
         assert!(!lock_path(&object).exists());
+    }
+
+    #[test]
+    fn fresh_lock_of_a_dead_process_on_this_host_is_broken_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let object = dir.path().join("CURRENT");
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let dead = child.id();
+        child.wait().expect("reap");
+        std::fs::write(lock_path(&object), format!("{dead} {}\n", host_name()))
+            .expect("write lock");
+        // A 20 ms wait: only the dead-owner rule can free it, not the 30 s age rule.
+        let lock = lock_object_waiting("d/CURRENT", &object, Duration::from_millis(20))
+            .expect("a dead owner's lock is abandoned");
+        drop(lock);
+        assert!(!lock_path(&object).exists());
+    }
+
+    #[test]
+    fn fresh_lock_of_a_live_process_or_another_host_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let object = dir.path().join("CURRENT");
+        for owner in [
+            format!("{} {}", std::process::id(), host_name()),
+            format!("1 some-other-host-{}", std::process::id()),
+        ] {
+            std::fs::write(lock_path(&object), owner.clone()).expect("write lock");
+            let err = lock_object_waiting("d/CURRENT", &object, Duration::from_millis(20))
+                .err()
+                .unwrap_or_else(|| panic!("the lock of {owner:?} must not be taken"));
+            assert_eq!(err.kind(), crate::ErrorKind::Conflict, "{err}");
+            assert!(lock_path(&object).exists());
+        }
     }
 
     #[test]
