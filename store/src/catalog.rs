@@ -12,17 +12,17 @@
 
 mod bounded;
 pub(crate) mod gc;
+pub(crate) mod lineage;
 mod pointer_ops;
 mod publish;
+
+pub use pointer_ops::{Lineage, MoveOptions, MoveOutcome};
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::layout::{
-    current_key, history_key, history_prefix, manifest_key, shard_key, validate_domain,
-    validate_version, versions_prefix,
-};
+use crate::layout::{current_key, manifest_key, shard_key, validate_domain, validate_version};
 use crate::{Current, ErrorKind, HistoryRecord, Manifest, ObjectStore, Result, StoreError};
 
 /// A committed version with its manifest.
@@ -32,6 +32,8 @@ pub struct VersionSummary {
     pub manifest: Manifest,
     /// True when `CURRENT` names it.
     pub is_current: bool,
+    /// True when a rollback left it and it was not made current again since.
+    pub rolled_back: bool,
 }
 
 /// Result of polling `CURRENT` with an ETag.
@@ -104,23 +106,16 @@ impl Catalog {
     /// A version with a corrupt manifest is skipped with a warning.
     pub async fn versions(&self, domain: &str) -> Result<Vec<VersionSummary>> {
         validate_domain(domain)?;
-        let prefix = versions_prefix(domain);
-        let mut committed = Vec::new();
-        for object in self.store.list(&prefix).await? {
-            let rest = &object.key[prefix.len()..];
-            if let Some((version, "MANIFEST.json")) = rest.split_once('/')
-                && validate_version(version).is_ok()
-            {
-                committed.push(version.to_string());
-            }
-        }
-        committed.sort();
-        let current = self.current(domain).await?.map(|c| c.version);
+        let committed = self.committed_ids(domain).await?;
+        let lineage = self.lineage(domain).await?;
+        let current = lineage.current().map(|c| c.version.clone());
+        let rolled_back = lineage.rolled_back()?;
         let mut out = Vec::with_capacity(committed.len());
         for version in committed {
             match self.manifest(domain, &version).await {
                 Ok(manifest) => out.push(VersionSummary {
                     is_current: current.as_deref() == Some(version.as_str()),
+                    rolled_back: rolled_back.contains(&version),
                     manifest,
                 }),
                 Err(e) if e.kind() == ErrorKind::Corrupt => {
@@ -199,26 +194,11 @@ impl Catalog {
         }
     }
 
-    /// Every history record of `domain`, oldest first.
+    /// Every history record of `domain`, oldest first, including records of moves
+    /// that never took effect ([`Catalog::lineage`] tells them apart).
     pub async fn history(&self, domain: &str) -> Result<Vec<HistoryRecord>> {
         validate_domain(domain)?;
-        let mut records = Vec::new();
-        for object in self.store.list(&history_prefix(domain)).await? {
-            let record = match self.read_history_key(&object.key).await {
-                Ok(r) => r,
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            };
-            if history_key(domain, record.seq) != object.key {
-                return Err(StoreError::CorruptDocument {
-                    key: object.key,
-                    detail: format!("record says seq {}", record.seq),
-                });
-            }
-            records.push(record);
-        }
-        records.sort_by_key(|r| r.seq);
-        Ok(records)
+        self.read_records(domain).await
     }
 
     async fn read_history_key(&self, key: &str) -> Result<HistoryRecord> {

@@ -45,7 +45,8 @@ pub use objects::{
     check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
 };
 pub use pointer_checks::{
-    check_activate_rollback_history, check_concurrent_activate, check_interrupted_move_is_repaired,
+    check_activate_rollback_history, check_concurrent_activate, check_concurrent_rollback,
+    check_expected_current, check_failed_move_never_takes_effect, check_move_faults_at_every_step,
     check_poll_current, check_rollback_nothing_before,
 };
 pub use range_faults::RangeFaults;
@@ -98,11 +99,14 @@ macro_rules! __conformance_list {
             check_activate_rollback_history,
             check_poll_current,
             check_concurrent_activate,
+            check_concurrent_rollback,
+            check_expected_current,
             check_rollback_nothing_before,
             check_gc_keeps_and_collects,
             check_gc_deletes_manifest_first,
             check_gc_stops_when_current_moves,
-            check_interrupted_move_is_repaired
+            check_failed_move_never_takes_effect,
+            check_move_faults_at_every_step
         );
     };
     (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(

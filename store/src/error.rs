@@ -78,6 +78,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A write of `CURRENT` failed; `CURRENT` was read back to say whether the move
+    /// took effect.
+    #[error("{outcome}: {source}")]
+    PointerMove {
+        /// What reading `CURRENT` back found.
+        outcome: String,
+        /// The failed write.
+        source: Box<StoreError>,
+    },
     /// An error from a remote backend.
     #[error("{backend} error on {key}: {detail}")]
     Backend {
@@ -101,6 +110,7 @@ impl StoreError {
             StoreError::Invalid { .. } => ErrorKind::Invalid,
             StoreError::Checksum { .. } | StoreError::CorruptDocument { .. } => ErrorKind::Corrupt,
             StoreError::Io { .. } => ErrorKind::Internal,
+            StoreError::PointerMove { source, .. } => source.kind(),
             StoreError::Backend { retryable, .. } => {
                 if *retryable {
                     ErrorKind::Retryable

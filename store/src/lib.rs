@@ -32,7 +32,7 @@ mod s3;
 pub mod version_id;
 
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
-pub use catalog::{Catalog, CurrentPoll, VersionSummary};
+pub use catalog::{Catalog, CurrentPoll, Lineage, MoveOptions, MoveOutcome, VersionSummary};
 pub use download::download_verified;
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport, RateLimiter,

@@ -75,6 +75,14 @@ impl Tusk {
         &self.env
     }
 
+    /// `tusk ARGS` as a command to spawn (environment scrubbed, no stdin), for tests
+    /// that run several processes at once.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = tusk_command(&self.env);
+        cmd.args(args).stdin(Stdio::null());
+        cmd
+    }
+
     /// Runs `tusk ARGS` to completion with no stdin.
     pub fn run(&self, args: &[&str]) -> Output {
         tusk_command(&self.env)

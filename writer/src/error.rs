@@ -114,7 +114,9 @@ pub enum WriteError {
         source: StoreError,
     },
     /// The version was published but moving `CURRENT` to it failed.
-    #[error("version {version} of {domain} is published but activating it failed: {source}")]
+    #[error(
+        "version {version} of {domain} is published but not current: activating it failed: {source} (once resolved: `tusk activate --domain {domain} {version}`)"
+    )]
     Activate {
         /// Domain.
         domain: String,

@@ -103,4 +103,4 @@ pub use options::{
     OnDuplicate, ParseOptionError, WriteOptions,
 };
 pub use progress::{ProgressEvent, ProgressFn};
-pub use publish::{ACTIVATE_ATTEMPTS, publish};
+pub use publish::publish;

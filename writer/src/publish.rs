@@ -1,6 +1,6 @@
 //! Publishing a built version to a store, and making it current.
 
-use tusk_store::{Catalog, Current, ErrorKind};
+use tusk_store::{Catalog, Current, MoveOptions};
 
 use crate::built::BuiltVersion;
 use crate::error::{Result, WriteError};
@@ -11,10 +11,10 @@ use crate::error::{Result, WriteError};
 ///
 /// Returns the new pointer, or `None` when `activate` is false.
 ///
-/// Activation re-reads `CURRENT` and tries again (up to [`ACTIVATE_ATTEMPTS`] times)
-/// when it loses a race: the writer's intent is "make this new version current", so
-/// another operator's concurrent move, or the repair of a move a crashed process left
-/// half done, is not a reason to fail a job whose version is already published.
+/// Activation is one conditioned move (see `Catalog::activate_with`): if another
+/// operator moves `CURRENT` at the same moment, the activation fails with an error
+/// that names the winner and says the version is published but not current; the
+/// writer never overrides a move it did not see.
 pub async fn publish(
     catalog: &Catalog,
     built: &BuiltVersion,
@@ -35,27 +35,13 @@ pub async fn publish(
         return Ok(None);
     }
     let reason = format!("published by tusk-writer ({} records)", m.records);
-    let mut attempt = 1;
-    loop {
-        match catalog
-            .activate(&m.domain, &m.version, actor, &reason)
-            .await
-        {
-            Ok(current) => return Ok(Some(current)),
-            Err(e) if e.kind() == ErrorKind::Conflict && attempt < ACTIVATE_ATTEMPTS => {
-                tracing::info!(domain = %m.domain, version = %m.version, attempt, error = %e, "activation lost a race; re-reading CURRENT and retrying");
-                attempt += 1;
-            }
-            Err(source) => {
-                return Err(WriteError::Activate {
-                    domain: m.domain.clone(),
-                    version: m.version.clone(),
-                    source,
-                });
-            }
-        }
+    let options = MoveOptions::new(actor, reason);
+    match catalog.activate_with(&m.domain, &m.version, &options).await {
+        Ok(outcome) => Ok(Some(outcome.current)),
+        Err(source) => Err(WriteError::Activate {
+            domain: m.domain.clone(),
+            version: m.version.clone(),
+            source,
+        }),
     }
 }
-
-/// How many times [`publish`] tries to activate a version that keeps losing races.
-pub const ACTIVATE_ATTEMPTS: u32 = 5;

@@ -63,11 +63,12 @@ async fn publish_activates_unless_told_not_to() {
     assert!(err.to_string().contains(second.version()), "{err}");
 }
 
-/// A process that crashed between creating history record n+1 and rewriting CURRENT
-/// leaves a half-done move. The store repairs it on the next move and answers
-/// Conflict; the writer re-reads and retries, so the job still activates its version.
+/// An earlier writer whose activation failed after its history record (a crash, a
+/// full disk) left a record that never took effect. A later writer neither completes
+/// it nor trips over it: its own version becomes current, and the failed one never
+/// is.
 #[tokio::test]
-async fn publish_activates_after_a_half_done_move_left_by_a_crash() {
+async fn a_failed_activation_never_takes_effect_later() {
     use tusk_store::{Action, HistoryRecord, PutMode};
 
     let dir = tempfile::tempdir().unwrap();
@@ -78,16 +79,22 @@ async fn publish_activates_after_a_half_done_move_left_by_a_crash() {
     publish(&catalog, &first, true, "test-writer")
         .await
         .unwrap();
+    let failed = build_from_iter([("a", "bad")], &o, None).unwrap();
+    publish(&catalog, &failed, false, "test-writer")
+        .await
+        .unwrap();
 
-    // The crashed move: history record 2 exists, CURRENT still says seq 1.
+    // The failed move: history record 2 exists, CURRENT still says seq 1.
     let half_done = HistoryRecord {
         seq: 2,
+        base: Some(1),
         action: Action::Activate,
-        version: first.version().to_string(),
+        version: failed.version().to_string(),
         previous: Some(first.version().to_string()),
         at: "2026-11-21T00:00:00Z".to_string(),
         actor: "crashed".to_string(),
         reason: "killed mid-move".to_string(),
+        policy_override: None,
     };
     catalog
         .store()
@@ -98,22 +105,24 @@ async fn publish_activates_after_a_half_done_move_left_by_a_crash() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        catalog.current("test-domain").await.unwrap().unwrap().seq,
-        1
-    );
 
     let second = build_from_iter([("a", "2")], &o, None).unwrap();
     let current = publish(&catalog, &second, true, "test-writer")
         .await
-        .expect("activation retries past the repair")
+        .expect("activation is not blocked by a failed move")
         .unwrap();
     assert_eq!(current.version, second.version());
+    assert_eq!(current.seq, 3, "the next free seq");
+    let lineage = catalog.lineage("test-domain").await.unwrap();
+    let took_effect: Vec<&str> = lineage
+        .chain()
+        .unwrap()
+        .iter()
+        .map(|r| r.version.as_str())
+        .collect();
     assert_eq!(
-        current.seq, 3,
-        "the repaired move keeps its seq; ours follows it"
+        took_effect,
+        [first.version(), second.version()],
+        "the failed activation never took effect"
     );
-    let history = catalog.history("test-domain").await.unwrap();
-    let seqs: Vec<u64> = history.iter().map(|h| h.seq).collect();
-    assert_eq!(seqs, vec![1, 2, 3]);
 }

@@ -97,6 +97,12 @@ pub trait Hooks: Debug + Send + Sync {
     /// answer goes back to the caller; only for calls `before` let through.
     async fn after(&self, _op: Op<'_>) {}
 
+    /// Runs after `after`: an `Err` replaces the inner store's answer, as when a call
+    /// reached the store but its answer was lost (a timeout after the write landed).
+    fn lost_answer(&self, _op: Op<'_>) -> Result<()> {
+        Ok(())
+    }
+
     /// Sees the bytes of every successful [`ObjectStore::get_range`], e.g. to count them.
     fn after_range(&self, _key: &str, _offset: u64, _bytes: &Bytes) {}
 
@@ -174,6 +180,7 @@ impl Intercepted {
         self.hooks.before(op).await?;
         let result = call.await;
         self.hooks.after(op).await;
+        self.hooks.lost_answer(op)?;
         result
     }
 }

@@ -5,6 +5,7 @@ pub mod gc;
 pub mod get;
 pub mod history;
 pub mod inspect;
+mod moves;
 pub mod rollback;
 pub mod serve;
 pub mod status;

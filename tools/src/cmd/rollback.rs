@@ -3,17 +3,21 @@
 use anyhow::Context;
 
 use super::StoreArgs;
-use crate::output::print_json;
-use crate::runtime::{actor, block_on};
+use super::moves::{ExpectArgs, print_outcome};
+use crate::runtime::block_on;
 
-/// Roll a domain back to the version that was current before the current one, or to
+/// Roll a domain back: leave the current version, marking it rolled back, for the
+/// newest older version that was once current and is not rolled back, or for
 /// `--to VERSION`.
 ///
-/// Only the CURRENT pointer moves (with a history record); servers that still hold the
-/// target version on disk swap back within one poll interval.
+/// Repeated rollbacks walk further back, never forward; `tusk versions` and
+/// `tusk history` show the marks. Only the CURRENT pointer moves (with a history
+/// record), conditioned on the CURRENT this command read (or `--expect-current`):
+/// of two operators rolling back at once, exactly one wins. Servers that still hold
+/// the target version on disk swap back within one poll interval.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  tusk rollback --store ./store --domain pages\n  tusk rollback --store ./store --domain pages --to 20261120T080000Z-1c2d --reason 'bad join'"
+    after_help = "Examples:\n  tusk rollback --store ./store --domain pages --reason 'bad join'\n  tusk rollback --store ./store --domain pages --expect-current 20261121T213000Z-7f3a\n  tusk rollback --store ./store --domain pages --to 20261120T080000Z-1c2d"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -24,7 +28,9 @@ pub struct Args {
     /// Why, recorded in the history.
     #[arg(long, default_value = "tusk rollback")]
     reason: String,
-    /// Print the new CURRENT as JSON.
+    #[command(flatten)]
+    expect: ExpectArgs,
+    /// Print the outcome as JSON: {domain, moved, from, to, seq, rolled_back, current}.
     #[arg(long)]
     json: bool,
 }
@@ -33,16 +39,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let catalog = args.store.catalog()?;
     let domain = &args.store.domain;
-    let before = block_on(catalog.current(domain))?.ok().flatten();
-    let current = block_on(catalog.rollback(domain, args.to.as_deref(), &actor(), &args.reason))?
+    let options = args.expect.options(&args.reason);
+    let outcome = block_on(catalog.rollback_with(domain, args.to.as_deref(), &options))?
         .with_context(|| format!("rolling back {domain}"))?;
-    if args.json {
-        return print_json(&current);
-    }
-    let from = before.map(|c| c.version).unwrap_or_else(|| "(none)".into());
-    println!(
-        "{domain}: rolled back {from} -> {} (seq {})",
-        current.version, current.seq
-    );
-    Ok(())
+    print_outcome(domain, &outcome, true, args.json)
 }

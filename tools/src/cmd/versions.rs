@@ -7,7 +7,8 @@ use super::StoreArgs;
 use crate::output::{human_bytes, print_json, print_table};
 use crate::runtime::block_on;
 
-/// List the committed versions of a domain, oldest first, marking the current one.
+/// List the committed versions of a domain, oldest first, marking the current one
+/// and the ones rolled back (a plain `tusk rollback` never goes to those).
 ///
 /// A version is committed once its MANIFEST.json exists; versions still being
 /// written (or abandoned by a crashed writer) are not listed.
@@ -29,6 +30,7 @@ struct Row<'a> {
     bytes: u64,
     shards: u32,
     current: bool,
+    rolled_back: bool,
 }
 
 /// Runs the command.
@@ -46,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             bytes: v.manifest.bytes,
             shards: v.manifest.shard_count,
             current: v.is_current,
+            rolled_back: v.rolled_back,
         })
         .collect();
     if args.json {
@@ -65,12 +68,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 human_bytes(r.bytes),
                 r.shards.to_string(),
                 if r.current { "*".into() } else { String::new() },
+                if r.rolled_back {
+                    "rolled back".into()
+                } else {
+                    String::new()
+                },
             ]
         })
         .collect();
     print_table(
         &[
-            "VERSION", "CREATED", "RECORDS", "BYTES", "SHARDS", "CURRENT",
+            "VERSION", "CREATED", "RECORDS", "BYTES", "SHARDS", "CURRENT", "NOTE",
         ],
         &table,
     );

@@ -1,0 +1,85 @@
+//! What `tusk activate` and `tusk rollback` share: the flags that condition a move of
+//! CURRENT, and how its outcome is printed.
+
+use serde::Serialize;
+use tusk_store::{MoveOptions, MoveOutcome};
+
+use crate::output::print_json;
+use crate::runtime::actor;
+
+/// Flags that say what the operator saw before moving CURRENT.
+#[derive(Debug, clap::Args)]
+pub struct ExpectArgs {
+    /// Move only if CURRENT is still VERSION (what you saw in `tusk versions`); if
+    /// another operator moved it meanwhile, change nothing and say who did.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_current: Option<String>,
+}
+
+impl ExpectArgs {
+    /// The options of a move by this user for `reason`.
+    pub fn options(&self, reason: &str) -> MoveOptions {
+        MoveOptions {
+            expect_current: self.expect_current.clone(),
+            ..MoveOptions::new(actor(), reason)
+        }
+    }
+}
+
+/// A move's outcome as `--json` prints it.
+#[derive(Serialize)]
+struct Json<'a> {
+    domain: &'a str,
+    moved: bool,
+    from: Option<&'a str>,
+    to: &'a str,
+    seq: u64,
+    rolled_back: Option<&'a str>,
+    current: &'a tusk_store::Current,
+}
+
+/// Prints what the move did: the versions it went between, as the move itself saw
+/// them (never from a separate read). `rolled_back` names the version a rollback
+/// marked.
+pub fn print_outcome(
+    domain: &str,
+    outcome: &MoveOutcome,
+    rolled_back: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let marked = outcome
+        .from
+        .as_deref()
+        .filter(|_| rolled_back && outcome.moved);
+    if json {
+        return print_json(&Json {
+            domain,
+            moved: outcome.moved,
+            from: outcome.from.as_deref(),
+            to: &outcome.current.version,
+            seq: outcome.current.seq,
+            rolled_back: marked,
+            current: &outcome.current,
+        });
+    }
+    let c = &outcome.current;
+    if !outcome.moved {
+        println!(
+            "{domain}: {} is already current (seq {}, set by {} at {}); nothing changed",
+            c.version, c.seq, c.actor, c.updated_at
+        );
+        return Ok(());
+    }
+    let from = outcome.from.as_deref().unwrap_or("(none)");
+    match marked {
+        Some(left) => println!(
+            "{domain}: rolled back {from} -> {} (seq {}); {left} is marked rolled back",
+            c.version, c.seq
+        ),
+        None => println!(
+            "{domain}: CURRENT moved {from} -> {} (seq {})",
+            c.version, c.seq
+        ),
+    }
+    Ok(())
+}
