@@ -16,6 +16,10 @@ pub enum ErrorKind {
     Invalid,
     /// Stored bytes are damaged (checksum, unparsable manifest).
     Corrupt,
+    /// Access to the store is refused, or the store does not exist as configured
+    /// (credentials, permissions, a missing bucket): retrying will not help until an
+    /// operator acts.
+    Permission,
     /// Anything else.
     Internal,
 }
@@ -78,6 +82,17 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The store refused access or does not exist as configured (see
+    /// [`ErrorKind::Permission`]).
+    #[error("{backend} error on {key}: {detail}")]
+    Denied {
+        /// Backend name (e.g. "s3").
+        backend: &'static str,
+        /// Object key.
+        key: String,
+        /// What was refused, and what to check.
+        detail: String,
+    },
     /// A write of `CURRENT` failed; `CURRENT` was read back to say whether the move
     /// took effect.
     #[error("{outcome}: {source}")]
@@ -109,7 +124,13 @@ impl StoreError {
             StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => ErrorKind::Conflict,
             StoreError::Invalid { .. } => ErrorKind::Invalid,
             StoreError::Checksum { .. } | StoreError::CorruptDocument { .. } => ErrorKind::Corrupt,
+            StoreError::Io { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                ErrorKind::Permission
+            }
             StoreError::Io { .. } => ErrorKind::Internal,
+            StoreError::Denied { .. } => ErrorKind::Permission,
             StoreError::PointerMove { source, .. } => source.kind(),
             StoreError::Backend { retryable, .. } => {
                 if *retryable {
@@ -127,5 +148,28 @@ impl StoreError {
             path: path.as_ref().display().to_string(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_access_is_a_permission_error_not_a_retryable_one() {
+        let denied = StoreError::io(
+            "/srv/store/d/CURRENT",
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert_eq!(denied.kind(), ErrorKind::Permission);
+        let other = StoreError::io("/srv/store", std::io::Error::other("disk on fire"));
+        assert_eq!(other.kind(), ErrorKind::Internal);
+        let s3 = StoreError::Denied {
+            backend: "s3",
+            key: "s3://b/k".to_string(),
+            detail: "access refused".to_string(),
+        };
+        assert_eq!(s3.kind(), ErrorKind::Permission);
+        assert_eq!(s3.to_string(), "s3 error on s3://b/k: access refused");
     }
 }

@@ -84,16 +84,18 @@ impl Failure {
             detail: one_line(&detail),
             retryable,
         };
+        let denied = |detail: String| StoreError::Denied {
+            backend: "s3",
+            key: key_url.clone(),
+            detail: one_line(&detail),
+        };
         match self {
             Failure::NotFound => StoreError::NotFound { key: key_url },
-            Failure::NoSuchBucket => backend(
-                format!(
-                    "bucket {:?} does not exist at {}",
-                    config.bucket,
-                    config.endpoint_label()
-                ),
-                false,
-            ),
+            Failure::NoSuchBucket => denied(format!(
+                "bucket {:?} does not exist at {}",
+                config.bucket,
+                config.endpoint_label()
+            )),
             Failure::PreconditionFailed => StoreError::Conflict {
                 key: key_url.clone(),
                 detail: "the object changed (precondition failed); re-read and retry".to_string(),
@@ -107,15 +109,12 @@ impl Failure {
                 key: key_url.clone(),
                 detail: one_line(&format!("the server rejected the upload's CRC32: {d}")),
             },
-            Failure::Denied(d) => backend(
-                format!(
-                    "access to bucket {:?} at {} refused: {d}; check the credentials \
-                     (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE) and the bucket policy",
-                    config.bucket,
-                    config.endpoint_label()
-                ),
-                false,
-            ),
+            Failure::Denied(d) => denied(format!(
+                "access to bucket {:?} at {} refused: {d}; check the credentials \
+                 (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE) and the bucket policy",
+                config.bucket,
+                config.endpoint_label()
+            )),
             Failure::Other { detail, retryable } => backend(
                 format!("{detail} (endpoint {})", config.endpoint_label()),
                 retryable,
@@ -368,7 +367,7 @@ mod tests {
         assert!(err.to_string().contains("s3://bkt/pre/d/CURRENT"), "{err}");
 
         let err = Failure::NoSuchBucket.into_store_error(&c, "k");
-        assert_eq!(err.kind(), crate::ErrorKind::Internal);
+        assert_eq!(err.kind(), crate::ErrorKind::Permission);
         let text = err.to_string();
         assert!(text.contains("bucket \"bkt\" does not exist"), "{text}");
         assert!(
@@ -378,16 +377,7 @@ mod tests {
 
         let err = classify(&service(403, "InvalidAccessKeyId")).into_store_error(&c, "k");
         let text = err.to_string();
-        assert!(
-            matches!(
-                err,
-                StoreError::Backend {
-                    retryable: false,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert_eq!(err.kind(), crate::ErrorKind::Permission, "{err:?}");
         assert!(
             text.contains("bkt") && text.contains("InvalidAccessKeyId"),
             "{text}"
