@@ -82,6 +82,18 @@ pub enum FormatError {
         /// The key (lossy UTF-8, truncated for display).
         key: String,
     },
+    /// The shard would outgrow what the format can address.
+    #[error("shard would exceed the format's {limit} limit at key {key:?}")]
+    TooLarge {
+        /// The limit, for people ("128 TiB of data").
+        limit: &'static str,
+        /// The key being added (lossy UTF-8, truncated for display).
+        key: String,
+    },
+    /// The builder failed earlier (an I/O error) and cannot go on: its output is
+    /// incomplete.
+    #[error("shard builder already failed on an earlier i/o error")]
+    BuilderFailed,
 }
 
 impl FormatError {

@@ -158,10 +158,10 @@ impl<W: Write> ShardBuilder<W> {
         }
         let offset = self.sink.pos + self.block.len() as u64;
         if offset.saturating_add(rec_len) > MAX_RECORD_OFFSET {
-            return Err(FormatError::Io(io::Error::other(format!(
-                "shard would exceed the format's 128 TiB data limit at key {:?}",
-                display_key(key)
-            ))));
+            return Err(FormatError::TooLarge {
+                limit: "128 TiB data",
+                key: display_key(key),
+            });
         }
         if rec_len > self.block_size as u64 {
             self.guard(|b| b.write_large(offset, key, value))?;
@@ -227,9 +227,7 @@ impl<W: Write> ShardBuilder<W> {
 
     fn check_usable(&self) -> Result<()> {
         if self.failed {
-            return Err(FormatError::Io(io::Error::other(
-                "shard builder already failed on an earlier i/o error",
-            )));
+            return Err(FormatError::BuilderFailed);
         }
         Ok(())
     }
