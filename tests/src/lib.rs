@@ -276,3 +276,29 @@ pub fn write_tsv(path: &Path, records: &[(String, String)]) {
     }
     std::fs::write(path, text).expect("write the TSV input");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every way the harness starts `tusk` removes the developer's variables.
+    #[test]
+    fn spawned_commands_scrub_the_environment() {
+        let tusk = Tusk::with_env(&[("AWS_REGION".to_string(), "test-1".to_string())]);
+        let cmd = tusk.command(&["versions"]);
+        let envs: Vec<(String, Option<String>)> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                let text = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+                (text(k), v.map(text))
+            })
+            .collect();
+        for var in SCRUBBED_ENV {
+            assert!(
+                envs.contains(&(var.to_string(), None)),
+                "{var} is not removed: {envs:?}"
+            );
+        }
+        assert!(envs.contains(&("AWS_REGION".to_string(), Some("test-1".to_string()))));
+    }
+}

@@ -2,10 +2,10 @@
 //! `tusk versions` lists verifies completely, and a re-run succeeds.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use tusk_tests::{tusk_bin, tusk_ok};
+use tusk_tests::{Tusk, tusk_ok};
 
 #[test]
 fn killed_writers_leave_no_partial_version() {
@@ -43,9 +43,8 @@ fn killed_writers_leave_no_partial_version() {
     for delay_ms in [
         0u64, 5, 20, 50, 100, 200, 350, 500, 600, 650, 700, 750, 800, 900, 1500,
     ] {
-        let mut child = Command::new(tusk_bin())
-            .args(write_args)
-            .stdin(Stdio::null())
+        let mut child = Tusk::default()
+            .command(&write_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -35,15 +35,7 @@ impl Setup {
 }
 
 fn pseudo_random(len: u64, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    tusk_store::conformance::pseudo_random(usize::try_from(len).expect("test sizes fit"), seed)
 }
 
 /// A store holding `data` at [`KEY`], and a destination path in a fresh dir.

@@ -3,14 +3,14 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tusk_store::{Catalog, ObjectStore};
 use tusk_tests::s3::MotoServer;
-use tusk_tests::{Tusk, tusk_bin, write_tsv};
+use tusk_tests::{Tusk, write_tsv};
 
 pub const BUCKET: &str = "tusk-faults";
 pub const DOMAIN: &str = "pages";
@@ -109,10 +109,8 @@ impl Spawned {
     pub fn new(args: &[&str], env: &[(String, String)], dir: &Path, name: &str) -> Spawned {
         let stdout = dir.join(format!("{name}.out"));
         let stderr = dir.join(format!("{name}.err"));
-        let child = Command::new(tusk_bin())
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
+        let child = Tusk::with_env(env)
+            .command(args)
             .stdout(File::create(&stdout).expect("stdout file"))
             .stderr(File::create(&stderr).expect("stderr file"))
             .spawn()
