@@ -24,6 +24,7 @@ mod gc_checks;
 mod intercept;
 mod objects;
 mod pointer_checks;
+mod policy_checks;
 mod range_faults;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,7 @@ pub use pointer_checks::{
     check_activate_rollback_history, check_concurrent_activate, check_interrupted_move_is_repaired,
     check_poll_current, check_rollback_nothing_before,
 };
+pub use policy_checks::{check_concurrent_set_policy, check_policy_set_conditional};
 pub use range_faults::RangeFaults;
 
 use crate::{
@@ -102,7 +104,9 @@ macro_rules! __conformance_list {
             check_gc_keeps_and_collects,
             check_gc_deletes_manifest_first,
             check_gc_stops_when_current_moves,
-            check_interrupted_move_is_repaired
+            check_interrupted_move_is_repaired,
+            check_policy_set_conditional,
+            check_concurrent_set_policy
         );
     };
     (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(
