@@ -1,10 +1,12 @@
 //! One module per `tusk` command.
 
 pub mod activate;
+pub mod diff;
 pub mod gc;
 pub mod get;
 pub mod history;
 pub mod inspect;
+pub mod policy;
 pub mod rollback;
 pub mod serve;
 pub mod status;
