@@ -142,6 +142,28 @@ impl Policy {
     }
 }
 
+impl std::fmt::Display for Policy {
+    /// One line, e.g. `min-records 1; max-shrink records 20%, bytes 20%; max-growth
+    /// none; golden keys 2`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let limits = |l: &Limits| match (l.records, l.bytes) {
+            (None, None) => "none".to_string(),
+            (r, b) => {
+                let show = |p: Option<Percent>| p.map_or("none".into(), |p| p.to_string());
+                format!("records {}, bytes {}", show(r), show(b))
+            }
+        };
+        write!(
+            f,
+            "min-records {}; max-shrink {}; max-growth {}; golden keys {}",
+            self.min_records,
+            limits(&self.max_shrink),
+            limits(&self.max_growth),
+            self.golden.len()
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,14 +15,14 @@ use crate::output::{display_bytes, encode_bytes, print_json, print_table};
 use crate::runtime::block_on;
 
 /// Count the records added, removed, changed and unchanged from version V1 to V2.
-///
-/// Downloads every shard of both versions (checked against their manifests) into a
-/// scratch directory, then merges each version's key-sorted shards and walks both in
-/// key order; the versions may have different shard counts. Needs free disk space for
-/// both versions; the scratch directory is removed afterwards. A progress bar shows on
-/// stderr when it is a terminal and the diff takes more than a second.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+Downloads every shard of both versions (checked against their manifests) into a scratch
+directory, then merges each version's key-sorted shards and walks both in key order; the
+versions may have different shard counts. Needs free disk space for both versions; the
+scratch directory is removed afterwards. A progress bar shows on stderr when it is a
+terminal and the diff takes more than a second.
+
 Examples:
   tusk diff --store ./store --domain pages 20261120T080000Z-1c2d 20261121T213000Z-7f3a
   tusk diff --store ./store --domain pages V1 V2 --sample 10 --json

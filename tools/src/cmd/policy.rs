@@ -14,17 +14,21 @@ use crate::output::{display_bytes, print_json, print_table};
 use crate::runtime::{actor, block_on};
 
 /// Show or change the write policy a new version must pass to become current.
-///
-/// A policy holds: the fewest records a version may have (`--min-records`, default 1
-/// when no policy was ever set, so an empty version is never activated by accident);
-/// how far records and bytes may shrink or grow against the current version
-/// (`--max-shrink`, `--max-growth`); and golden keys that must be present, optionally
-/// with exact values (`--golden FILE`). Activation refuses a version that breaks it
-/// unless forced with a reason, which the history records.
-///
-/// Policies are kept in the store under `<domain>/policy/<seq>.json`, never
-/// rewritten; the newest is in force and `tusk policy history` lists them all.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+A policy holds: the fewest records a version may have (--min-records; 1 when no policy
+was ever set, so an empty version is never activated by accident); how far records and
+bytes may shrink or grow against the current version (--max-shrink, --max-growth); and
+golden keys that must be present, optionally with exact values (--golden FILE).
+Activation refuses a version that breaks it unless forced with a reason, which the
+history records. Policies are kept in the store as <domain>/policy/<seq>.json, never
+rewritten; the newest is in force.
+
+Examples:
+  tusk policy show    --store ./store --domain pages
+  tusk policy set     --store ./store --domain pages --max-shrink 20% --reason 'size gate'
+  tusk policy check   --store ./store --domain pages 20261121T213000Z-7f3a
+  tusk policy history --store ./store --domain pages --json")]
 pub struct Args {
     #[command(subcommand)]
     command: Command,
@@ -43,13 +47,13 @@ enum Command {
 }
 
 /// Change the policy of a domain.
-///
-/// Starts from the policy in force (or the default, with `--reset`) and changes only
-/// the fields whose flags are given. The new policy is recorded as the next seq,
-/// conditioned on the seq this command read (or `--expect-seq`): if someone else set
-/// the policy in between, nothing changes and the error says who set what when.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+Starts from the policy in force (or the default, with --reset) and changes only the
+fields whose flags are given. The new policy is recorded as the next seq, conditioned on
+the seq this command read (or --expect-seq): if someone else set the policy in between,
+nothing changes and the error says who set what when.
+
 Limits are percentages of the current version's size: --max-shrink 20% refuses a version
 with more than 20% fewer records or bytes; --max-growth 300% refuses one more than four
 times as large. Prefix records: or bytes: to set one of the two, repeat the flag for
@@ -119,10 +123,10 @@ pub struct ShowArgs {
 }
 
 /// Check a committed version against the policy in force, as activation would.
-///
-/// Exits non-zero, listing each broken rule, if the version would be refused.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
+Exits non-zero, listing each broken rule, if activation would refuse the version.
+
 Examples:
   tusk policy check --store ./store --domain pages 20261121T213000Z-7f3a
   tusk policy check --store ./store --domain pages V --current none --json")]
