@@ -11,6 +11,7 @@
 //!   whenever the domain has no `CURRENT` (each poll: there is no ETag to compare).
 
 mod bounded;
+pub(crate) mod diff;
 pub(crate) mod gc;
 pub(crate) mod lineage;
 mod pointer_ops;

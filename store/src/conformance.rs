@@ -24,6 +24,7 @@ mod gc_checks;
 mod intercept;
 mod objects;
 mod pointer_checks;
+mod policy_checks;
 mod range_faults;
 
 use std::collections::BTreeMap;
@@ -49,6 +50,7 @@ pub use pointer_checks::{
     check_expected_current, check_failed_move_never_takes_effect, check_move_faults_at_every_step,
     check_poll_current, check_rollback_nothing_before,
 };
+pub use policy_checks::{check_concurrent_set_policy, check_policy_set_conditional};
 pub use range_faults::RangeFaults;
 
 use crate::{
@@ -106,7 +108,9 @@ macro_rules! __conformance_list {
             check_gc_deletes_manifest_first,
             check_gc_stops_when_current_moves,
             check_failed_move_never_takes_effect,
-            check_move_faults_at_every_step
+            check_move_faults_at_every_step,
+            check_policy_set_conditional,
+            check_concurrent_set_policy
         );
     };
     (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(

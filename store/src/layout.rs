@@ -37,6 +37,16 @@ pub fn history_key(domain: &str, seq: u64) -> String {
     format!("{domain}/history/{seq:010}.json")
 }
 
+/// `<domain>/policy/`
+pub fn policy_prefix(domain: &str) -> String {
+    format!("{domain}/policy/")
+}
+
+/// `<domain>/policy/<seq>.json`, zero-padded so keys sort by sequence.
+pub fn policy_key(domain: &str, seq: u64) -> String {
+    format!("{domain}/policy/{seq:010}.json")
+}
+
 /// A domain name: 1–128 characters of `[A-Za-z0-9._-]`, not starting with `.`.
 pub fn validate_domain(domain: &str) -> Result<()> {
     validate_name("domain name", domain)

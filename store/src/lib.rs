@@ -14,6 +14,7 @@
 //! <root>/<domain>/versions/<version>/MANIFEST.json         written last, create-only
 //! <root>/<domain>/CURRENT                                  {version, seq, updated_at, actor, reason}
 //! <root>/<domain>/history/<seq>.json                       create-only record of each move
+//! <root>/<domain>/policy/<seq>.json                        create-only write policy; newest in force
 //! ```
 #![deny(missing_docs)]
 
@@ -28,9 +29,13 @@ mod manifest;
 mod object;
 mod open;
 mod pointer;
+pub mod policy;
 mod s3;
 pub mod version_id;
 
+pub use catalog::diff::{
+    DiffCounts, DiffOptions, DiffProgress, DiffProgressFn, DiffReport, DiffSamples,
+};
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
 pub use catalog::{Catalog, CurrentPoll, Lineage, MoveOptions, MoveOutcome, VersionSummary};
 pub use download::download_verified;

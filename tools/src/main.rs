@@ -59,6 +59,10 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Delete old versions (never the current one or the rollback target).
     Gc(cmd::gc::Args),
+    /// Show or change the write policy (min records, max shrink/growth, golden keys).
+    Policy(cmd::policy::Args),
+    /// Count records added, removed and changed between two versions.
+    Diff(cmd::diff::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Gc(args) => cmd::gc::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,11 +1,13 @@
 //! One module per `tusk` command.
 
 pub mod activate;
+pub mod diff;
 pub mod gc;
 pub mod get;
 pub mod history;
 pub mod inspect;
 mod moves;
+pub mod policy;
 pub mod rollback;
 pub mod serve;
 pub mod status;
