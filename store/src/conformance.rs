@@ -50,7 +50,9 @@ pub use pointer_checks::{
     check_expected_current, check_failed_move_never_takes_effect, check_move_faults_at_every_step,
     check_poll_current, check_rollback_nothing_before,
 };
-pub use policy_checks::{check_concurrent_set_policy, check_policy_set_conditional};
+pub use policy_checks::{
+    check_activation_gated_by_policy, check_concurrent_set_policy, check_policy_set_conditional,
+};
 pub use range_faults::RangeFaults;
 
 use crate::{
@@ -110,7 +112,8 @@ macro_rules! __conformance_list {
             check_failed_move_never_takes_effect,
             check_move_faults_at_every_step,
             check_policy_set_conditional,
-            check_concurrent_set_policy
+            check_concurrent_set_policy,
+            check_activation_gated_by_policy
         );
     };
     (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(

@@ -93,6 +93,14 @@ pub enum StoreError {
         /// What was refused, and what to check.
         detail: String,
     },
+    /// The version breaks the domain's write policy; nothing was activated.
+    #[error(
+        "{check}; nothing was activated (to activate it anyway: --force with --reason, recorded in the history)"
+    )]
+    PolicyRefused {
+        /// The check, on one line: the policy and every rule broken.
+        check: String,
+    },
     /// A write of `CURRENT` failed; `CURRENT` was read back to say whether the move
     /// took effect.
     #[error("{outcome}: {source}")]
@@ -131,6 +139,7 @@ impl StoreError {
             }
             StoreError::Io { .. } => ErrorKind::Internal,
             StoreError::Denied { .. } => ErrorKind::Permission,
+            StoreError::PolicyRefused { .. } => ErrorKind::Invalid,
             StoreError::PointerMove { source, .. } => source.kind(),
             StoreError::Backend { retryable, .. } => {
                 if *retryable {

@@ -42,9 +42,12 @@ pub struct MoveOptions {
     /// The version the operator saw as current. When set, the move is refused with
     /// `Conflict` if `CURRENT` names another version (or none).
     pub expect_current: Option<String>,
-    /// Recorded in the history record when the move passed the domain's write
-    /// policy only by an explicit override.
+    /// An activation that breaks the domain's write policy goes ahead only with
+    /// this: the operator's reason, recorded in the history record with the rules
+    /// it overrode. Rollbacks are not checked against the policy.
     pub policy_override: Option<String>,
+    /// Waives only an empty version's min-records rule (recorded when used).
+    pub allow_empty: bool,
 }
 
 impl MoveOptions {
@@ -240,8 +243,47 @@ impl Catalog {
                 moved: false,
             });
         }
-        self.move_pointer(domain, version, Action::Activate, options, &lineage)
+        let overridden = self
+            .gate(domain, version, lineage.current(), options)
+            .await?;
+        let options = MoveOptions {
+            policy_override: overridden,
+            ..options.clone()
+        };
+        self.move_pointer(domain, version, Action::Activate, &options, &lineage)
             .await
+    }
+
+    /// Checks `version` against the domain's write policy, compared with the
+    /// `current` the move is conditioned on. Passes when nothing blocks; returns what
+    /// to record when an override was needed and given; refuses otherwise.
+    async fn gate(
+        &self,
+        domain: &str,
+        version: &str,
+        current: Option<&Current>,
+        options: &MoveOptions,
+    ) -> Result<Option<String>> {
+        let check = self
+            .check_policy(domain, version, current.map(|c| c.version.as_str()))
+            .await?;
+        if check.is_ok() {
+            return Ok(None);
+        }
+        let blocking = check.blocking(options.allow_empty);
+        if blocking.is_empty() {
+            return Ok(Some("empty version allowed (--allow-empty)".to_string()));
+        }
+        let broken: Vec<String> = blocking.iter().map(|v| v.to_string()).collect();
+        match &options.policy_override {
+            Some(why) => {
+                tracing::warn!(domain, version, overridden = %broken.join("; "), reason = %why, "write policy overridden");
+                Ok(Some(format!("{why} (overrode: {})", broken.join("; "))))
+            }
+            None => Err(StoreError::PolicyRefused {
+                check: check.to_string(),
+            }),
+        }
     }
 
     /// Rolls back on behalf of `actor`; see [`Catalog::rollback_with`].

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use tokio::sync::Barrier;
 
 use super::intercept::{Hooks, Intercepted, Op};
-use super::{expect_kind, fresh, ok};
+use super::{expect_kind, fresh, ok, publish_small};
 use crate::layout::policy_prefix;
 use crate::policy::Policy;
-use crate::{Catalog, ErrorKind, ObjectStore};
+use crate::{Catalog, ErrorKind, MoveOptions, ObjectStore};
 
 fn min_records(n: u64) -> Policy {
     Policy {
@@ -180,4 +180,77 @@ pub async fn check_concurrent_set_policy(store: Arc<dyn ObjectStore>) {
     );
     let history = ok(s, "history", catalog.policy_history(&domain).await);
     assert_eq!(history.len(), 2, "[{}] {history:?}", s.url());
+}
+
+/// Activation checks the policy before it moves CURRENT: a version that breaks it is
+/// refused (CURRENT and the history untouched), passes only with an override whose
+/// reason and overridden rules the history records; rollbacks are not gated.
+pub async fn check_activation_gated_by_policy(store: Arc<dyn ObjectStore>) {
+    let s = store.as_ref();
+    let catalog = Catalog::new(store.clone());
+    let domain = fresh("gated");
+    let small = publish_small(&catalog, &domain, "v1", 1).await;
+    publish_small(&catalog, &domain, "v2", 1).await;
+    ok(
+        s,
+        "activate v1",
+        catalog.activate(&domain, "v1", "t", "first").await,
+    );
+    let floor = small.records + 1000;
+    ok(
+        s,
+        "set policy",
+        catalog
+            .set_policy(&domain, &min_records(floor), 0, "alice", "floor")
+            .await,
+    );
+
+    let msg = expect_kind(
+        s,
+        "activate a version under min-records",
+        catalog.activate(&domain, "v2", "bob", "push").await,
+        ErrorKind::Invalid,
+    );
+    assert!(
+        msg.contains("min-records") && msg.contains("nothing was activated"),
+        "[{}] the refusal names the rule: {msg}",
+        s.url()
+    );
+    assert_eq!(ok(s, "history", catalog.history(&domain).await).len(), 1);
+    assert_eq!(
+        ok(s, "current", catalog.current(&domain).await).map(|c| c.version),
+        Some("v1".to_string()),
+        "[{}] a refused activation moves nothing",
+        s.url()
+    );
+
+    let forced = MoveOptions {
+        policy_override: Some("known small test push".to_string()),
+        ..MoveOptions::new("bob", "push")
+    };
+    let moved = ok(
+        s,
+        "activate with an override",
+        catalog.activate_with(&domain, "v2", &forced).await,
+    );
+    assert_eq!(moved.current.version, "v2");
+    let history = ok(s, "history", catalog.history(&domain).await);
+    let recorded = history
+        .last()
+        .and_then(|r| r.policy_override.clone())
+        .unwrap_or_default();
+    assert!(
+        recorded.contains("known small test push") && recorded.contains("min-records"),
+        "[{}] the history records the override: {recorded:?}",
+        s.url()
+    );
+    assert!(history[0].policy_override.is_none());
+
+    // An incident tool is never blocked by the policy.
+    let back = ok(
+        s,
+        "rollback",
+        catalog.rollback(&domain, None, "carol", "bad").await,
+    );
+    assert_eq!(back.version, "v1");
 }

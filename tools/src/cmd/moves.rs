@@ -26,6 +26,34 @@ impl ExpectArgs {
     }
 }
 
+/// Flags that pass a version the domain's write policy refuses (`tusk policy`).
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// Activate even though the version breaks the domain's write policy; needs
+    /// `--reason`, which the history records with the rules overridden.
+    #[arg(long)]
+    pub force: bool,
+    /// Allow an empty version (0 records) past the min-records rule; nothing else.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+impl GateArgs {
+    /// Sets the override fields of `options`; `--force` needs an explicit `reason`.
+    pub fn apply(&self, options: &mut MoveOptions, reason: Option<&str>) -> anyhow::Result<()> {
+        options.allow_empty = self.allow_empty;
+        if self.force {
+            let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
+                anyhow::bail!(
+                    "--force needs --reason: say why the write policy may be overridden (it is recorded in the history)"
+                );
+            };
+            options.policy_override = Some(reason.to_string());
+        }
+        Ok(())
+    }
+}
+
 /// A move's outcome as `--json` prints it.
 #[derive(Serialize)]
 struct Json<'a> {
