@@ -9,6 +9,8 @@
 //! download_rate_limit = "100MiB"    # bytes per second, whole server; absent = no limit
 //! download_chunk_size = "8MiB"      # bytes per ranged GET; the unit of resume
 //! retry_failed_after = "30s"        # backoff cap; wait after a failed verification
+//! scrub_interval = "1h"             # pause between re-reads of served shards; "off"
+//! scrub_rate = "32MiB"              # bytes per second the scrubber re-reads, whole server
 //!
 //! [[domains]]
 //! name = "pages"
@@ -18,14 +20,16 @@
 //! Sizes are a TOML integer (bytes) or a string with a binary unit (`"512k"`,
 //! `"100MiB"`, `"1.5GiB"`; `"100MiB/s"` is accepted for the rate).
 
+mod duration;
 mod size;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
+pub use duration::parse_scrub_interval;
 pub use size::parse_size;
 
 /// Default gRPC listen address.
@@ -48,6 +52,10 @@ pub const MIN_DOWNLOAD_CHUNK_SIZE: u64 = 4096;
 /// Default wait before retrying a version whose load failed, while `CURRENT`
 /// still names it.
 pub const DEFAULT_RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
+/// Default pause between two scrub rounds over every served shard.
+pub const DEFAULT_SCRUB_INTERVAL: Duration = Duration::from_secs(3600);
+/// Default bytes per second the scrubber re-reads (whole server).
+pub const DEFAULT_SCRUB_RATE: u64 = 32 << 20;
 /// Default largest gRPC message, each way (64 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -117,7 +125,7 @@ pub struct ServerConfig {
     /// Directory holding downloaded versions: `<data_dir>/<domain>/<version>/`.
     pub data_dir: PathBuf,
     /// Interval between two polls of `CURRENT` (humantime: `"5s"`, `"250ms"`).
-    #[serde(default = "default_poll_interval", deserialize_with = "duration")]
+    #[serde(default = "default_poll_interval", deserialize_with = "duration::duration")]
     pub poll_interval: Duration,
     /// Complete versions kept on local disk per domain (at least 1; the served one
     /// is always kept). The newest two of them are also kept open in memory.
@@ -154,11 +162,21 @@ pub struct ServerConfig {
     /// at the next poll regardless). An interrupted download (network, timeout,
     /// throttling) is instead retried with exponential backoff from 1 s, doubling up
     /// to this value, and resumes from what is already on disk.
-    #[serde(default = "default_retry_failed_after", deserialize_with = "duration")]
+    #[serde(default = "default_retry_failed_after", deserialize_with = "duration::duration")]
     pub retry_failed_after: Duration,
     /// Largest gRPC message, each way.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Pause between two rounds in which the scrubber re-reads every served shard
+    /// and compares it with its manifest (`"1h"`; `"off"` or zero: no rounds). A
+    /// damaged shard is downloaded again and swapped in. Shards reopened from disk
+    /// at start and shards a read found damaged are checked regardless.
+    #[serde(default = "default_scrub_interval", deserialize_with = "duration::scrub_interval")]
+    pub scrub_interval: Duration,
+    /// Most bytes per second the scrubber re-reads (whole server), so it never
+    /// competes with serving: an integer or a size string such as `"32MiB"`.
+    #[serde(default = "default_scrub_rate", deserialize_with = "size::size")]
+    pub scrub_rate: u64,
     /// The domains to serve.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
@@ -193,14 +211,11 @@ fn default_retry_failed_after() -> Duration {
 fn default_max_message_bytes() -> usize {
     DEFAULT_MAX_MESSAGE_BYTES
 }
-
-fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(de)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "invalid duration {text:?}: {e} (use e.g. \"5s\", \"250ms\")"
-        ))
-    })
+fn default_scrub_interval() -> Duration {
+    DEFAULT_SCRUB_INTERVAL
+}
+fn default_scrub_rate() -> u64 {
+    DEFAULT_SCRUB_RATE
 }
 
 impl ServerConfig {
@@ -225,6 +240,8 @@ impl ServerConfig {
             download_chunk_size: DEFAULT_DOWNLOAD_CHUNK_SIZE,
             retry_failed_after: DEFAULT_RETRY_FAILED_AFTER,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            scrub_interval: DEFAULT_SCRUB_INTERVAL,
+            scrub_rate: DEFAULT_SCRUB_RATE,
             domains: domains
                 .iter()
                 .map(|name| DomainConfig {
@@ -504,6 +521,27 @@ store = "/srv/other"
         c.download_chunk_size = 100;
         let msg = c.validate("flags").expect_err("tiny chunks").to_string();
         assert!(msg.contains("download_chunk_size"), "{msg}");
+    }
+
+    #[test]
+    fn scrub_settings_take_durations_off_and_sizes() {
+        let base = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+        let c = ServerConfig::from_toml_str(base, "c.toml").expect("defaults");
+        assert_eq!(c.scrub_interval, DEFAULT_SCRUB_INTERVAL);
+        assert_eq!(c.scrub_rate, DEFAULT_SCRUB_RATE);
+        let text = format!("scrub_interval = \"off\"\nscrub_rate = \"4MiB\"\n{base}");
+        let c = ServerConfig::from_toml_str(&text, "c.toml").expect("off");
+        assert_eq!((c.scrub_interval, c.scrub_rate), (Duration::ZERO, 4 << 20));
+        let text = format!("scrub_interval = \"daily\"\n{base}");
+        let msg = ServerConfig::from_toml_str(&text, "c.toml")
+            .expect_err("bad interval")
+            .to_string();
+        assert!(msg.contains("daily") && msg.starts_with("c.toml:1"), "{msg}");
+        let text = format!("scrub_rate = 0\n{base}");
+        let msg = ServerConfig::from_toml_str(&text, "c.toml")
+            .expect_err("zero rate")
+            .to_string();
+        assert!(msg.contains("at least 1 byte"), "{msg}");
     }
 
     #[test]

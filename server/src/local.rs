@@ -74,8 +74,23 @@ impl DomainDir {
     /// Removes leftovers of interrupted work: temporary files inside complete
     /// versions, and version directories without a manifest copy, except those
     /// `keep` names. Inside a kept partial directory only files no download resumes
-    /// from (`.tmp`) are removed. Returns the removed paths.
+    /// from (`.tmp`) are removed. Returns the removed paths. Only at start, when
+    /// nothing else writes to the directory: see [`DomainDir::sweep_partial`].
     pub fn sweep(&self, keep: &KeepPartial) -> Result<Vec<PathBuf>, LoadError> {
+        self.sweep_with(keep, true)
+    }
+
+    /// Removes the partial version directories `keep` does not name, and nothing
+    /// inside complete versions (a shard being repaired writes its `.part` there).
+    pub fn sweep_partial(&self, keep: &KeepPartial) -> Result<Vec<PathBuf>, LoadError> {
+        self.sweep_with(keep, false)
+    }
+
+    fn sweep_with(
+        &self,
+        keep: &KeepPartial,
+        inside_complete: bool,
+    ) -> Result<Vec<PathBuf>, LoadError> {
         let mut removed = Vec::new();
         for entry in read_dir(&self.root)? {
             let path = entry.path();
@@ -96,6 +111,9 @@ impl DomainDir {
             if !complete && !kept {
                 remove_dir(&path)?;
                 removed.push(path);
+                continue;
+            }
+            if complete && !inside_complete {
                 continue;
             }
             for inner in read_dir(&path)? {
@@ -175,6 +193,24 @@ impl DomainDir {
             .map_err(|e| LoadError::io(&dir, e))
     }
 
+    /// Marks `version` partial again (removes its manifest copy) and deletes
+    /// `bad`, a file of it found damaged: its next download keeps the other files
+    /// that still match and fetches the rest.
+    pub fn unmark(&self, version: &str, bad: Option<&Path>) -> Result<(), LoadError> {
+        let dir = self.version_dir(version);
+        remove_if_present(&dir.join(LOCAL_MANIFEST))?;
+        match bad {
+            Some(path) if path.parent() == Some(dir.as_path()) => remove_if_present(path),
+            _ => Ok(()),
+        }
+    }
+
+    /// Unlinks a damaged shard file before it is downloaded again (a mapping of it
+    /// stays valid; the new file gets a new inode).
+    pub fn remove_shard(&self, version: &str, object: &str) -> Result<(), LoadError> {
+        remove_if_present(&self.shard_path(version, object))
+    }
+
     /// Deletes the directory of `version` (missing is fine).
     pub fn remove_version(&self, version: &str) -> Result<(), LoadError> {
         let dir = self.version_dir(version);
@@ -206,6 +242,13 @@ fn read_dir(dir: &Path) -> Result<Vec<fs::DirEntry>, LoadError> {
 
 fn remove_file(path: &Path) -> Result<(), LoadError> {
     fs::remove_file(path).map_err(|e| LoadError::io(path, e))
+}
+
+fn remove_if_present(path: &Path) -> Result<(), LoadError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LoadError::io(path, e)),
+        _ => Ok(()),
+    }
 }
 
 fn remove_dir(path: &Path) -> Result<(), LoadError> {
@@ -287,6 +330,27 @@ mod tests {
     }
 
     #[test]
+    fn unmark_makes_a_version_partial_and_drops_the_bad_file_only() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "pages");
+        dir.prepare_download("v1").expect("prepare");
+        dir.write_manifest(&manifest("pages", "v1")).expect("marker");
+        for name in ["shard-00000.tsk", "shard-00001.tsk"] {
+            std::fs::write(dir.shard_path("v1", name), b"x").expect("shard");
+        }
+        let bad = dir.shard_path("v1", "shard-00001.tsk");
+        dir.unmark("v1", Some(&bad)).expect("unmark");
+        assert!(!dir.is_complete("v1"));
+        assert!(!bad.exists());
+        assert!(dir.shard_path("v1", "shard-00000.tsk").exists());
+        // A path outside the version is never deleted.
+        let outside = tmp.path().join("elsewhere");
+        std::fs::write(&outside, b"x").expect("file");
+        dir.unmark("v1", Some(&outside)).expect("unmark again");
+        assert!(outside.exists());
+    }
+
+    #[test]
     fn a_missing_domain_dir_is_empty_not_an_error() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = DomainDir::new(tmp.path(), "never");
@@ -344,5 +408,14 @@ mod tests {
         // prepare_download keeps what is there.
         dir.prepare_download("v2").expect("again");
         assert!(dir.shard_path("v2", "shard-00001.tsk.part").exists());
+
+        // A download's sweep removes other partial versions but leaves complete
+        // ones alone (a repair may be writing a `.part` there).
+        std::fs::write(dir.shard_path("v1", "shard-00000.tsk.part"), b"x").expect("part");
+        let removed = dir
+            .sweep_partial(&KeepPartial::Only("v2".into()))
+            .expect("sweep");
+        assert_eq!(removed, [dir.version_dir("v4")]);
+        assert!(dir.shard_path("v1", "shard-00000.tsk.part").exists());
     }
 }

@@ -14,7 +14,7 @@ use tusk_proto::v1::{
     StatusResponse,
 };
 
-use crate::domain::Domain;
+use crate::domain::{Domain, ShardRef};
 use crate::error::ReadError;
 use crate::metrics::{Metrics, RpcHandles};
 use crate::status::{NodeFacts, build_status};
@@ -104,7 +104,7 @@ impl TuskService {
         self.check_key(&req.key, None)?;
         let held = domain.held()?;
         let version = held.select(domain.name(), &req.version)?;
-        let value = version.get(&req.key)?;
+        let value = version.get(&req.key).inspect_err(|e| flag_damage(domain, e))?;
         count(domain, value.is_some(), 1);
         Ok(GetResponse {
             found: value.is_some(),
@@ -129,7 +129,7 @@ impl TuskService {
         let mut entries = Vec::with_capacity(req.keys.len());
         let mut hits = 0u64;
         for key in &req.keys {
-            let value = version.get(key)?;
+            let value = version.get(key).inspect_err(|e| flag_damage(domain, e))?;
             hits += u64::from(value.is_some());
             entries.push(Entry {
                 found: value.is_some(),
@@ -157,6 +157,16 @@ impl TuskService {
         };
         self.metrics.observe_rpc(rpc, code, start.elapsed());
         result
+    }
+}
+
+/// A damaged record wakes the scrubber for its shard (the request still fails).
+fn flag_damage(domain: &Domain, error: &ReadError) {
+    if let ReadError::Corrupt { version, shard, .. } = error {
+        domain.read_hit_damage(ShardRef {
+            version: version.clone(),
+            shard: *shard,
+        });
     }
 }
 
