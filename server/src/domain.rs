@@ -278,7 +278,9 @@ impl Domain {
 
     /// Takes the shards reads found damaged.
     pub fn take_suspects(&self) -> Vec<ShardRef> {
-        std::mem::take(&mut *lock(&self.suspects)).into_iter().collect()
+        std::mem::take(&mut *lock(&self.suspects))
+            .into_iter()
+            .collect()
     }
 
     /// The scrubber found `at` no longer matching its manifest: report it and ask

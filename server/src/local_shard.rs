@@ -25,8 +25,12 @@ use tusk_store::ShardEntry;
 
 use crate::error::LoadError;
 
-/// Bytes read per step of a scrub pass (and between two checks of the rate).
-const SCRUB_STEP: usize = 1 << 20;
+/// Most bytes read per step of a scrub pass (and between two checks of the rate).
+const SCRUB_STEP: u64 = 1 << 20;
+/// Fewest bytes read per step.
+const MIN_SCRUB_STEP: u64 = 4096;
+/// Longest sleep between two looks at the cancel flag.
+const SLEEP_SLICE: Duration = Duration::from_millis(100);
 
 /// A shard file, memory-mapped and open. The file handle is kept so the scrubber
 /// re-reads the very file (inode) the map shows, even after it was renamed over.
@@ -184,14 +188,11 @@ impl LocalShard {
             return Ok(Some(ScrubFinding::Size { actual }));
         }
         let mut hasher = crc32fast::Hasher::new();
-        let mut buf = vec![0u8; SCRUB_STEP];
+        let mut buf = vec![0u8; step_len(rate) as usize];
         let started = Instant::now();
         let mut done = 0u64;
         while done < actual {
-            if cancel.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            let want = (actual - done).min(SCRUB_STEP as u64) as usize;
+            let want = (actual - done).min(buf.len() as u64) as usize;
             let n = self.file.read_at(&mut buf[..want], done)?;
             if n == 0 {
                 // Shrunk while being read.
@@ -200,7 +201,18 @@ impl LocalShard {
             hasher.update(&buf[..n]);
             done += n as u64;
             scrubbed(n as u64);
-            std::thread::sleep(pause(done, rate, started.elapsed()));
+            let mut wait = pause(done, rate, started.elapsed());
+            loop {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                if wait.is_zero() {
+                    break;
+                }
+                let slice = wait.min(SLEEP_SLICE);
+                std::thread::sleep(slice);
+                wait -= slice;
+            }
         }
         let crc = hasher.finalize();
         Ok((crc != self.entry.crc32).then_some(ScrubFinding::Crc { actual: crc }))
@@ -212,6 +224,15 @@ impl LocalShard {
     pub fn verify_format(&self) -> Result<(), tusk_format::FormatError> {
         self.shard.verify()
     }
+}
+
+/// Bytes per read step at `rate` bytes per second: about an eighth of a second's
+/// worth, so the reads come in small, even bursts.
+pub fn step_len(rate: u64) -> u64 {
+    if rate == 0 {
+        return SCRUB_STEP;
+    }
+    (rate / 8).clamp(MIN_SCRUB_STEP, SCRUB_STEP)
 }
 
 /// How long to sleep after `done` bytes read in `elapsed` so the pass stays at or
@@ -239,6 +260,10 @@ mod tests {
         // Behind schedule: no wait.
         assert_eq!(pause(mib, mib, Duration::from_secs(2)), Duration::ZERO);
         assert_eq!(pause(mib, 0, Duration::ZERO), Duration::ZERO);
+        assert_eq!(step_len(32 * mib), mib);
+        assert_eq!(step_len(mib), mib / 8);
+        assert_eq!(step_len(1000), MIN_SCRUB_STEP);
+        assert_eq!(step_len(0), SCRUB_STEP);
     }
 
     fn build(dir: &Path, records: &[(&[u8], &[u8])]) -> (PathBuf, ShardEntry) {
@@ -272,7 +297,8 @@ mod tests {
 
         let mut wrong = entry.clone();
         wrong.records = 3;
-        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded).expect_err("record count");
+        let err =
+            LocalShard::open("v1", &path, &wrong, Checked::Recorded).expect_err("record count");
         assert!(err.to_string().contains("2 records"), "{err}");
         wrong = entry.clone();
         wrong.bytes += 1;

@@ -245,7 +245,9 @@ impl Metrics {
 
     /// Records a failed read of `domain`'s store (or a vanished `CURRENT`).
     pub fn store_error(&self, domain: &str) {
-        self.store_errors.get_or_create(&domain_labels(domain)).inc();
+        self.store_errors
+            .get_or_create(&domain_labels(domain))
+            .inc();
     }
 
     /// Records a served shard of `domain` found damaged.

@@ -2,7 +2,8 @@
 //!
 //! Each request loads its domain's held versions once and answers every key from
 //! that one version (never a mix across a swap). Nothing is allocated per key
-//! beyond the returned value.
+//! beyond the returned value. A read that hits a damaged record fails `INTERNAL`
+//! and flags its shard, which wakes the scrubber for it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -104,7 +105,9 @@ impl TuskService {
         self.check_key(&req.key, None)?;
         let held = domain.held()?;
         let version = held.select(domain.name(), &req.version)?;
-        let value = version.get(&req.key).inspect_err(|e| flag_damage(domain, e))?;
+        let value = version
+            .get(&req.key)
+            .inspect_err(|e| flag_damage(domain, e))?;
         count(domain, value.is_some(), 1);
         Ok(GetResponse {
             found: value.is_some(),

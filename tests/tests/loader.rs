@@ -182,14 +182,17 @@ fn a_restarted_node_serves_its_local_version_while_it_downloads_current() {
     let env = Env::new();
     let rt = runtime();
     let v1 = env.write("v1", KEYS, 0);
-    let config = env.config(
-        "node",
-        &format!("download_rate_limit = \"{SLOW_RATE}\""),
-    );
+    let config = env.config("node", &format!("download_rate_limit = \"{SLOW_RATE}\""));
     let server = env.serve(&config, "first.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
     });
     assert!(server.terminate(), "clean exit");
 
@@ -204,11 +207,20 @@ fn a_restarted_node_serves_its_local_version_while_it_downloads_current() {
             Some(v1.as_str()),
             "the local version answers while v2 downloads"
         );
-        assert_eq!(c.health(DOMAIN).await.expect("health"), ServingStatus::Serving);
+        assert_eq!(
+            c.health(DOMAIN).await.expect("health"),
+            ServingStatus::Serving
+        );
         let d = domain_status(&c).await;
         assert_eq!(d.store_current_version, v2, "{d:?}");
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
-        wait_for_async("v2 served", 60, || served(&c), |v| v.as_deref() == Some(&*v2)).await;
+        wait_for_async(
+            "v2 served",
+            60,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v2),
+        )
+        .await;
         assert_eq!(read_all(&c, "v2", 2000).await, Ok(v2.clone()));
     });
     assert!(server.terminate());
@@ -223,7 +235,13 @@ fn a_deleted_store_root_is_an_error_while_the_node_keeps_serving() {
     let server = env.serve(&config, "first.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
         std::fs::remove_dir_all(env.store()).expect("delete the store root");
         let d = wait_for_async(
             "status to report the store",
@@ -247,7 +265,13 @@ fn a_deleted_store_root_is_an_error_while_the_node_keeps_serving() {
     let server = env.serve(&config, "second.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
         let d = wait_for_async(
             "status to report the store",
@@ -266,16 +290,19 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
     let env = Env::new();
     let rt = runtime();
     let v1 = env.write("v1", KEYS, 0);
-    let config = env.config(
-        "node",
-        &format!("download_rate_limit = \"{SLOW_RATE}\""),
-    );
+    let config = env.config("node", &format!("download_rate_limit = \"{SLOW_RATE}\""));
     let server = env.serve(&config, "node.log");
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
     });
     // Record every version that answers, from now to the end.
     let reader = {
@@ -318,7 +345,13 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
     let v3 = env.write("v3", KEYS, 0);
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v3 served", 60, || served(&c), |v| v.as_deref() == Some(&*v3)).await;
+        wait_for_async(
+            "v3 served",
+            60,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v3),
+        )
+        .await;
         assert_eq!(read_all(&c, "v3", KEYS).await, Ok(v3.clone()));
     });
     stop.store(true, Ordering::Relaxed);
@@ -332,7 +365,8 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
     assert_eq!(seen.last(), Some(&v3), "{seen:?}");
     let log = server.log();
     assert!(
-        log.lines().any(|l| l.contains("abandon") && l.contains(&v2)),
+        log.lines()
+            .any(|l| l.contains("abandon") && l.contains(&v2)),
         "the log says the download of v2 was abandoned:\n{log}"
     );
     assert!(server.terminate());
@@ -348,7 +382,13 @@ fn a_corrupt_local_copy_is_fetched_again_at_once() {
     let server = env.serve(&config, "first.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
     });
     assert!(server.terminate());
 
@@ -365,13 +405,14 @@ fn a_corrupt_local_copy_is_fetched_again_at_once() {
     let server = env.serve(&config, "second.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
+        let healed = wait_for_async(
             "v1 served again",
             20,
             || read_all(&c, "v1", KEYS),
             |r| r.as_deref() == Ok(&*v1),
         )
         .await;
+        assert_eq!(healed, Ok(v1.clone()));
     });
     assert_eq!(std::fs::metadata(&path).expect("stat").len(), len);
     let log = server.log();
@@ -387,14 +428,17 @@ fn a_shard_damaged_in_place_is_found_by_the_scrubber_and_healed() {
     let env = Env::new();
     let rt = runtime();
     let v1 = env.write("v1", KEYS, 0);
-    let config = env.config(
-        "node",
-        "scrub_interval = \"200ms\"\nscrub_rate = \"16MiB\"",
-    );
+    let config = env.config("node", "scrub_interval = \"200ms\"\nscrub_rate = \"16MiB\"");
     let server = env.serve(&config, "node.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
     });
     let (path, offset) = env.local_file_with(&v1, &value("v1", 7));
     let inode = std::fs::metadata(&path).expect("stat").ino();
@@ -426,7 +470,8 @@ fn a_shard_damaged_in_place_is_found_by_the_scrubber_and_healed() {
     );
     let log = server.log();
     assert!(
-        log.lines().any(|l| l.contains("WARN") && l.contains(&object)),
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains(&object)),
         "a warning names the damaged shard:\n{log}"
     );
     assert!(server.terminate());
@@ -442,7 +487,13 @@ fn a_read_that_hits_damage_wakes_the_scrubber_which_heals_the_shard() {
     let server = env.serve(&config, "node.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async("v1 served", 20, || served(&c), |v| v.as_deref() == Some(&*v1)).await;
+        wait_for_async(
+            "v1 served",
+            20,
+            || served(&c),
+            |v| v.as_deref() == Some(&*v1),
+        )
+        .await;
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
     });
     let (path, offset) = env.local_file_with(&v1, &value("v1", 7));
@@ -455,21 +506,29 @@ fn a_read_that_hits_damage_wakes_the_scrubber_which_heals_the_shard() {
 
     rt.block_on(async {
         let c = client(&server).await;
-        let err = read_all(&c, "v1", KEYS).await.expect_err("a damaged record");
+        let err = read_all(&c, "v1", KEYS)
+            .await
+            .expect_err("a damaged record");
         assert!(err.contains("Internal") || err.contains("corrupt"), "{err}");
-        wait_for_async(
+        let healed = wait_for_async(
             "every key answered correctly again",
             20,
             || read_all(&c, "v1", KEYS),
             |r| r.as_deref() == Ok(&*v1),
         )
         .await;
+        assert_eq!(healed, Ok(v1.clone()));
     });
     assert!(server.terminate());
 }
 
 /// Polls `probe` every 20 ms until `done(&value)`, for at most `secs` seconds.
-async fn wait_for_async<T, F, Fut>(what: &str, secs: u64, mut probe: F, done: impl Fn(&T) -> bool) -> T
+async fn wait_for_async<T, F, Fut>(
+    what: &str,
+    secs: u64,
+    mut probe: F,
+    done: impl Fn(&T) -> bool,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = T>,

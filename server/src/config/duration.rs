@@ -12,8 +12,9 @@ pub fn parse_scrub_interval(text: &str) -> Result<Duration, String> {
     if t.eq_ignore_ascii_case("off") || t == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("invalid duration {text:?}: {e} (use e.g. \"1h\", \"30m\", or \"off\")"))
+    humantime::parse_duration(t).map_err(|e| {
+        format!("invalid duration {text:?}: {e} (use e.g. \"1h\", \"30m\", or \"off\")")
+    })
 }
 
 /// Serde helper for a required duration field.
@@ -39,7 +40,10 @@ mod tests {
     #[test]
     fn scrub_interval_takes_durations_and_off() {
         assert_eq!(parse_scrub_interval("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_scrub_interval("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(
+            parse_scrub_interval("250ms"),
+            Ok(Duration::from_millis(250))
+        );
         assert_eq!(parse_scrub_interval("off"), Ok(Duration::ZERO));
         assert_eq!(parse_scrub_interval("OFF"), Ok(Duration::ZERO));
         assert_eq!(parse_scrub_interval("0s"), Ok(Duration::ZERO));

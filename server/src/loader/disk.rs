@@ -28,7 +28,10 @@ pub async fn sweep(dir: &DomainDir, domain: &str, keep: KeepPartial) {
 /// Marks `version` partial again and removes `bad` (see [`DomainDir::unmark`]).
 pub async fn unmark(dir: &DomainDir, version: &str, bad: Option<&Path>) {
     let (dir, v, bad) = (dir.clone(), version.to_string(), bad.map(PathBuf::from));
-    if let Err(e) = blocking("unmark damaged version", move || dir.unmark(&v, bad.as_deref())).await
+    if let Err(e) = blocking("unmark damaged version", move || {
+        dir.unmark(&v, bad.as_deref())
+    })
+    .await
     {
         tracing::warn!(version = %version, error = %e, "cannot remove a damaged local copy");
     }

@@ -147,7 +147,11 @@ impl Fetcher {
             .filter(|e| e.index == shard)
             .cloned()
             .ok_or_else(|| LoadError::ManifestMismatch {
-                path: self.dir.version_dir(&manifest.version).display().to_string(),
+                path: self
+                    .dir
+                    .version_dir(&manifest.version)
+                    .display()
+                    .to_string(),
                 detail: format!("shard {shard} is not in the manifest"),
             })?;
         let (dir, v, object) = (
@@ -155,7 +159,10 @@ impl Fetcher {
             manifest.version.clone(),
             entry.object.clone(),
         );
-        blocking("remove damaged shard", move || dir.remove_shard(&v, &object)).await?;
+        blocking("remove damaged shard", move || {
+            dir.remove_shard(&v, &object)
+        })
+        .await?;
         self.download_shard(&manifest, shard).await?;
         let dest = self.dir.shard_path(&manifest.version, &entry.object);
         blocking("open repaired shard", move || {

@@ -19,13 +19,15 @@
 mod disk;
 mod fetch;
 mod plan;
+mod poll;
+mod repair;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tusk_store::{Catalog, CurrentPoll, DownloadOptions};
+use tusk_store::{Catalog, DownloadOptions};
 
 use crate::domain::{Domain, ShardRef};
 use crate::error::LoadError;
@@ -175,71 +177,14 @@ impl Loader {
     /// `CURRENT`'s version from local disk if it is there, else serve the newest
     /// complete local version while `CURRENT`'s downloads.
     async fn start(&mut self) {
+        // Listed first: whether a missing CURRENT is an error depends on them.
+        self.refresh_local().await;
         self.poll().await;
         let target = self.domain.store_current();
         let keep = plan::partial_to_keep(target.as_deref(), self.current_known);
         disk::sweep(&self.fetcher.dir, self.domain.name(), keep).await;
         self.refresh_local().await;
         self.step().await;
-    }
-
-    /// Reads `CURRENT` (conditionally) and records what it names, or the error.
-    async fn poll(&mut self) {
-        let name = self.domain.name().to_string();
-        let problem = match self.catalog.poll_current(&name, self.etag.as_deref()).await {
-            Ok(CurrentPoll::Unchanged) => {
-                self.current_known = true;
-                self.domain.polled(None);
-                None
-            }
-            Ok(CurrentPoll::Changed {
-                current: Some(current),
-                etag,
-            }) => {
-                self.etag = etag;
-                self.current_known = true;
-                self.current_seen = true;
-                self.domain.polled(Some(Some(current.version)));
-                None
-            }
-            Ok(CurrentPoll::Changed { current: None, .. }) => {
-                self.etag = None;
-                self.current_known = true;
-                self.domain.polled(Some(None));
-                let holds = self.domain.held_full().is_some() || !self.local.is_empty();
-                if plan::missing_current_is_error(self.current_seen, holds) {
-                    Some(format!(
-                        "CURRENT of {name} is missing from {} though this node served the domain: \
-                         was the store root or the domain deleted? keeping the served version",
-                        self.catalog.url()
-                    ))
-                } else {
-                    if self.domain.held_full().is_none() {
-                        self.domain
-                            .noted("the store has no CURRENT for this domain yet".into());
-                    }
-                    None
-                }
-            }
-            Err(e) => Some(format!(
-                "cannot read CURRENT of {name} from {}: {e}; keeping the served version",
-                self.catalog.url()
-            )),
-        };
-        let Some(message) = problem else {
-            if self.domain.store_ok() {
-                tracing::info!(domain = %name, "store readable again");
-            }
-            return;
-        };
-        {
-            self.metrics.store_error(&name);
-            if self.domain.store_failed(message.clone()) {
-                tracing::warn!(domain = %name, error = %message, "store cannot be read");
-            } else {
-                tracing::debug!(domain = %name, error = %message, "store still cannot be read");
-            }
-        }
     }
 
     /// Carries out the steps `plan::next_step` asks for until it is idle.
@@ -291,9 +236,9 @@ impl Loader {
 
     fn fallback_note(&self, version: &str, target: Option<&str>) -> String {
         match target {
-            _ if !self.current_known => format!(
-                "store unreachable at start; serving the newest local version {version}"
-            ),
+            _ if !self.current_known => {
+                format!("store unreachable at start; serving the newest local version {version}")
+            }
             None => format!("the store has no CURRENT; serving the newest local version {version}"),
             Some(t) => format!("serving local version {version} while {t} downloads"),
         }
@@ -375,56 +320,6 @@ impl Loader {
         }
         self.refresh_local().await;
         self.domain.load_failed(version, message, interrupted);
-    }
-
-    /// Starts the next repair the scrubber asked for, unless one runs.
-    fn start_repair(&mut self) {
-        if self.repair.is_some() {
-            return;
-        }
-        while let Some(at) = self.domain.next_repair() {
-            let held = self.domain.held_full();
-            let Some(loaded) = held.as_ref().and_then(|h| h.find(&at.version)) else {
-                // No longer held: nothing serves the damaged file any more.
-                self.domain.repair_finished(&at);
-                continue;
-            };
-            tracing::info!(domain = %self.domain.name(), version = %at.version, shard = at.shard,
-                "downloading a damaged shard again");
-            let handle = tokio::spawn(self.fetcher.clone().repair(Arc::clone(loaded), at.shard));
-            self.repair = Some(Job { key: at, handle });
-            return;
-        }
-    }
-
-    fn repaired(&mut self, at: ShardRef, result: Result<Arc<LoadedVersion>, LoadError>) {
-        let name = self.domain.name().to_string();
-        match result {
-            Ok(loaded) => {
-                let object = loaded
-                    .shard(at.shard)
-                    .map(|s| s.entry().object.clone())
-                    .unwrap_or_default();
-                let note = format!(
-                    "{}: shard {} ({object}) repaired: it no longer matched its manifest and was downloaded again",
-                    at.version, at.shard
-                );
-                if self.domain.repaired(loaded, note) {
-                    self.metrics.shard_repaired(&name);
-                    tracing::info!(domain = %name, version = %at.version, shard = at.shard, object = %object,
-                        "damaged shard downloaded again and swapped in");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(domain = %name, version = %at.version, shard = at.shard, error = %e,
-                    "cannot download a damaged shard again; the next scrub or damaged read retries");
-                self.domain.stored_shard_bad(format!(
-                    "repair of shard {} of {} failed: {e}",
-                    at.shard, at.version
-                ));
-            }
-        }
-        self.domain.repair_finished(&at);
     }
 
     /// Keeps the held versions, `CURRENT`'s and the newest others, `keep_versions`

@@ -42,7 +42,11 @@ async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed(
     // Damage the value of key-00013 in the served (memory-mapped) local file. The
     // server never does this; it stands for disk damage after the download.
     let (path, pos) = local_file_with(&fx, "v1", b"v1:key-00013");
-    let object = path.file_name().expect("name").to_string_lossy().into_owned();
+    let object = path
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
@@ -59,7 +63,10 @@ async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed(
         .await
         .expect_err("damaged record in the batch");
     assert_eq!(err.code(), Code::Internal, "{err}");
-    assert!(err.message().contains(&object), "{err} should name {object}");
+    assert!(
+        err.message().contains(&object),
+        "{err} should name {object}"
+    );
 
     // The read woke the scrubber: the shard is downloaded again and swapped in.
     eventually("the damaged record reads right again", || async {
@@ -70,12 +77,23 @@ async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed(
     })
     .await;
     let d = client.status().await.expect("status").domains.remove(0);
-    assert!(d.note.contains(&object) && d.note.contains("repaired"), "{d:?}");
+    assert!(
+        d.note.contains(&object) && d.note.contains("repaired"),
+        "{d:?}"
+    );
     assert!(d.last_error.is_empty(), "{d:?}");
     assert_eq!(d.current_version, "v1");
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
-    assert_eq!(counter(&metrics, "tusk_damaged_shards_total"), 1, "{metrics}");
-    assert_eq!(counter(&metrics, "tusk_repaired_shards_total"), 1, "{metrics}");
+    assert_eq!(
+        counter(&metrics, "tusk_damaged_shards_total"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(&metrics, "tusk_repaired_shards_total"),
+        1,
+        "{metrics}"
+    );
     server.shutdown().await;
 }
 
@@ -90,7 +108,11 @@ async fn a_scrub_round_finds_damage_no_read_touched() {
     wait_for_version(&client, "pages", "v1").await;
 
     let (path, pos) = local_file_with(&fx, "v1", b"v1:key-00021");
-    let object = path.file_name().expect("name").to_string_lossy().into_owned();
+    let object = path
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
@@ -106,8 +128,15 @@ async fn a_scrub_round_finds_damage_no_read_touched() {
     let got = client.get("pages", b"key-00021", None).await.expect("get");
     assert_eq!(got.value, b"v1:key-00021");
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
-    assert!(counter(&metrics, "tusk_scrubbed_bytes_total") > 0, "{metrics}");
-    assert_eq!(counter(&metrics, "tusk_damaged_shards_total"), 1, "{metrics}");
+    assert!(
+        counter(&metrics, "tusk_scrubbed_bytes_total") > 0,
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(&metrics, "tusk_damaged_shards_total"),
+        1,
+        "{metrics}"
+    );
     server.shutdown().await;
 }
 
@@ -142,9 +171,20 @@ async fn a_stored_shard_that_breaks_the_format_is_reported_when_read() {
         let _ = client.get("pages", b"key-00007", None).await;
     }
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
-    assert_eq!(counter(&metrics, "tusk_damaged_shards_total"), 1, "{metrics}");
-    assert_eq!(counter(&metrics, "tusk_repaired_shards_total"), 0, "{metrics}");
-    let got = client.get("pages", b"key-00008", None).await.expect("other keys");
+    assert_eq!(
+        counter(&metrics, "tusk_damaged_shards_total"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        counter(&metrics, "tusk_repaired_shards_total"),
+        0,
+        "{metrics}"
+    );
+    let got = client
+        .get("pages", b"key-00008", None)
+        .await
+        .expect("other keys");
     assert_eq!(got.value, b"v1:key-00008");
     server.shutdown().await;
 }

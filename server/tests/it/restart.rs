@@ -100,7 +100,10 @@ async fn a_store_root_deleted_under_a_running_node_is_reported_and_counted() {
     let d = client.status().await.expect("status").domains.remove(0);
     assert_eq!(d.state, DomainState::Serving as i32, "{d:?}");
     assert_eq!(d.current_version, "v1", "{d:?}");
-    let got = client.get("pages", b"key-00003", None).await.expect("serving");
+    let got = client
+        .get("pages", b"key-00003", None)
+        .await
+        .expect("serving");
     assert_eq!(got.value, b"v1:key-00003");
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
     let errors: u64 = metrics
