@@ -268,8 +268,13 @@ impl Loader {
         }
     }
 
-    /// A download ended: swap it in if `CURRENT` still names it.
+    /// A download ended: swap it in if `CURRENT` (read again now) still names it.
     async fn downloaded(&mut self, version: String, result: Result<Arc<LoadedVersion>, LoadError>) {
+        if result.is_ok() {
+            // Read CURRENT again right before the swap: never swap to a version it
+            // stopped naming since the last poll.
+            self.poll().await;
+        }
         let target = self.domain.store_current();
         match result {
             Ok(loaded) if plan::may_swap_download(&version, target.as_deref()) => {
