@@ -9,6 +9,8 @@
 //! download_rate_limit = "100MiB"    # bytes per second, whole server; absent = no limit
 //! download_chunk_size = "8MiB"      # bytes per ranged GET; the unit of resume
 //! retry_failed_after = "30s"        # backoff cap; wait after a failed verification
+//! scrub_interval = "1h"             # pause between re-reads of served shards; "off"
+//! scrub_rate = "32MiB"              # bytes per second the scrubber re-reads, whole server
 //!
 //! [[domains]]
 //! name = "pages"
@@ -18,14 +20,16 @@
 //! Sizes are a TOML integer (bytes) or a string with a binary unit (`"512k"`,
 //! `"100MiB"`, `"1.5GiB"`; `"100MiB/s"` is accepted for the rate).
 
+mod duration;
 mod size;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
+pub use duration::parse_scrub_interval;
 pub use size::parse_size;
 
 /// Default gRPC listen address.
@@ -48,6 +52,10 @@ pub const MIN_DOWNLOAD_CHUNK_SIZE: u64 = 4096;
 /// Default wait before retrying a version whose load failed, while `CURRENT`
 /// still names it.
 pub const DEFAULT_RETRY_FAILED_AFTER: Duration = Duration::from_secs(30);
+/// Default pause between two scrub rounds over every served shard.
+pub const DEFAULT_SCRUB_INTERVAL: Duration = Duration::from_secs(3600);
+/// Default bytes per second the scrubber re-reads (whole server).
+pub const DEFAULT_SCRUB_RATE: u64 = 32 << 20;
 /// Default largest gRPC message, each way (64 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -117,7 +125,10 @@ pub struct ServerConfig {
     /// Directory holding downloaded versions: `<data_dir>/<domain>/<version>/`.
     pub data_dir: PathBuf,
     /// Interval between two polls of `CURRENT` (humantime: `"5s"`, `"250ms"`).
-    #[serde(default = "default_poll_interval", deserialize_with = "duration")]
+    #[serde(
+        default = "default_poll_interval",
+        deserialize_with = "duration::duration"
+    )]
     pub poll_interval: Duration,
     /// Complete versions kept on local disk per domain (at least 1; the served one
     /// is always kept). The newest two of them are also kept open in memory.
@@ -154,11 +165,27 @@ pub struct ServerConfig {
     /// at the next poll regardless). An interrupted download (network, timeout,
     /// throttling) is instead retried with exponential backoff from 1 s, doubling up
     /// to this value, and resumes from what is already on disk.
-    #[serde(default = "default_retry_failed_after", deserialize_with = "duration")]
+    #[serde(
+        default = "default_retry_failed_after",
+        deserialize_with = "duration::duration"
+    )]
     pub retry_failed_after: Duration,
     /// Largest gRPC message, each way.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Pause between two rounds in which the scrubber re-reads every served shard
+    /// and compares it with its manifest (`"1h"`; `"off"` or zero: no rounds). A
+    /// damaged shard is downloaded again and swapped in. Shards reopened from disk
+    /// at start and shards a read found damaged are checked regardless.
+    #[serde(
+        default = "default_scrub_interval",
+        deserialize_with = "duration::scrub_interval"
+    )]
+    pub scrub_interval: Duration,
+    /// Most bytes per second the scrubber re-reads (whole server), so it never
+    /// competes with serving: an integer or a size string such as `"32MiB"`.
+    #[serde(default = "default_scrub_rate", deserialize_with = "size::size")]
+    pub scrub_rate: u64,
     /// The domains to serve.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
@@ -193,14 +220,11 @@ fn default_retry_failed_after() -> Duration {
 fn default_max_message_bytes() -> usize {
     DEFAULT_MAX_MESSAGE_BYTES
 }
-
-fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(de)?;
-    humantime::parse_duration(&text).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "invalid duration {text:?}: {e} (use e.g. \"5s\", \"250ms\")"
-        ))
-    })
+fn default_scrub_interval() -> Duration {
+    DEFAULT_SCRUB_INTERVAL
+}
+fn default_scrub_rate() -> u64 {
+    DEFAULT_SCRUB_RATE
 }
 
 impl ServerConfig {
@@ -225,6 +249,8 @@ impl ServerConfig {
             download_chunk_size: DEFAULT_DOWNLOAD_CHUNK_SIZE,
             retry_failed_after: DEFAULT_RETRY_FAILED_AFTER,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            scrub_interval: DEFAULT_SCRUB_INTERVAL,
+            scrub_rate: DEFAULT_SCRUB_RATE,
             domains: domains
                 .iter()
                 .map(|name| DomainConfig {
@@ -340,175 +366,4 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const FULL: &str = r#"
-listen = "127.0.0.1:7070"
-data_dir = "/var/lib/tusk"
-poll_interval = "5s"
-keep_versions = 3
-metrics_listen = "127.0.0.1:9090"
-max_batch = 500
-max_key_len = 1024
-
-[[domains]]
-name = "pages"
-store = "file:///srv/tusk-store"
-
-[[domains]]
-name = "users"
-store = "/srv/other"
-"#;
-
-    #[test]
-    fn parses_the_documented_example() {
-        let c = ServerConfig::from_toml_str(FULL, "tusk.toml").expect("valid");
-        assert_eq!(c.listen, "127.0.0.1:7070".parse().expect("addr"));
-        assert_eq!(c.data_dir, PathBuf::from("/var/lib/tusk"));
-        assert_eq!(c.poll_interval, Duration::from_secs(5));
-        assert_eq!(c.keep_versions, 3);
-        assert_eq!(
-            c.metrics_listen,
-            Some("127.0.0.1:9090".parse().expect("addr"))
-        );
-        assert_eq!(c.max_batch, 500);
-        assert_eq!(c.max_key_len, 1024);
-        assert_eq!(c.domains.len(), 2);
-        assert_eq!(c.domains[1].name, "users");
-        assert_eq!(c.domains[1].store, "/srv/other");
-    }
-
-    #[test]
-    fn optional_fields_take_defaults() {
-        let text = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
-        let c = ServerConfig::from_toml_str(text, "x.toml").expect("valid");
-        assert_eq!(c, ServerConfig::new(default_listen(), "/d", "/s", &["a"]));
-        assert_eq!(c.max_batch, DEFAULT_MAX_BATCH);
-        assert_eq!(c.metrics_listen, None);
-    }
-
-    #[test]
-    fn unknown_key_is_rejected_with_its_name_and_line() {
-        let text =
-            "data_dir = \"/d\"\nlisten_port = 1\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
-        let err = ServerConfig::from_toml_str(text, "bad.toml").expect_err("unknown key");
-        let msg = err.to_string();
-        assert!(msg.contains("listen_port"), "{msg}");
-        assert!(msg.starts_with("bad.toml:2:"), "{msg}");
-    }
-
-    #[test]
-    fn unknown_key_inside_a_domain_is_rejected() {
-        let text = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\nreplicas = 2\n";
-        let msg = ServerConfig::from_toml_str(text, "bad.toml")
-            .expect_err("unknown")
-            .to_string();
-        assert!(msg.contains("replicas"), "{msg}");
-        assert!(msg.starts_with("bad.toml:5:"), "{msg}");
-    }
-
-    #[test]
-    fn bad_duration_is_explained() {
-        let text = "data_dir = \"/d\"\npoll_interval = \"soon\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
-        let msg = ServerConfig::from_toml_str(text, "c.toml")
-            .expect_err("bad")
-            .to_string();
-        assert!(msg.contains("soon") && msg.contains("c.toml:2"), "{msg}");
-    }
-
-    #[test]
-    fn validation_rules() {
-        let base = ServerConfig::new(default_listen(), "/d", "/s", &["a", "b"]);
-        assert!(base.validate("flags").is_ok());
-
-        let mut c = base.clone();
-        c.domains.clear();
-        assert!(
-            matches!(c.validate("f"), Err(ConfigError::Invalid { field, .. }) if field == "domains")
-        );
-
-        let mut c = base.clone();
-        c.domains[1].name = "a".into();
-        let err = c.validate("f").expect_err("duplicate");
-        assert!(err.to_string().contains("domains[1].name"), "{err}");
-
-        let mut c = base.clone();
-        c.domains[0].name = "no/slash".into();
-        assert!(
-            c.validate("f")
-                .expect_err("bad name")
-                .to_string()
-                .contains("domains[0].name")
-        );
-
-        let mut c = base.clone();
-        c.keep_versions = 0;
-        assert!(
-            c.validate("f")
-                .expect_err("zero")
-                .to_string()
-                .contains("keep_versions")
-        );
-
-        let mut c = base;
-        c.domains[0].store = " ".into();
-        assert!(
-            c.validate("f")
-                .expect_err("empty store")
-                .to_string()
-                .contains("domains[0].store")
-        );
-    }
-
-    #[test]
-    fn download_limits_take_sizes_or_integers() {
-        let base = "data_dir = \"/d\"\n[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
-        let c = ServerConfig::from_toml_str(base, "c.toml").expect("defaults");
-        assert_eq!(c.download_rate_limit, None);
-        assert_eq!(c.download_chunk_size, DEFAULT_DOWNLOAD_CHUNK_SIZE);
-
-        let text = format!("download_rate_limit = \"100MiB\"\ndownload_chunk_size = 65536\n{base}");
-        let c = ServerConfig::from_toml_str(&text, "c.toml").expect("sizes");
-        assert_eq!(c.download_rate_limit, Some(100 << 20));
-        assert_eq!(c.download_chunk_size, 65536);
-
-        let text = format!("download_rate_limit = 5000000\ndownload_chunk_size = \"4MiB\"\n{base}");
-        let c = ServerConfig::from_toml_str(&text, "c.toml").expect("sizes");
-        assert_eq!(c.download_rate_limit, Some(5_000_000));
-        assert_eq!(c.download_chunk_size, 4 << 20);
-    }
-
-    #[test]
-    fn bad_download_limits_are_explained() {
-        let base = "[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
-        for (line, needle) in [
-            ("download_rate_limit = \"fast\"", "fast"),
-            ("download_rate_limit = 0", "at least 1 byte"),
-            ("download_chunk_size = \"8 parsecs\"", "parsecs"),
-        ] {
-            let text = format!("data_dir = \"/d\"\n{line}\n{base}");
-            let msg = ServerConfig::from_toml_str(&text, "c.toml")
-                .expect_err(line)
-                .to_string();
-            assert!(
-                msg.contains(needle) && msg.starts_with("c.toml:2"),
-                "{line}: {msg}"
-            );
-        }
-        let mut c = ServerConfig::new(default_listen(), "/d", "/s", &["a"]);
-        c.download_rate_limit = Some(0);
-        let msg = c.validate("flags").expect_err("zero rate").to_string();
-        assert!(msg.contains("download_rate_limit"), "{msg}");
-        c.download_rate_limit = None;
-        c.download_chunk_size = 100;
-        let msg = c.validate("flags").expect_err("tiny chunks").to_string();
-        assert!(msg.contains("download_chunk_size"), "{msg}");
-    }
-
-    #[test]
-    fn missing_file_names_the_path() {
-        let err = ServerConfig::from_file("/nonexistent/tusk.toml").expect_err("missing");
-        assert!(err.to_string().contains("/nonexistent/tusk.toml"), "{err}");
-    }
-}
+mod tests;

@@ -121,6 +121,22 @@ pub enum LoadError {
         /// Size on disk.
         actual: u64,
     },
+    /// A shard file's record count (from its footer) differs from the manifest.
+    #[error(
+        "version {version}: shard {shard} ({path}) has {actual} records, manifest says {expected}"
+    )]
+    ShardRecords {
+        /// Version id.
+        version: String,
+        /// Shard number.
+        shard: u32,
+        /// Local path.
+        path: String,
+        /// Record count in the manifest.
+        expected: u64,
+        /// Record count in the file's footer.
+        actual: u64,
+    },
     /// A local file operation failed.
     #[error("i/o error on {path}: {source}")]
     Io {
@@ -151,6 +167,18 @@ impl LoadError {
                 matches!(source.kind(), ErrorKind::Retryable | ErrorKind::Internal)
             }
             _ => false,
+        }
+    }
+
+    /// The local file this error is about, if any (a shard that does not open or
+    /// match, a failed file operation).
+    pub fn local_path(&self) -> Option<&Path> {
+        match self {
+            LoadError::ShardSize { path, .. }
+            | LoadError::Shard { path, .. }
+            | LoadError::ShardRecords { path, .. }
+            | LoadError::Io { path, .. } => Some(Path::new(path)),
+            _ => None,
         }
     }
 

@@ -17,16 +17,25 @@
 //!
 //! Data dir layout: `<data_dir>/<domain>/<version>/shard-00000.tsk ...` plus a copy
 //! of the version's `MANIFEST.json`, written last once every owned shard is
-//! downloaded and verified. At start, temp files and partial versions are swept,
-//! except the partial download of the version `CURRENT` names, which resumes from
-//! its verified chunks (`.part` files with `.part.progress` sidecars); a complete
-//! local version named by `CURRENT` is reopened (and verified again: one
-//! sequential checksum pass per shard) instead of being downloaded.
+//! downloaded and its CRC32 checked while it streamed in. At start, temp files and
+//! partial versions are swept, except the partial download of the version `CURRENT`
+//! names, which resumes from its verified chunks (`.part` files with
+//! `.part.progress` sidecars). A node serves at once what it has: `CURRENT`'s version
+//! if it is complete on local disk, else the newest complete local version while
+//! `CURRENT`'s downloads. Reopening checks each file's size and record count against
+//! the manifest (no checksum pass: the copy records that its download checked it);
+//! the scrubber re-reads reopened shards in the background.
 //!
 //! Downloads share two server-wide limits, so they never starve serving:
 //! `download_concurrency` ranged GETs in flight and `download_rate_limit` bytes per
 //! second. An interrupted download is retried with exponential backoff (1 s,
 //! doubling, up to `retry_failed_after`) while the previous version keeps serving.
+//! Polling goes on during a download, and a download whose version `CURRENT` no
+//! longer names is abandoned, never swapped in.
+//!
+//! The scrubber re-reads every served shard every `scrub_interval` at no more than
+//! `scrub_rate` bytes per second (and at once a shard a read found damaged); a shard
+//! that no longer matches its manifest is downloaded into a new file and swapped in.
 #![deny(missing_docs)]
 
 pub mod config;
@@ -37,9 +46,11 @@ mod http;
 mod loaded;
 mod loader;
 pub mod local;
+mod local_shard;
 pub mod metrics;
 pub mod ownership;
 mod retry;
+mod scrub;
 mod service;
 mod status;
 
@@ -49,8 +60,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::sync::watch;
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tusk_proto::v1::tusk_server::TuskServer;
@@ -65,6 +75,7 @@ use crate::health::Health;
 use crate::loader::{Loader, LoaderSettings};
 use crate::local::DomainDir;
 use crate::metrics::Metrics;
+use crate::scrub::{ScrubSettings, Scrubber};
 use crate::service::{Limits, TuskService};
 use crate::status::NodeFacts;
 
@@ -129,6 +140,7 @@ impl Server {
         };
 
         let metrics = Arc::new(Metrics::new());
+        let scrub_wake = Arc::new(Notify::new());
         let domains: Arc<Vec<Arc<Domain>>> = Arc::new(
             config
                 .domains
@@ -140,6 +152,7 @@ impl Server {
                         &d.name,
                         &c.url(),
                         metrics.key_counters(&d.name),
+                        Arc::clone(&scrub_wake),
                     ))
                 })
                 .collect(),
@@ -224,6 +237,16 @@ impl Server {
                 tokio::spawn(loader.run(stop_rx.clone()))
             })
             .collect();
+        let scrubber = Scrubber::new(
+            Arc::clone(&domains),
+            ScrubSettings {
+                interval: Some(config.scrub_interval).filter(|i| !i.is_zero()),
+                rate: config.scrub_rate,
+            },
+            scrub_wake,
+            Arc::clone(&metrics),
+        );
+        let scrubber = tokio::spawn(scrubber.run(stop_rx.clone()));
         tracing::info!(addr = %grpc_addr, metrics = ?metrics_addr, domains = config.domains.len(), "tusk server started");
 
         Ok(RunningServer {
@@ -233,6 +256,7 @@ impl Server {
             grpc,
             metrics: metrics_task,
             loaders,
+            scrubber,
             health,
         })
     }
@@ -255,6 +279,7 @@ pub struct RunningServer {
     grpc: JoinHandle<Result<(), tonic::transport::Error>>,
     metrics: Option<JoinHandle<std::io::Result<()>>>,
     loaders: Vec<JoinHandle<()>>,
+    scrubber: JoinHandle<()>,
     health: Health,
 }
 
@@ -293,6 +318,7 @@ impl RunningServer {
         for loader in self.loaders {
             let _ = loader.await;
         }
+        let _ = self.scrubber.await;
         let grpc = flatten_grpc(self.grpc.await);
         let metrics = match self.metrics {
             Some(task) => match task.await {

@@ -1,22 +1,21 @@
 //! A version open in memory: its manifest and the memory-mapped shards this node
 //! holds, plus the set of versions a domain holds at once.
 
-use std::fs::File;
 use std::sync::Arc;
 
-use memmap2::Mmap;
-use tusk_format::Shard;
 use tusk_format::partition::shard_for;
 use tusk_store::Manifest;
 
 use crate::error::{LoadError, ReadError};
 use crate::local::DomainDir;
+use crate::local_shard::{Checked, LocalShard};
 
-/// One version, open and verified. Dropping the last `Arc` unmaps its files.
+/// One version, open and checked. Dropping the last `Arc` of a shard unmaps it.
 pub struct LoadedVersion {
     manifest: Manifest,
-    /// Indexed by shard number; `None` for shards this node does not hold.
-    shards: Vec<Option<Shard<Mmap>>>,
+    /// Indexed by shard number; `None` for shards this node does not hold. Shared
+    /// with the versions built from this one by [`LoadedVersion::with_shard`].
+    shards: Vec<Option<Arc<LocalShard>>>,
 }
 
 impl std::fmt::Debug for LoadedVersion {
@@ -33,55 +32,49 @@ impl std::fmt::Debug for LoadedVersion {
 }
 
 impl LoadedVersion {
-    /// Opens the shards `owned` of `manifest` from `dir`: checks each file's size,
-    /// memory-maps it, opens it and runs the full checksum pass
-    /// ([`Shard::verify`]). Blocking and CPU-bound: call from `spawn_blocking`.
+    /// Opens the shards `owned` of `manifest` from `dir`, each with
+    /// [`LocalShard::open`] (size, record count, constant-time format checks; no
+    /// checksum pass: `checked` says how the files' CRC32 was checked). Blocking:
+    /// call from `spawn_blocking`.
     pub fn open(
         dir: &DomainDir,
         manifest: Manifest,
         owned: &[u32],
+        checked: Checked,
     ) -> Result<LoadedVersion, LoadError> {
-        let mut shards: Vec<Option<Shard<Mmap>>> = Vec::new();
+        let mut shards: Vec<Option<Arc<LocalShard>>> = Vec::new();
         shards.resize_with(manifest.shard_count as usize, || None);
         for &index in owned {
-            let entry =
-                manifest
-                    .shards
-                    .get(index as usize)
-                    .ok_or_else(|| LoadError::ManifestMismatch {
-                        path: dir.version_dir(&manifest.version).display().to_string(),
-                        detail: format!(
-                            "owned shard {index} is not in the manifest ({} shards)",
-                            manifest.shard_count
-                        ),
-                    })?;
+            let entry = manifest
+                .shards
+                .get(index as usize)
+                .filter(|e| e.index == index)
+                .ok_or_else(|| LoadError::ManifestMismatch {
+                    path: dir.version_dir(&manifest.version).display().to_string(),
+                    detail: format!(
+                        "owned shard {index} is not in the manifest ({} shards)",
+                        manifest.shard_count
+                    ),
+                })?;
             let path = dir.shard_path(&manifest.version, &entry.object);
-            let file = File::open(&path).map_err(|e| LoadError::io(&path, e))?;
-            let actual = file.metadata().map_err(|e| LoadError::io(&path, e))?.len();
-            if actual != entry.bytes {
-                return Err(LoadError::ShardSize {
-                    version: manifest.version.clone(),
-                    shard: index,
-                    path: path.display().to_string(),
-                    expected: entry.bytes,
-                    actual,
-                });
-            }
-            // SAFETY: shard files live in the server's private data dir, are written
-            // once (temp file + rename) and never modified in place; old versions are
-            // deleted by unlinking, which keeps existing mappings valid.
-            let mmap = unsafe { Mmap::map(&file) }.map_err(|e| LoadError::io(&path, e))?;
-            let shard_err = |source| LoadError::Shard {
-                version: manifest.version.clone(),
-                shard: index,
-                path: path.display().to_string(),
-                source,
-            };
-            let shard = Shard::open(mmap).map_err(shard_err)?;
-            shard.verify().map_err(shard_err)?;
-            shards[index as usize] = Some(shard);
+            let shard = LocalShard::open(&manifest.version, &path, entry, checked)?;
+            shards[index as usize] = Some(Arc::new(shard));
         }
         Ok(LoadedVersion { manifest, shards })
+    }
+
+    /// The same version with shard `shard.entry().index` replaced by `shard` (a
+    /// freshly downloaded copy); every other shard is shared, not reopened.
+    pub fn with_shard(&self, shard: LocalShard) -> LoadedVersion {
+        let mut shards = self.shards.clone();
+        let index = shard.entry().index as usize;
+        if let Some(slot) = shards.get_mut(index) {
+            *slot = Some(Arc::new(shard));
+        }
+        LoadedVersion {
+            manifest: self.manifest.clone(),
+            shards,
+        }
     }
 
     /// The version id.
@@ -94,6 +87,16 @@ impl LoadedVersion {
         &self.manifest
     }
 
+    /// The shards this node holds, by number.
+    pub fn held_shards(&self) -> impl Iterator<Item = &Arc<LocalShard>> {
+        self.shards.iter().flatten()
+    }
+
+    /// Shard `index`, when held.
+    pub fn shard(&self, index: u32) -> Option<&Arc<LocalShard>> {
+        self.shards.get(index as usize).and_then(Option::as_ref)
+    }
+
     /// Looks up `key`: `Ok(None)` when absent. Allocates nothing.
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>, ReadError> {
         let index = shard_for(key, self.manifest.shard_count);
@@ -104,16 +107,11 @@ impl LoadedVersion {
                 shard: index,
             });
         };
-        shard.get(key).map_err(|source| ReadError::Corrupt {
+        shard.shard().get(key).map_err(|source| ReadError::Corrupt {
             domain: self.manifest.domain.clone(),
             version: self.manifest.version.clone(),
             shard: index,
-            object: self
-                .manifest
-                .shards
-                .get(index as usize)
-                .map(|s| s.object.clone())
-                .unwrap_or_default(),
+            object: shard.entry().object.clone(),
             source,
         })
     }
@@ -180,6 +178,18 @@ impl HeldVersions {
             .map(|v| v.version().to_string())
             .collect()
     }
+
+    /// The same versions with the one named like `repaired` replaced by it, in
+    /// its place; `None` when no held version has that id.
+    pub fn replace(&self, repaired: Arc<LoadedVersion>) -> Option<HeldVersions> {
+        let at = self
+            .versions
+            .iter()
+            .position(|v| v.version() == repaired.version())?;
+        let mut versions = self.versions.clone();
+        versions[at] = repaired;
+        Some(HeldVersions { versions })
+    }
 }
 
 #[cfg(test)]
@@ -220,6 +230,20 @@ mod tests {
         assert_eq!(back.ids(), ["v2", "v3"]);
         let single = HeldVersions::swap_in(version("v4"), Some(&back), 1);
         assert_eq!(single.ids(), ["v4"]);
+    }
+
+    #[test]
+    fn replace_keeps_the_order_and_needs_a_held_version() {
+        let held = HeldVersions::swap_in(
+            version("v2"),
+            Some(&HeldVersions::swap_in(version("v1"), None, 2)),
+            2,
+        );
+        let fresh = version("v1");
+        let replaced = held.replace(Arc::clone(&fresh)).expect("v1 is held");
+        assert_eq!(replaced.ids(), ["v2", "v1"]);
+        assert!(Arc::ptr_eq(replaced.find("v1").expect("held"), &fresh));
+        assert!(held.replace(version("v9")).is_none());
     }
 
     #[test]

@@ -74,8 +74,23 @@ impl DomainDir {
     /// Removes leftovers of interrupted work: temporary files inside complete
     /// versions, and version directories without a manifest copy, except those
     /// `keep` names. Inside a kept partial directory only files no download resumes
-    /// from (`.tmp`) are removed. Returns the removed paths.
+    /// from (`.tmp`) are removed. Returns the removed paths. Only at start, when
+    /// nothing else writes to the directory: see [`DomainDir::sweep_partial`].
     pub fn sweep(&self, keep: &KeepPartial) -> Result<Vec<PathBuf>, LoadError> {
+        self.sweep_with(keep, true)
+    }
+
+    /// Removes the partial version directories `keep` does not name, and nothing
+    /// inside complete versions (a shard being repaired writes its `.part` there).
+    pub fn sweep_partial(&self, keep: &KeepPartial) -> Result<Vec<PathBuf>, LoadError> {
+        self.sweep_with(keep, false)
+    }
+
+    fn sweep_with(
+        &self,
+        keep: &KeepPartial,
+        inside_complete: bool,
+    ) -> Result<Vec<PathBuf>, LoadError> {
         let mut removed = Vec::new();
         for entry in read_dir(&self.root)? {
             let path = entry.path();
@@ -96,6 +111,9 @@ impl DomainDir {
             if !complete && !kept {
                 remove_dir(&path)?;
                 removed.push(path);
+                continue;
+            }
+            if complete && !inside_complete {
                 continue;
             }
             for inner in read_dir(&path)? {
@@ -175,6 +193,24 @@ impl DomainDir {
             .map_err(|e| LoadError::io(&dir, e))
     }
 
+    /// Marks `version` partial again (removes its manifest copy) and deletes
+    /// `bad`, a file of it found damaged: its next download keeps the other files
+    /// that still match and fetches the rest.
+    pub fn unmark(&self, version: &str, bad: Option<&Path>) -> Result<(), LoadError> {
+        let dir = self.version_dir(version);
+        remove_if_present(&dir.join(LOCAL_MANIFEST))?;
+        match bad {
+            Some(path) if path.parent() == Some(dir.as_path()) => remove_if_present(path),
+            _ => Ok(()),
+        }
+    }
+
+    /// Unlinks a damaged shard file before it is downloaded again (a mapping of it
+    /// stays valid; the new file gets a new inode).
+    pub fn remove_shard(&self, version: &str, object: &str) -> Result<(), LoadError> {
+        remove_if_present(&self.shard_path(version, object))
+    }
+
     /// Deletes the directory of `version` (missing is fine).
     pub fn remove_version(&self, version: &str) -> Result<(), LoadError> {
         let dir = self.version_dir(version);
@@ -208,141 +244,16 @@ fn remove_file(path: &Path) -> Result<(), LoadError> {
     fs::remove_file(path).map_err(|e| LoadError::io(path, e))
 }
 
+fn remove_if_present(path: &Path) -> Result<(), LoadError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(LoadError::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 fn remove_dir(path: &Path) -> Result<(), LoadError> {
     fs::remove_dir_all(path).map_err(|e| LoadError::io(path, e))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn manifest(domain: &str, version: &str) -> Manifest {
-        Manifest {
-            format_version: tusk_store::MANIFEST_FORMAT_VERSION,
-            domain: domain.into(),
-            version: version.into(),
-            shard_count: 1,
-            partitioner: tusk_store::PartitionerSpec::default(),
-            shard_format: tusk_format::SHARD_FORMAT_NAME.into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            records: 1,
-            bytes: 10,
-            writer: Default::default(),
-            shards: vec![tusk_store::ShardEntry {
-                index: 0,
-                object: "shard-00000.tsk".into(),
-                bytes: 10,
-                records: 1,
-                crc32: 0,
-            }],
-        }
-    }
-
-    #[test]
-    fn the_manifest_copy_marks_a_version_complete() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = DomainDir::new(tmp.path(), "pages");
-        dir.create().expect("create");
-        dir.prepare_download("v1").expect("prepare");
-        assert!(!dir.is_complete("v1"));
-        assert!(dir.complete_versions().expect("list").is_empty());
-        dir.write_manifest(&manifest("pages", "v1"))
-            .expect("write marker");
-        assert!(dir.is_complete("v1"));
-        assert_eq!(dir.complete_versions().expect("list"), ["v1"]);
-        assert_eq!(dir.read_manifest("v1").expect("read").version, "v1");
-        assert!(!dir.version_dir("v1").join("MANIFEST.json.tmp").exists());
-    }
-
-    #[test]
-    fn a_manifest_copy_of_another_version_is_rejected() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = DomainDir::new(tmp.path(), "pages");
-        dir.prepare_download("v2").expect("prepare");
-        let wrong = manifest("pages", "v1");
-        let bytes = wrong.to_json();
-        std::fs::write(dir.version_dir("v2").join(LOCAL_MANIFEST), bytes).expect("write");
-        let err = dir.read_manifest("v2").expect_err("mismatch");
-        assert!(err.to_string().contains("expected pages/v2"), "{err}");
-    }
-
-    #[test]
-    fn sweep_removes_partial_versions_and_temp_files_only() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = DomainDir::new(tmp.path(), "pages");
-        dir.prepare_download("v1").expect("prepare");
-        dir.write_manifest(&manifest("pages", "v1"))
-            .expect("marker");
-        std::fs::write(dir.shard_path("v1", "shard-00000.tsk"), b"0123456789").expect("shard");
-        std::fs::write(dir.shard_path("v1", "shard-00001.tsk.part"), b"half").expect("part");
-        dir.prepare_download("v2").expect("partial version");
-        std::fs::write(dir.shard_path("v2", "shard-00000.tsk"), b"half").expect("shard");
-
-        let removed = dir.sweep(&KeepPartial::Nothing).expect("sweep");
-        assert_eq!(removed.len(), 2, "{removed:?}");
-        assert!(!dir.version_dir("v2").exists());
-        assert!(!dir.shard_path("v1", "shard-00001.tsk.part").exists());
-        assert!(dir.shard_path("v1", "shard-00000.tsk").exists());
-        assert_eq!(dir.complete_versions().expect("list"), ["v1"]);
-    }
-
-    #[test]
-    fn a_missing_domain_dir_is_empty_not_an_error() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = DomainDir::new(tmp.path(), "never");
-        assert!(dir.sweep(&KeepPartial::Nothing).expect("sweep").is_empty());
-        assert!(dir.complete_versions().expect("list").is_empty());
-    }
-
-    #[test]
-    fn sweep_keeps_the_resumable_download_of_the_named_version() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let dir = DomainDir::new(tmp.path(), "pages");
-        dir.prepare_download("v1").expect("complete version");
-        dir.write_manifest(&manifest("pages", "v1"))
-            .expect("marker");
-        std::fs::write(dir.shard_path("v1", "shard-00000.tsk.part.progress"), b"{}")
-            .expect("stale sidecar");
-        for v in ["v2", "v3"] {
-            dir.prepare_download(v).expect("partial version");
-            for name in [
-                "shard-00000.tsk",
-                "shard-00001.tsk.part",
-                "shard-00001.tsk.part.progress",
-                "shard-00001.tsk.part.progress.tmp",
-            ] {
-                std::fs::write(dir.shard_path(v, name), b"x").expect("file");
-            }
-        }
-
-        let removed = dir.sweep(&KeepPartial::Only("v2".into())).expect("sweep");
-        assert_eq!(removed.len(), 3, "{removed:?}");
-        assert!(!dir.version_dir("v3").exists(), "other partial versions go");
-        assert!(
-            !dir.shard_path("v1", "shard-00000.tsk.part.progress")
-                .exists()
-        );
-        for kept in [
-            "shard-00000.tsk",
-            "shard-00001.tsk.part",
-            "shard-00001.tsk.part.progress",
-        ] {
-            assert!(
-                dir.shard_path("v2", kept).exists(),
-                "{kept} kept for resume"
-            );
-        }
-        assert!(
-            !dir.shard_path("v2", "shard-00001.tsk.part.progress.tmp")
-                .exists()
-        );
-
-        // Not knowing the target keeps every partial version.
-        dir.prepare_download("v4").expect("partial version");
-        assert!(dir.sweep(&KeepPartial::All).expect("sweep").is_empty());
-        assert!(dir.version_dir("v4").exists() && dir.version_dir("v2").exists());
-        // prepare_download keeps what is there.
-        dir.prepare_download("v2").expect("again");
-        assert!(dir.shard_path("v2", "shard-00001.tsk.part").exists());
-    }
-}
+mod tests;

@@ -66,6 +66,10 @@ pub struct Metrics {
     swaps: Family<DomainLabels, Counter>,
     load_failures: Family<DomainLabels, Counter>,
     keys: Family<KeyLabels, Counter>,
+    store_errors: Family<DomainLabels, Counter>,
+    damaged_shards: Family<DomainLabels, Counter>,
+    repaired_shards: Family<DomainLabels, Counter>,
+    scrubbed_bytes: Family<DomainLabels, Counter>,
 }
 
 /// One method's RPC counter for `OK` and its latency histogram, looked up once, so a
@@ -105,6 +109,10 @@ impl Metrics {
         let swaps = Family::<DomainLabels, Counter>::default();
         let load_failures = Family::<DomainLabels, Counter>::default();
         let keys = Family::<KeyLabels, Counter>::default();
+        let store_errors = Family::<DomainLabels, Counter>::default();
+        let damaged_shards = Family::<DomainLabels, Counter>::default();
+        let repaired_shards = Family::<DomainLabels, Counter>::default();
+        let scrubbed_bytes = Family::<DomainLabels, Counter>::default();
         // Counters get their `_total` suffix from the encoder.
         registry.register(
             "grpc_server_handled",
@@ -128,6 +136,26 @@ impl Metrics {
             load_failures.clone(),
         );
         registry.register("tusk_keys", "Keys looked up, by result", keys.clone());
+        registry.register(
+            "tusk_store_errors",
+            "Polls of a domain's store that failed or found CURRENT missing after it existed",
+            store_errors.clone(),
+        );
+        registry.register(
+            "tusk_damaged_shards",
+            "Served shards found no longer matching their manifest (scrub or damaged read)",
+            damaged_shards.clone(),
+        );
+        registry.register(
+            "tusk_repaired_shards",
+            "Damaged shards downloaded again and swapped in",
+            repaired_shards.clone(),
+        );
+        registry.register(
+            "tusk_scrubbed_bytes",
+            "Bytes of served shards re-read by the scrubber",
+            scrubbed_bytes.clone(),
+        );
         Metrics {
             registry,
             handled,
@@ -136,6 +164,10 @@ impl Metrics {
             swaps,
             load_failures,
             keys,
+            store_errors,
+            damaged_shards,
+            repaired_shards,
+            scrubbed_bytes,
         }
     }
 
@@ -211,10 +243,45 @@ impl Metrics {
             .inc();
     }
 
+    /// Records a failed read of `domain`'s store (or a vanished `CURRENT`).
+    pub fn store_error(&self, domain: &str) {
+        self.store_errors
+            .get_or_create(&domain_labels(domain))
+            .inc();
+    }
+
+    /// Records a served shard of `domain` found damaged.
+    pub fn shard_damaged(&self, domain: &str) {
+        self.damaged_shards
+            .get_or_create(&domain_labels(domain))
+            .inc();
+    }
+
+    /// Records a damaged shard of `domain` repaired.
+    pub fn shard_repaired(&self, domain: &str) {
+        self.repaired_shards
+            .get_or_create(&domain_labels(domain))
+            .inc();
+    }
+
+    /// The counter of bytes the scrubber re-read for `domain`.
+    pub fn scrubbed_bytes(&self, domain: &str) -> Counter {
+        self.scrubbed_bytes
+            .get_or_create_owned(&domain_labels(domain))
+    }
+
     /// Makes the per-domain series visible at 0 before anything happens.
     pub fn register_domain(&self, domain: &str) {
-        let _ = self.swaps.get_or_create(&domain_labels(domain));
-        let _ = self.load_failures.get_or_create(&domain_labels(domain));
+        for family in [
+            &self.swaps,
+            &self.load_failures,
+            &self.store_errors,
+            &self.damaged_shards,
+            &self.repaired_shards,
+            &self.scrubbed_bytes,
+        ] {
+            let _ = family.get_or_create(&domain_labels(domain));
+        }
         let _ = self.key_counters(domain);
     }
 
@@ -277,6 +344,10 @@ mod tests {
         m.swapped("pages", None, "v1");
         m.swapped("pages", Some("v1"), "v2");
         m.load_failed("pages");
+        m.store_error("pages");
+        m.shard_damaged("pages");
+        m.shard_repaired("pages");
+        m.scrubbed_bytes("pages").inc_by(4096);
         m.key_counters("pages").hits.inc();
         let text = m.encode();
         for needle in [
@@ -289,6 +360,10 @@ mod tests {
             "tusk_load_failures_total{domain=\"pages\"} 1",
             "tusk_keys_total{domain=\"pages\",result=\"hit\"} 1",
             "tusk_keys_total{domain=\"pages\",result=\"miss\"} 0",
+            "tusk_store_errors_total{domain=\"pages\"} 1",
+            "tusk_damaged_shards_total{domain=\"pages\"} 1",
+            "tusk_repaired_shards_total{domain=\"pages\"} 1",
+            "tusk_scrubbed_bytes_total{domain=\"pages\"} 4096",
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }

@@ -2,7 +2,8 @@
 //!
 //! Each request loads its domain's held versions once and answers every key from
 //! that one version (never a mix across a swap). Nothing is allocated per key
-//! beyond the returned value.
+//! beyond the returned value. A read that hits a damaged record fails `INTERNAL`
+//! and flags its shard, which wakes the scrubber for it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,7 +15,7 @@ use tusk_proto::v1::{
     StatusResponse,
 };
 
-use crate::domain::Domain;
+use crate::domain::{Domain, ShardRef};
 use crate::error::ReadError;
 use crate::metrics::{Metrics, RpcHandles};
 use crate::status::{NodeFacts, build_status};
@@ -104,7 +105,9 @@ impl TuskService {
         self.check_key(&req.key, None)?;
         let held = domain.held()?;
         let version = held.select(domain.name(), &req.version)?;
-        let value = version.get(&req.key)?;
+        let value = version
+            .get(&req.key)
+            .inspect_err(|e| flag_damage(domain, e))?;
         count(domain, value.is_some(), 1);
         Ok(GetResponse {
             found: value.is_some(),
@@ -129,7 +132,7 @@ impl TuskService {
         let mut entries = Vec::with_capacity(req.keys.len());
         let mut hits = 0u64;
         for key in &req.keys {
-            let value = version.get(key)?;
+            let value = version.get(key).inspect_err(|e| flag_damage(domain, e))?;
             hits += u64::from(value.is_some());
             entries.push(Entry {
                 found: value.is_some(),
@@ -157,6 +160,16 @@ impl TuskService {
         };
         self.metrics.observe_rpc(rpc, code, start.elapsed());
         result
+    }
+}
+
+/// A damaged record wakes the scrubber for its shard (the request still fails).
+fn flag_damage(domain: &Domain, error: &ReadError) {
+    if let ReadError::Corrupt { version, shard, .. } = error {
+        domain.read_hit_damage(ShardRef {
+            version: version.clone(),
+            shard: *shard,
+        });
     }
 }
 

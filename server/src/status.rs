@@ -34,11 +34,7 @@ pub fn build_status(node: &NodeFacts, domains: &[Arc<Domain>]) -> StatusResponse
 
 /// The status of one domain.
 pub fn domain_status(domain: &Domain) -> DomainStatus {
-    // The loader swaps under the info lock: reading both under it gives one view.
-    let (info, held) = {
-        let info = domain.info();
-        (info.clone(), domain.held_full())
-    };
+    let (info, held) = domain.snapshot();
     DomainStatus {
         name: domain.name().to_string(),
         store_url: domain.store_url().to_string(),

@@ -1,6 +1,7 @@
 //! In-process server tests over real sockets.
 
 mod common;
+mod damage;
 mod restart;
 mod resume;
 mod serve;

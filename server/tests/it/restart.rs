@@ -2,7 +2,7 @@
 
 use tusk_client::DomainState;
 
-use crate::common::{Fixture, records, wait_for_version};
+use crate::common::{Fixture, eventually, http_get, records, wait_for_version};
 
 #[tokio::test]
 async fn a_restart_reuses_local_files_without_downloading() {
@@ -80,5 +80,44 @@ async fn an_unusable_store_at_start_serves_the_newest_local_version() {
     assert_eq!(d.state, DomainState::Serving as i32);
     assert!(d.note.contains("store unreachable"), "{}", d.note);
     assert!(d.last_error.contains("CURRENT"), "{}", d.last_error);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_store_root_deleted_under_a_running_node_is_reported_and_counted() {
+    let fx = Fixture::new();
+    fx.publish("pages", "v1", &records("v1", 20), 2).await;
+    fx.activate("pages", "v1").await;
+    let (server, client) = fx.start(fx.config(&["pages"])).await;
+    wait_for_version(&client, "pages", "v1").await;
+
+    std::fs::remove_dir_all(fx.store.path()).expect("delete the store root");
+    eventually("the status reports the store", || async {
+        let d = client.status().await.expect("status").domains.remove(0);
+        d.last_error.contains("CURRENT") && d.last_error.contains("missing")
+    })
+    .await;
+    let d = client.status().await.expect("status").domains.remove(0);
+    assert_eq!(d.state, DomainState::Serving as i32, "{d:?}");
+    assert_eq!(d.current_version, "v1", "{d:?}");
+    let got = client
+        .get("pages", b"key-00003", None)
+        .await
+        .expect("serving");
+    assert_eq!(got.value, b"v1:key-00003");
+    let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
+    let errors: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tusk_store_errors_total{domain=\"pages\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("store error counter exported");
+    assert!(errors >= 1, "{metrics}");
+
+    // The store comes back (a new CURRENT): the error clears.
+    fx.publish("pages", "v2", &records("v2", 20), 2).await;
+    fx.activate("pages", "v2").await;
+    wait_for_version(&client, "pages", "v2").await;
+    let d = client.status().await.expect("status").domains.remove(0);
+    assert!(d.last_error.is_empty(), "{d:?}");
     server.shutdown().await;
 }

@@ -167,61 +167,6 @@ async fn errors_carry_the_documented_codes_and_name_the_problem() {
 }
 
 #[tokio::test]
-async fn a_record_corrupted_after_loading_is_an_internal_error_naming_the_shard() {
-    let fx = Fixture::new();
-    fx.publish("pages", "v1", &records("v1", 40), 2).await;
-    fx.activate("pages", "v1").await;
-    let (server, client) = fx.start(fx.config(&["pages"])).await;
-    wait_for_version(&client, "pages", "v1").await;
-
-    // Damage the value of key-00013 in the served (memory-mapped) local file. The
-    // server never does this; it stands for disk corruption after verification.
-    let needle = b"v1:key-00013";
-    let dir = fx.local_version("pages", "v1");
-    let mut damaged = None;
-    for entry in std::fs::read_dir(&dir).expect("list local version") {
-        let path = entry.expect("entry").path();
-        let bytes = std::fs::read(&path).expect("read");
-        if let Some(pos) = bytes.windows(needle.len()).position(|w| w == needle) {
-            use std::os::unix::fs::FileExt;
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .expect("open for write");
-            file.write_all_at(b"X", (pos + 4) as u64)
-                .expect("damage byte");
-            damaged = Some(path);
-        }
-    }
-    let damaged = damaged.expect("value found in a local shard");
-    let object = damaged
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
-
-    let err = client
-        .get("pages", b"key-00013", None)
-        .await
-        .expect_err("corrupt record");
-    assert_eq!(err.code(), Code::Internal, "{err}");
-    assert!(
-        err.message().contains(&object),
-        "{err} should name {object}"
-    );
-    let err = client
-        .multi_get(
-            "pages",
-            vec![b"key-00001".to_vec(), b"key-00013".to_vec()],
-            None,
-        )
-        .await
-        .expect_err("corrupt record in batch");
-    assert_eq!(err.code(), Code::Internal, "{err}");
-    server.shutdown().await;
-}
-
-#[tokio::test]
 async fn health_turns_serving_once_a_version_is_loaded() {
     let fx = Fixture::new();
     let (server, client) = fx.start(fx.config(&["pages"])).await;
@@ -320,6 +265,10 @@ async fn metrics_endpoint_exposes_every_metric() {
         "tusk_load_failures_total{domain=\"pages\"} 0",
         "tusk_keys_total{domain=\"pages\",result=\"hit\"}",
         "tusk_keys_total{domain=\"pages\",result=\"miss\"}",
+        "tusk_store_errors_total{domain=\"pages\"} 0",
+        "tusk_damaged_shards_total{domain=\"pages\"} 0",
+        "tusk_repaired_shards_total{domain=\"pages\"} 0",
+        "tusk_scrubbed_bytes_total{domain=\"pages\"}",
     ] {
         assert!(body.contains(needle), "missing {needle:?} in\n{body}");
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tusk_server::config::parse_size;
+use tusk_server::config::{parse_scrub_interval, parse_size};
 use tusk_server::{Server, ServerConfig};
 
 use crate::runtime::block_on;
@@ -33,6 +33,8 @@ Config file:
   metrics_listen = \"127.0.0.1:9090\"   # optional
   download_concurrency = 4             # optional: ranged GETs in flight
   download_rate_limit = \"100MiB\"      # optional: bytes per second, all downloads
+  scrub_interval = \"1h\"               # optional: re-read served shards; \"off\"
+  scrub_rate = \"32MiB\"                # optional: bytes per second of those re-reads
   [[domains]]
   name = \"pages\"
   store = \"file:///srv/tusk-store\"     # or \"s3://bucket/prefix\"
@@ -74,6 +76,13 @@ pub struct Args {
     /// limit when absent.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     download_rate_limit: Option<u64>,
+    /// Pause between two background re-reads of every served shard against its
+    /// manifest (a damaged shard is downloaded again), e.g. `1h`; `off` for none.
+    #[arg(long, default_value = "1h", value_parser = parse_scrub_interval, value_name = "DURATION")]
+    scrub_interval: Duration,
+    /// Byte-rate limit of those re-reads for the whole server, e.g. `32MiB` (per second).
+    #[arg(long, default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
+    scrub_rate: u64,
 }
 
 /// Runs the command.
@@ -96,6 +105,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             config.max_batch = args.max_batch;
             config.download_concurrency = args.download_concurrency;
             config.download_rate_limit = args.download_rate_limit;
+            config.scrub_interval = args.scrub_interval;
+            config.scrub_rate = args.scrub_rate;
             config.validate("command-line flags")?;
             config
         }

@@ -1,0 +1,204 @@
+//! The loader's side effects on the store and the data dir: download a version (a
+//! task the loader can abandon), download one damaged shard again, open a local
+//! version, and the blocking file work around them. No decisions here: `plan.rs`
+//! makes them.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+use tusk_store::{Catalog, DownloadOptions, Manifest};
+
+use crate::error::LoadError;
+use crate::loaded::LoadedVersion;
+use crate::local::{DomainDir, KeepPartial};
+use crate::local_shard::{Checked, LocalShard};
+use crate::ownership::ShardOwnership;
+
+/// What a download or an open needs; cheap to clone into a task.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    /// The domain.
+    pub domain: String,
+    /// Its store.
+    pub catalog: Catalog,
+    /// Its directory in the data dir.
+    pub dir: DomainDir,
+    /// Which shards this node holds.
+    pub ownership: Arc<dyn ShardOwnership>,
+    /// Shards of one version downloaded at once.
+    pub concurrency: usize,
+    /// Chunking and the server-wide limits.
+    pub options: DownloadOptions,
+}
+
+impl Fetcher {
+    /// Downloads the owned shards of `version` (each verified against the
+    /// manifest's size and CRC32 as it streams in), opens them without a second
+    /// pass and writes the local manifest copy that marks the version complete.
+    /// Removes other partial downloads first; resumes what an interrupted attempt
+    /// left. Meant to run as a task: aborting it keeps the partial files.
+    pub async fn download(self, version: String) -> Result<Arc<LoadedVersion>, LoadError> {
+        let manifest = self
+            .catalog
+            .manifest(&self.domain, &version)
+            .await
+            .map_err(|source| LoadError::Manifest {
+                version: version.clone(),
+                source,
+            })?;
+        let dir = self.dir.clone();
+        let v = version.clone();
+        let swept = blocking("prepare version dir", move || {
+            let swept = dir.sweep_partial(&KeepPartial::Only(v.clone()))?;
+            dir.prepare_download(&v)?;
+            Ok(swept)
+        })
+        .await?;
+        for path in swept {
+            tracing::info!(domain = %self.domain, path = %path.display(), "removed a partial download of another version");
+        }
+        let manifest = Arc::new(manifest);
+        self.download_shards(&manifest).await?;
+        let owned = self.ownership.owned_shards(&manifest);
+        let dir = self.dir.clone();
+        let manifest = Manifest::clone(&manifest);
+        let loaded = blocking("open downloaded shards", move || {
+            let loaded = LoadedVersion::open(&dir, manifest, &owned, Checked::ByDownload)?;
+            dir.write_manifest(loaded.manifest())?;
+            Ok(loaded)
+        })
+        .await?;
+        Ok(Arc::new(loaded))
+    }
+
+    /// Downloads the owned shards of `manifest`, at most `concurrency` at once.
+    /// After an interruption the shards in flight are let finish (so their
+    /// progress is kept); after any other error they are cancelled.
+    async fn download_shards(&self, manifest: &Arc<Manifest>) -> Result<(), LoadError> {
+        let mut pending = self.ownership.owned_shards(manifest).into_iter();
+        let mut running = JoinSet::new();
+        let mut first_error: Option<LoadError> = None;
+        loop {
+            while first_error.is_none() && running.len() < self.concurrency {
+                let Some(index) = pending.next() else { break };
+                let (fetcher, manifest) = (self.clone(), Arc::clone(manifest));
+                running.spawn(async move { fetcher.download_shard(&manifest, index).await });
+            }
+            let Some(joined) = running.join_next().await else {
+                return first_error.map_or(Ok(()), Err);
+            };
+            let result = joined.map_err(|e| LoadError::Task {
+                what: format!("download of version {}", manifest.version),
+                detail: e.to_string(),
+            });
+            if let Err(e) = result.and_then(|r| r) {
+                // Bad bytes outrank an interruption: the version must be refetched.
+                if !e.is_interrupted() {
+                    running.shutdown().await;
+                    return Err(e);
+                }
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+
+    async fn download_shard(&self, manifest: &Manifest, index: u32) -> Result<(), LoadError> {
+        let object = manifest
+            .shards
+            .get(index as usize)
+            .map(|e| e.object.clone())
+            .unwrap_or_default();
+        let dest = self.dir.shard_path(&manifest.version, &object);
+        let report = self
+            .catalog
+            .download_shard_with(manifest, index, &dest, &self.options)
+            .await
+            .map_err(|source| LoadError::Download {
+                version: manifest.version.clone(),
+                shard: index,
+                object,
+                source,
+            })?;
+        // A resumed download is worth an operator's attention (and lets a test see
+        // the resume): info; a plain one is routine.
+        if report.reused_bytes > 0 {
+            tracing::info!(domain = %self.domain, version = %manifest.version, shard = index,
+                fetched = report.fetched_bytes, reused = report.reused_bytes, resumed = true, "shard downloaded");
+        } else {
+            tracing::debug!(domain = %self.domain, version = %manifest.version, shard = index,
+                fetched = report.fetched_bytes, "shard downloaded");
+        }
+        Ok(())
+    }
+
+    /// Downloads shard `shard` of `loaded` again into a new file (the damaged one
+    /// is unlinked first; its mapping stays valid for requests in flight), opens
+    /// it and returns `loaded` with that shard replaced. The old mapping is never
+    /// written to.
+    pub async fn repair(
+        self,
+        loaded: Arc<LoadedVersion>,
+        shard: u32,
+    ) -> Result<Arc<LoadedVersion>, LoadError> {
+        let manifest = loaded.manifest().clone();
+        let entry = manifest
+            .shards
+            .get(shard as usize)
+            .filter(|e| e.index == shard)
+            .cloned()
+            .ok_or_else(|| LoadError::ManifestMismatch {
+                path: self
+                    .dir
+                    .version_dir(&manifest.version)
+                    .display()
+                    .to_string(),
+                detail: format!("shard {shard} is not in the manifest"),
+            })?;
+        let (dir, v, object) = (
+            self.dir.clone(),
+            manifest.version.clone(),
+            entry.object.clone(),
+        );
+        blocking("remove damaged shard", move || {
+            dir.remove_shard(&v, &object)
+        })
+        .await?;
+        self.download_shard(&manifest, shard).await?;
+        let dest = self.dir.shard_path(&manifest.version, &entry.object);
+        blocking("open repaired shard", move || {
+            let fresh = LocalShard::open(&manifest.version, &dest, &entry, Checked::ByDownload)?;
+            Ok(Arc::new(loaded.with_shard(fresh)))
+        })
+        .await
+    }
+
+    /// Opens the complete local copy of `version` (its manifest copy, then each
+    /// owned shard with [`LocalShard::open`]; no checksum pass).
+    pub async fn open_local(&self, version: &str) -> Result<Arc<LoadedVersion>, LoadError> {
+        let (dir, v, ownership) = (
+            self.dir.clone(),
+            version.to_string(),
+            Arc::clone(&self.ownership),
+        );
+        blocking("open local version", move || {
+            let manifest = dir.read_manifest(&v)?;
+            let owned = ownership.owned_shards(&manifest);
+            LoadedVersion::open(&dir, manifest, &owned, Checked::Recorded).map(Arc::new)
+        })
+        .await
+    }
+}
+
+/// Runs blocking file-system or CPU work off the async workers.
+pub async fn blocking<T, F>(what: &str, f: F) -> Result<T, LoadError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, LoadError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| LoadError::Task {
+            what: what.to_string(),
+            detail: e.to_string(),
+        })?
+}

@@ -1,0 +1,340 @@
+//! One shard file on local disk, opened and checked against its manifest entry, and
+//! the background re-check of its bytes (the scrubber's pass).
+//!
+//! [`LocalShard::open`] is the one way a shard is opened from disk. It checks what
+//! costs nothing: the file's size and, from the footer, its record count, both
+//! against the manifest entry, plus the format's constant-time `open` (magic,
+//! version, footer, section bounds). It does not read the whole file: the CRC32 of
+//! every file it is given was checked before, either while it was downloaded (the
+//! store verifies each chunk's CRC as it arrives and the combined CRC against the
+//! manifest before the file appears under its name), or by such a download on this
+//! disk earlier, recorded by the version's local manifest copy (written only once
+//! every shard of the version passed). The scrubber ([`LocalShard::scrub`]) re-reads
+//! every served file in the background, so a restart never waits for a full pass and
+//! damage that happens later is still found.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use memmap2::Mmap;
+use tusk_format::Shard;
+use tusk_store::ShardEntry;
+
+use crate::error::LoadError;
+
+/// Most bytes read per step of a scrub pass (and between two checks of the rate).
+const SCRUB_STEP: u64 = 1 << 20;
+/// Fewest bytes read per step.
+const MIN_SCRUB_STEP: u64 = 4096;
+/// Longest sleep between two looks at the cancel flag.
+const SLEEP_SLICE: Duration = Duration::from_millis(100);
+
+/// A shard file, memory-mapped and open. The file handle is kept so the scrubber
+/// re-reads the very file (inode) the map shows, even after it was renamed over.
+pub struct LocalShard {
+    entry: ShardEntry,
+    path: PathBuf,
+    file: File,
+    shard: Shard<Mmap>,
+    /// True once its bytes were checked in this process: by the download that
+    /// wrote it, or by a scrub pass. False for a file reopened from disk.
+    checked: AtomicBool,
+}
+
+/// How the CRC32 of a file being opened was checked (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    /// By the download that just wrote it.
+    ByDownload,
+    /// By a download in an earlier run, as the version's local manifest copy
+    /// records; the scrubber re-reads it soon.
+    Recorded,
+}
+
+impl std::fmt::Debug for LocalShard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalShard")
+            .field("path", &self.path)
+            .field("bytes", &self.entry.bytes)
+            .finish()
+    }
+}
+
+/// Why a scrub pass finds a shard no longer matching its manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScrubFinding {
+    /// The file's size changed (it was truncated or grown in place).
+    Size {
+        /// Bytes now.
+        actual: u64,
+    },
+    /// The bytes' CRC32 differs from the manifest's.
+    Crc {
+        /// CRC32 of the bytes now.
+        actual: u32,
+    },
+}
+
+impl ScrubFinding {
+    /// A sentence naming what differs from `entry`.
+    pub fn describe(&self, entry: &ShardEntry) -> String {
+        match self {
+            ScrubFinding::Size { actual } => format!(
+                "has {actual} bytes, manifest says {} (changed in place)",
+                entry.bytes
+            ),
+            ScrubFinding::Crc { actual } => format!(
+                "crc32 of its bytes is {actual:08x}, manifest says {:08x}",
+                entry.crc32
+            ),
+        }
+    }
+}
+
+impl LocalShard {
+    /// Opens `path` as shard `entry` of `version`: size and record count against
+    /// the entry, constant-time format checks, memory map. Blocking (a few system
+    /// calls): call from `spawn_blocking`. See the module docs for why there is no
+    /// checksum pass here.
+    pub fn open(
+        version: &str,
+        path: &Path,
+        entry: &ShardEntry,
+        checked: Checked,
+    ) -> Result<LocalShard, LoadError> {
+        let file = File::open(path).map_err(|e| LoadError::io(path, e))?;
+        let actual = file.metadata().map_err(|e| LoadError::io(path, e))?.len();
+        if actual != entry.bytes {
+            return Err(LoadError::ShardSize {
+                version: version.to_string(),
+                shard: entry.index,
+                path: path.display().to_string(),
+                expected: entry.bytes,
+                actual,
+            });
+        }
+        // SAFETY: shard files live in the server's private data dir and are written
+        // once (download to `.part`, verify, rename); the server never modifies one
+        // in place, and replaces or deletes them only by rename or unlink, which
+        // keeps existing mappings valid. Damage from outside is found by the
+        // scrubber, which re-reads through `file`, not through the map.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| LoadError::io(path, e))?;
+        let shard = Shard::open(mmap).map_err(|source| LoadError::Shard {
+            version: version.to_string(),
+            shard: entry.index,
+            path: path.display().to_string(),
+            source,
+        })?;
+        let records = shard.len();
+        if records != entry.records {
+            return Err(LoadError::ShardRecords {
+                version: version.to_string(),
+                shard: entry.index,
+                path: path.display().to_string(),
+                expected: entry.records,
+                actual: records,
+            });
+        }
+        Ok(LocalShard {
+            entry: entry.clone(),
+            path: path.to_path_buf(),
+            file,
+            shard,
+            checked: AtomicBool::new(checked == Checked::ByDownload),
+        })
+    }
+
+    /// True once its bytes were checked in this process (see [`Checked`]).
+    pub fn is_checked(&self) -> bool {
+        self.checked.load(Ordering::Relaxed)
+    }
+
+    /// Records a scrub pass that found the bytes matching.
+    pub fn mark_checked(&self) {
+        self.checked.store(true, Ordering::Relaxed);
+    }
+
+    /// The open shard, for lookups.
+    pub fn shard(&self) -> &Shard<Mmap> {
+        &self.shard
+    }
+
+    /// The manifest entry it was checked against.
+    pub fn entry(&self) -> &ShardEntry {
+        &self.entry
+    }
+
+    /// The local path it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Re-reads the whole file through its handle (never through the map, so a
+    /// file truncated in place cannot fault) at no more than `rate` bytes per
+    /// second, and compares size and CRC32 with the manifest entry. `Ok(None)`: it
+    /// still matches; `Ok(Some(_))`: it does not. Stops early (answering
+    /// `Ok(None)`) once `cancel` is set. Blocking, long: run on a blocking thread.
+    pub fn scrub(
+        &self,
+        rate: u64,
+        cancel: &AtomicBool,
+        scrubbed: &dyn Fn(u64),
+    ) -> std::io::Result<Option<ScrubFinding>> {
+        let actual = self.file.metadata()?.len();
+        if actual != self.entry.bytes {
+            return Ok(Some(ScrubFinding::Size { actual }));
+        }
+        let mut hasher = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; step_len(rate) as usize];
+        let started = Instant::now();
+        let mut done = 0u64;
+        while done < actual {
+            let want = (actual - done).min(buf.len() as u64) as usize;
+            let n = self.file.read_at(&mut buf[..want], done)?;
+            if n == 0 {
+                // Shrunk while being read.
+                return Ok(Some(ScrubFinding::Size { actual: done }));
+            }
+            hasher.update(&buf[..n]);
+            done += n as u64;
+            scrubbed(n as u64);
+            let mut wait = pause(done, rate, started.elapsed());
+            loop {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+                if wait.is_zero() {
+                    break;
+                }
+                let slice = wait.min(SLEEP_SLICE);
+                std::thread::sleep(slice);
+                wait -= slice;
+            }
+        }
+        let crc = hasher.finalize();
+        Ok((crc != self.entry.crc32).then_some(ScrubFinding::Crc { actual: crc }))
+    }
+
+    /// The format's own full verification over the mapped bytes (every block,
+    /// record and index checksum). Used on a shard a read found damaged whose bytes
+    /// still match the manifest: then the stored object itself is bad.
+    pub fn verify_format(&self) -> Result<(), tusk_format::FormatError> {
+        self.shard.verify()
+    }
+}
+
+/// Bytes per read step at `rate` bytes per second: about an eighth of a second's
+/// worth, so the reads come in small, even bursts.
+pub fn step_len(rate: u64) -> u64 {
+    if rate == 0 {
+        return SCRUB_STEP;
+    }
+    (rate / 8).clamp(MIN_SCRUB_STEP, SCRUB_STEP)
+}
+
+/// How long to sleep after `done` bytes read in `elapsed` so the pass stays at or
+/// under `rate` bytes per second (0 = no bound).
+pub fn pause(done: u64, rate: u64, elapsed: Duration) -> Duration {
+    if rate == 0 {
+        return Duration::ZERO;
+    }
+    let due = Duration::from_secs_f64(done as f64 / rate as f64);
+    due.saturating_sub(elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pause_keeps_the_pass_under_the_rate() {
+        let mib = 1 << 20;
+        // 1 MiB at 1 MiB/s after 0.25 s: wait the remaining 0.75 s.
+        assert_eq!(
+            pause(mib, mib, Duration::from_millis(250)),
+            Duration::from_millis(750)
+        );
+        // Behind schedule: no wait.
+        assert_eq!(pause(mib, mib, Duration::from_secs(2)), Duration::ZERO);
+        assert_eq!(pause(mib, 0, Duration::ZERO), Duration::ZERO);
+        assert_eq!(step_len(32 * mib), mib);
+        assert_eq!(step_len(mib), mib / 8);
+        assert_eq!(step_len(1000), MIN_SCRUB_STEP);
+        assert_eq!(step_len(0), SCRUB_STEP);
+    }
+
+    fn build(dir: &Path, records: &[(&[u8], &[u8])]) -> (PathBuf, ShardEntry) {
+        let path = dir.join("shard-00000.tsk");
+        let file = std::io::BufWriter::new(File::create(&path).expect("create"));
+        let mut builder =
+            tusk_format::ShardBuilder::new(file, tusk_format::BuildOptions::default())
+                .expect("builder");
+        for (k, v) in records {
+            builder.add(k, v).expect("add");
+        }
+        let (writer, summary) = builder.finish().expect("finish");
+        drop(writer.into_inner().expect("flush"));
+        let bytes = std::fs::read(&path).expect("read");
+        let entry = ShardEntry {
+            index: 0,
+            object: "shard-00000.tsk".into(),
+            bytes: bytes.len() as u64,
+            records: summary.records,
+            crc32: crc32fast::hash(&bytes),
+        };
+        (path, entry)
+    }
+
+    #[test]
+    fn open_checks_size_and_record_count_against_the_entry() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (path, entry) = build(tmp.path(), &[(b"a", b"1"), (b"b", b"2")]);
+        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        assert_eq!(shard.shard().get(b"b").expect("get"), Some(&b"2"[..]));
+
+        let mut wrong = entry.clone();
+        wrong.records = 3;
+        let err =
+            LocalShard::open("v1", &path, &wrong, Checked::Recorded).expect_err("record count");
+        assert!(err.to_string().contains("2 records"), "{err}");
+        wrong = entry.clone();
+        wrong.bytes += 1;
+        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded).expect_err("size");
+        assert!(err.to_string().contains("manifest says"), "{err}");
+        let missing = tmp.path().join("nothing.tsk");
+        assert!(LocalShard::open("v1", &missing, &entry, Checked::Recorded).is_err());
+    }
+
+    #[test]
+    fn scrub_finds_bytes_changed_in_place_and_a_changed_size() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (path, entry) = build(tmp.path(), &[(b"key", b"value")]);
+        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let never = AtomicBool::new(false);
+        let total = std::cell::Cell::new(0);
+        let count = |n| total.set(total.get() + n);
+        assert_eq!(shard.scrub(0, &never, &count).expect("scrub"), None);
+        assert_eq!(total.get(), entry.bytes);
+
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open for write");
+        file.write_all_at(b"!", 20).expect("damage");
+        let found = shard.scrub(0, &never, &count).expect("scrub");
+        assert!(matches!(found, Some(ScrubFinding::Crc { .. })), "{found:?}");
+        assert!(found.expect("finding").describe(&entry).contains("crc32"));
+
+        file.set_len(entry.bytes - 1).expect("truncate");
+        let found = shard.scrub(0, &never, &count).expect("scrub");
+        assert_eq!(
+            found,
+            Some(ScrubFinding::Size {
+                actual: entry.bytes - 1
+            })
+        );
+    }
+}
