@@ -9,7 +9,10 @@
 //! store verifies each chunk's CRC as it arrives and the combined CRC against the
 //! manifest before the file appears under its name), or by such a download on this
 //! disk earlier, recorded by the version's local manifest copy (written only once
-//! every shard of the version passed). The scrubber ([`LocalShard::scrub`]) re-reads
+//! every shard of the version passed). A file just downloaded also gets the
+//! format's full `verify` (every region's checksum and every lookup path) while its
+//! bytes are still in the page cache, so a shard the writer built wrong is refused
+//! before it is ever served; a restart skips that pass. The scrubber ([`LocalShard::scrub`]) re-reads
 //! every served file in the background, so a restart never waits for a full pass and
 //! damage that happens later is still found.
 
@@ -122,12 +125,16 @@ impl LocalShard {
         // keeps existing mappings valid. Damage from outside is found by the
         // scrubber, which re-reads through `file`, not through the map.
         let mmap = unsafe { Mmap::map(&file) }.map_err(|e| LoadError::io(path, e))?;
-        let shard = Shard::open(mmap).map_err(|source| LoadError::Shard {
+        let format_error = |source| LoadError::Shard {
             version: version.to_string(),
             shard: entry.index,
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let shard = Shard::open(mmap).map_err(format_error)?;
+        if checked == Checked::ByDownload {
+            shard.verify().map_err(format_error)?;
+        }
         let records = shard.len();
         if records != entry.records {
             return Err(LoadError::ShardRecords {
