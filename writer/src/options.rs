@@ -179,7 +179,7 @@ pub(crate) fn check_memory_budget_at_least(bytes: u64, floor: u64) -> Result<u64
     Err(WriteError::OutOfRange {
         option: "memory budget",
         value: bytes,
-        allowed: format!("at least {floor} bytes ({} MiB)", floor >> 20),
+        allowed: format!("at least {} MiB = {floor} bytes", floor >> 20),
         why: MEMORY_WHY,
     })
 }

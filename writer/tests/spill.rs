@@ -61,7 +61,7 @@ fn a_memory_budget_below_the_floor_is_refused_before_reading() {
             "{err}"
         );
         assert!(
-            err.to_string().contains("at least 4194304 bytes (4 MiB)"),
+            err.to_string().contains("at least 4 MiB = 4194304 bytes"),
             "{err}"
         );
     }
