@@ -37,6 +37,7 @@ mod http;
 mod loaded;
 mod loader;
 pub mod local;
+pub mod map_limit;
 pub mod metrics;
 pub mod ownership;
 mod retry;

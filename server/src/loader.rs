@@ -244,6 +244,8 @@ impl Loader {
                     version: version.to_string(),
                     source,
                 })?;
+            let owned = self.ownership.owned_shards(&manifest).len();
+            crate::map_limit::check_room(&manifest, owned).await?;
             self.download(&manifest).await?;
             (manifest, Source::Downloaded)
         };
