@@ -98,6 +98,47 @@ fn write_refuses_shard_counts_and_memory_budgets_out_of_range() {
     assert_eq!(versions(store_arg), 1);
 }
 
+#[test]
+fn versions_written_back_to_back_list_in_creation_order() {
+    // Writes a second apart would sort right with any id; these land within one
+    // second, where ids used to be ordered by their random suffix.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let store_arg = store.to_str().unwrap();
+    let input = tmp.path().join("in.tsv");
+    std::fs::write(&input, "k\tv\n").unwrap();
+    let mut written = Vec::new();
+    for _ in 0..4 {
+        let out = tusk_ok(&[
+            "write",
+            "--store",
+            store_arg,
+            "--domain",
+            "d",
+            "--format",
+            "tsv",
+            "--input",
+            input.to_str().unwrap(),
+            "--shards",
+            "1",
+            "--json",
+        ]);
+        let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        written.push(summary["version"].as_str().unwrap().to_string());
+    }
+    let listed: serde_json::Value = serde_json::from_str(
+        tusk_ok(&["versions", "--store", store_arg, "--domain", "d", "--json"]).trim(),
+    )
+    .unwrap();
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, written, "versions listed out of creation order");
+}
+
 /// Starts `tusk write` reading stdin into `temp_dir`, feeds it enough records to
 /// spill runs, waits for a run file, sends `signal` and checks the stop.
 fn stop_a_writer_mid_run(signal: &str, code: i32) {
