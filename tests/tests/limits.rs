@@ -79,7 +79,9 @@ fn write_refuses_shard_counts_and_memory_budgets_out_of_range() {
     }
     assert!(!store.exists(), "a refused write touched the store");
 
-    // The limits themselves are accepted.
+    // The limits themselves are accepted, and a finished write leaves no temp files.
+    let temp_dir = tmp.path().join("writer-tmp");
+    std::fs::create_dir(&temp_dir).unwrap();
     tusk_ok(&[
         "write",
         "--store",
@@ -94,8 +96,13 @@ fn write_refuses_shard_counts_and_memory_budgets_out_of_range() {
         "4MiB",
         "--shards",
         "3",
+        "--temp-dir",
+        temp_dir.to_str().unwrap(),
     ]);
     assert_eq!(versions(store_arg), 1);
+    assert!(
+        files_under(&temp_dir).is_empty() && std::fs::read_dir(&temp_dir).unwrap().next().is_none()
+    );
 }
 
 #[test]
