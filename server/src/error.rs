@@ -146,6 +146,9 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// Mapping the version's shards would pass the kernel's `vm.max_map_count`.
+    #[error(transparent)]
+    MapLimit(#[from] crate::map_limit::MapLimitError),
     /// A background task panicked or was cancelled.
     #[error("{what}: background task failed: {detail}")]
     Task {

@@ -47,6 +47,7 @@ mod loaded;
 mod loader;
 pub mod local;
 mod local_shard;
+pub mod map_limit;
 pub mod metrics;
 pub mod ownership;
 mod retry;

@@ -52,7 +52,9 @@ pub fn validate_domain(domain: &str) -> Result<()> {
     validate_name("domain name", domain)
 }
 
-/// A version id: same character rules as a domain name.
+/// A version id: same character rules as a domain name. Generated ids of both forms
+/// pass (`20261121T213000123Z-7f3a`, and `20261121T213000Z-7f3a` from earlier builds;
+/// see [`crate::version_id`] for how they sort), and so does any other such name.
 pub fn validate_version(version: &str) -> Result<()> {
     validate_name("version id", version)
 }

@@ -11,7 +11,10 @@ use crate::built::{BuildStats, BuiltVersion, make_manifest};
 use crate::collect::Collector;
 use crate::error::{Result, WriteError};
 use crate::input;
-use crate::options::{InputOptions, InputSource, WriteOptions};
+use crate::options::{
+    InputOptions, InputSource, MIN_MEMORY_BUDGET, WriteOptions, check_memory_budget_at_least,
+    check_shards,
+};
 use crate::pool::Pool;
 use crate::progress::{Progress, ProgressEvent, ProgressFn};
 use crate::record::{ITER_SOURCE, Names, Origin};
@@ -28,7 +31,7 @@ pub fn build_from_inputs(
     progress: Option<ProgressFn>,
 ) -> Result<BuiltVersion> {
     let started = Instant::now();
-    check_options(opts)?;
+    check_options(opts, MIN_MEMORY_BUDGET)?;
     let files = input::expand(sources)?;
     let names = Names(files.iter().map(|f| f.name.clone()).collect());
     let mut meta = BTreeMap::new();
@@ -57,8 +60,24 @@ where
     K: AsRef<[u8]>,
     V: AsRef<[u8]>,
 {
+    build_from_iter_with_floor(records, opts, progress, MIN_MEMORY_BUDGET)
+}
+
+/// [`build_from_iter`] with another memory budget floor: unit tests of spilling and
+/// multi-level merges use budgets of a few KiB.
+pub(crate) fn build_from_iter_with_floor<I, K, V>(
+    records: I,
+    opts: &WriteOptions,
+    progress: Option<ProgressFn>,
+    memory_floor: u64,
+) -> Result<BuiltVersion>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
     let started = Instant::now();
-    check_options(opts)?;
+    check_options(opts, memory_floor)?;
     let pool = Pool::new(opts.threads)?;
     let job = Job::start(opts, progress)?;
     let mut progress = Progress::new(job.progress.clone());
@@ -96,18 +115,11 @@ where
     )
 }
 
-fn check_options(opts: &WriteOptions) -> Result<()> {
+/// Checks the options before anything is allocated or created.
+fn check_options(opts: &WriteOptions, memory_floor: u64) -> Result<()> {
     tusk_store::layout::validate_domain(&opts.domain).map_err(WriteError::InvalidDomain)?;
-    if opts.shards == 0 {
-        return Err(WriteError::InvalidOptions(
-            "shards must be at least 1".into(),
-        ));
-    }
-    if opts.memory_budget == 0 {
-        return Err(WriteError::InvalidOptions(
-            "memory_budget must be at least 1 byte".into(),
-        ));
-    }
+    check_shards(u64::from(opts.shards))?;
+    check_memory_budget_at_least(opts.memory_budget, memory_floor)?;
     Ok(())
 }
 

@@ -34,9 +34,21 @@ impl fmt::Display for Location {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WriteError {
-    /// An option is out of range (shard count, thread count, ...).
+    /// An option is out of range (thread count, ...).
     #[error("invalid write options: {0}")]
     InvalidOptions(String),
+    /// A numeric option is outside its bounds (shard count, memory budget).
+    #[error("{option} = {value} is out of range ({allowed}): {why}")]
+    OutOfRange {
+        /// The option, e.g. `shards`.
+        option: &'static str,
+        /// The value given.
+        value: u64,
+        /// What is allowed, e.g. `1..=65536`.
+        allowed: String,
+        /// Why the bound exists.
+        why: &'static str,
+    },
     /// The domain name cannot be used.
     #[error("invalid domain: {0}")]
     InvalidDomain(#[source] StoreError),

@@ -67,12 +67,19 @@
 //! however the records were spilled; [`BuildStats::duplicates_dropped`] counts the
 //! others.
 //!
+//! # Limits
+//!
+//! A version has 1 to [`MAX_SHARDS`] (65,536) shards: each shard is a memory-mapped
+//! file on every server holding it, bounded by the server's `vm.max_map_count`. Both
+//! builders refuse other counts, and a memory budget under [`MIN_MEMORY_BUDGET`], with
+//! [`WriteError::OutOfRange`] before reading any input.
+//!
 //! # Memory
 //!
 //! Each buffered record is charged its key and value bytes plus 64 bytes (its slot
 //! in the shard's buffer, with room for the buffer's growth, and the allocator's
-//! header). When the charged total exceeds [`WriteOptions::memory_budget`], every
-//! shard buffer is sorted and written as a run file, in parallel. At the end each
+//! header). When the charged total exceeds [`WriteOptions::memory_budget`] (at least
+//! [`MIN_MEMORY_BUDGET`], 4 MiB), every shard buffer is sorted and written as a run file, in parallel. At the end each
 //! shard merges its runs (at most 64 at a time; more are first merged in groups)
 //! with its in-memory remainder. Beyond the budget, a build also holds the read
 //! buffers of the runs being merged (a quarter of the budget spread over them,
@@ -94,13 +101,16 @@ mod publish;
 mod record;
 mod run;
 mod shard;
+#[cfg(test)]
+mod spill_tests;
 
 pub use build::{build_from_inputs, build_from_iter};
 pub use built::{BuildStats, BuiltVersion};
 pub use error::{Location, Result, WriteError};
 pub use options::{
     DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions, InputSource,
-    OnDuplicate, ParseOptionError, WriteOptions,
+    MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ParseOptionError, WriteOptions,
+    check_memory_budget, check_shards,
 };
 pub use progress::{ProgressEvent, ProgressFn};
 pub use publish::publish;

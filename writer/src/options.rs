@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::error::WriteError;
+
 /// Layout of an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputFormat {
@@ -134,15 +136,64 @@ pub const DEFAULT_MEMORY_BUDGET: u64 = 1 << 30;
 /// Default shard count.
 pub const DEFAULT_SHARDS: u32 = 8;
 
+/// Most shards a version may have: 65,536. Each shard is a memory-mapped file on every
+/// server that holds it, and a Linux process can map only `vm.max_map_count` regions
+/// (65,530 by default), so a version with many more shards could never be served.
+pub const MAX_SHARDS: u32 = 65_536;
+
+/// Smallest memory budget: 4 MiB. Every spill writes one run file per non-empty shard
+/// buffer, so a budget of a few bytes would write a file every few records.
+pub const MIN_MEMORY_BUDGET: u64 = 4 << 20;
+
+/// Why [`MAX_SHARDS`] exists, for errors.
+const SHARDS_WHY: &str = "each shard is a memory-mapped file on every server that holds it, \
+    and a server can map only vm.max_map_count files";
+
+/// Why [`MIN_MEMORY_BUDGET`] exists, for errors.
+const MEMORY_WHY: &str = "every spill writes a run file per shard, so a smaller budget \
+    fills the temp dir with tiny files";
+
+/// Checks a shard count against `1..=`[`MAX_SHARDS`]; returns it as a `u32`.
+pub fn check_shards(shards: u64) -> Result<u32, WriteError> {
+    u32::try_from(shards)
+        .ok()
+        .filter(|n| (1..=MAX_SHARDS).contains(n))
+        .ok_or(WriteError::OutOfRange {
+            option: "shards",
+            value: shards,
+            allowed: format!("1..={MAX_SHARDS}"),
+            why: SHARDS_WHY,
+        })
+}
+
+/// Checks a memory budget (bytes) against [`MIN_MEMORY_BUDGET`].
+pub fn check_memory_budget(bytes: u64) -> Result<u64, WriteError> {
+    check_memory_budget_at_least(bytes, MIN_MEMORY_BUDGET)
+}
+
+/// [`check_memory_budget`] with another floor (tests of spilling use tiny budgets).
+pub(crate) fn check_memory_budget_at_least(bytes: u64, floor: u64) -> Result<u64, WriteError> {
+    if bytes >= floor.max(1) {
+        return Ok(bytes);
+    }
+    Err(WriteError::OutOfRange {
+        option: "memory budget",
+        value: bytes,
+        allowed: format!("at least {} MiB = {floor} bytes", floor >> 20),
+        why: MEMORY_WHY,
+    })
+}
+
 /// How to build the version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
     /// Domain the version belongs to.
     pub domain: String,
-    /// Number of shards (at least 1). Default [`DEFAULT_SHARDS`].
+    /// Number of shards, 1 to [`MAX_SHARDS`]. Default [`DEFAULT_SHARDS`].
     pub shards: u32,
     /// Bytes of records held in memory before sorted runs are spilled to disk.
-    /// Default [`DEFAULT_MEMORY_BUDGET`]. See the crate docs for what is counted.
+    /// Default [`DEFAULT_MEMORY_BUDGET`], at least [`MIN_MEMORY_BUDGET`]. See the
+    /// crate docs for what is counted.
     pub memory_budget: u64,
     /// Duplicate key policy.
     pub on_duplicate: OnDuplicate,
@@ -187,5 +238,36 @@ mod tests {
         assert_eq!("last".parse::<OnDuplicate>().unwrap(), OnDuplicate::Last);
         let err = "b64".parse::<Encoding>().unwrap_err().to_string();
         assert!(err.contains("\"b64\"") && err.contains("base64"), "{err}");
+    }
+
+    #[test]
+    fn shard_counts_are_bounded() {
+        assert_eq!(check_shards(1).unwrap(), 1);
+        assert_eq!(check_shards(65_536).unwrap(), MAX_SHARDS);
+        for bad in [0, 65_537, 100_000, u64::from(u32::MAX), u64::MAX] {
+            let err = check_shards(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("shards = {bad}"))
+                    && err.contains("1..=65536")
+                    && err.contains("vm.max_map_count"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_budget_has_a_floor() {
+        assert_eq!(check_memory_budget(4 << 20).unwrap(), 4 << 20);
+        assert_eq!(check_memory_budget(DEFAULT_MEMORY_BUDGET).unwrap(), 1 << 30);
+        for bad in [0, 1, (4 << 20) - 1] {
+            let err = check_memory_budget(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("memory budget = {bad}")) && err.contains("4 MiB"),
+                "{err}"
+            );
+        }
+        // Tests of spilling may go lower, never to zero.
+        assert!(check_memory_budget_at_least(100, 1).is_ok());
+        assert!(check_memory_budget_at_least(0, 0).is_err());
     }
 }

@@ -243,7 +243,8 @@ fn duplicate_error_names_key_and_both_lines() {
 fn a_failed_build_leaves_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.tsv");
-    let body: String = (0..500)
+    // ~72 bytes charged per record: 120,000 records spill twice at the 4 MiB floor.
+    let body: String = (0..120_000)
         .map(|i| format!("k{i}\tv\n"))
         .chain(["k3\tagain\n".into()])
         .collect();
@@ -251,7 +252,7 @@ fn a_failed_build_leaves_no_temporary_files() {
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     let mut o = opts(&tmp);
-    o.memory_budget = 2048; // spill runs on the way
+    o.memory_budget = tusk_writer::MIN_MEMORY_BUDGET; // spill runs on the way
     let err = build_from_inputs(&[path(&file)], &tsv(), &o, None).unwrap_err();
     assert!(matches!(err, WriteError::Duplicate { .. }), "{err}");
     assert!(is_empty_dir(&tmp));
@@ -285,7 +286,16 @@ fn missing_input_and_bad_options_fail_early() {
     let mut o = opts(dir.path());
     o.shards = 0;
     let err = build_from_inputs(&[path(&file)], &tsv(), &o, None).unwrap_err();
-    assert!(matches!(err, WriteError::InvalidOptions(_)), "{err}");
+    assert!(
+        matches!(
+            err,
+            WriteError::OutOfRange {
+                option: "shards",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let mut o = opts(dir.path());
     o.domain = "bad/domain".into();
     let err = build_from_inputs(&[path(&file)], &tsv(), &o, None).unwrap_err();

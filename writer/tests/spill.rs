@@ -1,4 +1,6 @@
-//! Bounded memory: spilled runs give exactly the same shards as the in-memory path.
+//! Bounded memory and limits: spilled runs give exactly the same shards as the
+//! in-memory path; shard counts and memory budgets out of range are refused up front.
+//! (Spills deep enough for multi-level merges are unit tests: `src/spill_tests.rs`.)
 
 mod common;
 
@@ -6,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use tusk_format::partition::shard_for;
-use tusk_writer::{OnDuplicate, ProgressEvent, WriteError, build_from_iter};
+use tusk_writer::{
+    MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ProgressEvent, WriteError, build_from_iter,
+};
 
 /// Deterministic pseudo-random records, with some repeated keys.
 fn records(n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -24,67 +28,64 @@ fn records(n: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 #[test]
-fn spilled_build_equals_in_memory_build() {
+fn a_build_at_the_memory_floor_spills_and_equals_the_in_memory_build() {
     let dir = tempfile::tempdir().unwrap();
-    let recs = records(30_000);
-    for policy in [OnDuplicate::First, OnDuplicate::Last] {
-        let mut o = opts(dir.path());
-        o.shards = 5;
-        o.on_duplicate = policy;
-        let in_memory = build_from_iter(recs.iter().cloned(), &o, None).unwrap();
-        assert_eq!(in_memory.stats.spilled_runs, 0);
-
-        o.memory_budget = 4096;
-        o.threads = Some(2);
-        let spilled = build_from_iter(recs.iter().cloned(), &o, None).unwrap();
-        assert!(
-            spilled.stats.spilled_runs > 64 * 5,
-            "expected enough runs to need a multi-level merge, got {}",
-            spilled.stats.spilled_runs
-        );
-
-        let expected = contents(&in_memory);
-        assert_eq!(contents(&spilled), expected);
-        assert_eq!(
-            spilled.stats.duplicates_dropped,
-            in_memory.stats.duplicates_dropped
-        );
-        assert_eq!(
-            spilled.stats.records + spilled.stats.duplicates_dropped,
-            recs.len() as u64
-        );
-
-        // The kept value is the first (or last) occurrence in input order.
-        let mut model = std::collections::BTreeMap::new();
-        for (k, v) in &recs {
-            match policy {
-                OnDuplicate::First => {
-                    model.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-                _ => {
-                    model.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        assert_eq!(expected, model);
-    }
+    // Each record is charged ~30 bytes plus 64: 150,000 records are ~3 floors.
+    let recs = records(150_000);
+    let mut o = opts(dir.path());
+    o.on_duplicate = OnDuplicate::Last;
+    let in_memory = build_from_iter(recs.iter().cloned(), &o, None).unwrap();
+    assert_eq!(in_memory.stats.spilled_runs, 0);
+    o.memory_budget = MIN_MEMORY_BUDGET;
+    let spilled = build_from_iter(recs.iter().cloned(), &o, None).unwrap();
+    assert!(
+        spilled.stats.spilled_runs >= 4,
+        "expected spills at the floor, got {} runs",
+        spilled.stats.spilled_runs
+    );
+    assert_eq!(contents(&spilled), contents(&in_memory));
 }
 
 #[test]
-fn spilled_duplicate_error_still_names_both_records() {
+fn a_memory_budget_below_the_floor_is_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
-    let mut recs: Vec<(String, String)> = (0..3000)
-        .map(|i| (format!("k{i}"), "v".to_string()))
-        .collect();
-    recs.push(("k10".into(), "again".into()));
-    let mut o = opts(dir.path());
-    o.memory_budget = 1024;
-    let err = build_from_iter(recs, &o, None).unwrap_err();
-    assert!(matches!(err, WriteError::Duplicate { .. }));
-    assert_eq!(
-        err.to_string(),
-        "duplicate key \"k10\" at record 11 and record 3001"
-    );
+    for budget in [0, 1, MIN_MEMORY_BUDGET - 1] {
+        let mut o = opts(dir.path());
+        o.memory_budget = budget;
+        let untouched = std::iter::from_fn(|| -> Option<(&[u8], &[u8])> {
+            panic!("input read before the options were checked")
+        });
+        let err = build_from_iter(untouched, &o, None).unwrap_err();
+        assert!(
+            matches!(err, WriteError::OutOfRange { option: "memory budget", value, .. } if value == budget),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("at least 4 MiB = 4194304 bytes"),
+            "{err}"
+        );
+    }
+    assert!(is_empty_dir(dir.path()));
+}
+
+#[test]
+fn a_shard_count_out_of_range_is_refused_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    for shards in [0, MAX_SHARDS + 1, 100_000, u32::MAX] {
+        let mut o = opts(dir.path());
+        o.shards = shards;
+        let err = build_from_iter([("k", "v")], &o, None).unwrap_err();
+        assert!(
+            matches!(err, WriteError::OutOfRange { option: "shards", value, .. } if value == u64::from(shards)),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("1..=65536") && text.contains("memory-mapped file"),
+            "{text}"
+        );
+    }
+    assert!(is_empty_dir(dir.path()));
 }
 
 #[test]

@@ -57,6 +57,8 @@ impl Fetcher {
         for path in swept {
             tracing::info!(domain = %self.domain, path = %path.display(), "removed a partial download of another version");
         }
+        let owned = self.ownership.owned_shards(&manifest).len();
+        crate::map_limit::check_room(&manifest, owned).await?;
         let manifest = Arc::new(manifest);
         self.download_shards(&manifest).await?;
         let owned = self.ownership.owned_shards(&manifest);

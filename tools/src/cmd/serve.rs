@@ -41,8 +41,8 @@ Config file:
 
 Once listening, prints `serving on ADDR` (and `metrics on ADDR`) on stdout.")]
 pub struct Args {
-    /// TOML config file; the other flags are then not allowed.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["store", "domains"])]
+    /// TOML config file; every other flag is then refused (the file says it all).
+    #[arg(long, value_name = "FILE", conflicts_with_all = FLAGS_BESIDE_CONFIG)]
     config: Option<PathBuf>,
     /// Store URL for the domains given with --domain.
     #[arg(long, env = "TUSK_STORE", value_name = "URL")]
@@ -84,6 +84,21 @@ pub struct Args {
     #[arg(long, default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
     scrub_rate: u64,
 }
+
+/// Every flag `--config` replaces: given with it, it would be ignored, so clap refuses
+/// it, naming it (a test checks this list covers every flag).
+const FLAGS_BESIDE_CONFIG: [&str; 10] = [
+    "store",
+    "domains",
+    "listen",
+    "data_dir",
+    "poll_interval",
+    "metrics_listen",
+    "keep_versions",
+    "max_batch",
+    "download_concurrency",
+    "download_rate_limit",
+];
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -139,4 +154,51 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args as _, Command};
+
+    use super::*;
+
+    fn command() -> Command {
+        Args::augment_args(Command::new("serve"))
+    }
+
+    #[test]
+    fn config_conflicts_with_every_other_flag() {
+        let cmd = command();
+        let config = cmd
+            .get_arguments()
+            .find(|a| a.get_id() == "config")
+            .expect("the config flag");
+        let conflicting: Vec<&str> = cmd
+            .get_arg_conflicts_with(config)
+            .iter()
+            .map(|a| a.get_id().as_str())
+            .collect();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "config" || id == "help" {
+                continue;
+            }
+            assert!(
+                conflicting.contains(&id),
+                "--config does not refuse --{}, which it would silently ignore",
+                arg.get_long().unwrap_or(id)
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_alone_do_not_conflict_with_config() {
+        let parsed = command().try_get_matches_from(["serve", "--config", "tusk.toml"]);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let err = command()
+            .try_get_matches_from(["serve", "--config", "tusk.toml", "--keep-versions", "3"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(err.to_string().contains("--keep-versions"), "{err}");
+    }
 }

@@ -18,6 +18,8 @@ use tusk_server::config::parse_size;
 use crate::output::{human_bytes, print_json};
 use crate::runtime::{actor, block_on};
 
+mod interrupt;
+
 /// Build a new version of a domain from TSV or JSONL input and publish it.
 ///
 /// Records are partitioned by `pmod(xxhash64(key, 42), shards)` (Spark's partitioner),
@@ -25,7 +27,9 @@ use crate::runtime::{actor, block_on};
 /// first, MANIFEST.json last, so a failed or killed run leaves no visible version. The
 /// new version is then activated (servers swap to it) unless `--no-activate`.
 ///
-/// Input larger than `--memory` is spilled to sorted runs on disk and merged.
+/// Input larger than `--memory` is spilled to sorted runs on disk and merged. Stopped
+/// by SIGINT or SIGTERM, the command removes its temporary files and exits non-zero
+/// (130 or 143); nothing it had not finished publishing becomes visible.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Input formats:
@@ -44,8 +48,9 @@ pub struct Args {
     /// Domain (dataset) name, e.g. `pages`.
     #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
     domain: String,
-    /// Number of shards in the new version.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    /// Number of shards in the new version, 1 to 65536: each shard is a memory-mapped
+    /// file on every server that holds it (see the server's vm.max_map_count).
+    #[arg(long, default_value_t = tusk_writer::DEFAULT_SHARDS, value_parser = parse_shards, value_name = "N")]
     shards: u32,
     /// Input format.
     #[arg(long, value_enum)]
@@ -54,8 +59,9 @@ pub struct Args {
     /// decompressed. Repeat for several inputs.
     #[arg(long = "input", short = 'i', required = true, value_name = "PATH")]
     inputs: Vec<String>,
-    /// Memory budget for buffering records before spilling sorted runs to disk.
-    #[arg(long, default_value = "1GiB", value_parser = parse_size, value_name = "SIZE")]
+    /// Memory budget for buffering records before spilling sorted runs to disk; at
+    /// least 4MiB.
+    #[arg(long, default_value = "1GiB", value_parser = parse_memory, value_name = "SIZE")]
     memory: u64,
     /// What to do when a key appears twice: fail naming it, keep the first or the last.
     #[arg(long, value_enum, default_value_t = DuplicateArg::Error)]
@@ -75,7 +81,9 @@ pub struct Args {
     /// Publish without activating (activate later with `tusk activate`).
     #[arg(long)]
     no_activate: bool,
-    /// Directory for spill files and shards before upload (default: the system temp dir).
+    /// Directory for spill files and shards before upload (default: the system temp
+    /// dir). The build works in a private `tusk-write-*` directory inside it, removed
+    /// when the command ends, fails or is stopped by SIGINT/SIGTERM.
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<PathBuf>,
     /// Worker threads for building shards (default: one per core).
@@ -117,6 +125,18 @@ impl From<EncodingArg> for Encoding {
             EncodingArg::Hex => Encoding::Hex,
         }
     }
+}
+
+fn parse_shards(text: &str) -> Result<u32, String> {
+    let n: u64 = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a shard count: {e}"))?;
+    tusk_writer::check_shards(n).map_err(|e| e.to_string())
+}
+
+fn parse_memory(text: &str) -> Result<u64, String> {
+    let bytes = parse_size(text)?;
+    tusk_writer::check_memory_budget(bytes).map_err(|e| e.to_string())
 }
 
 fn parse_meta(text: &str) -> Result<(String, String), String> {
@@ -164,6 +184,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         key_field: args.key_field.clone(),
         value_field: args.value_field.clone(),
     };
+    // Every temporary file of this run lives under `workdir`, so that a signal can
+    // remove them all (see `interrupt`).
+    let parent = args.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let workdir = tempfile::Builder::new()
+        .prefix("tusk-write-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let guard = interrupt::Guard::install(workdir.path().to_path_buf())?;
     let mut writer_meta: BTreeMap<String, String> = args.meta.iter().cloned().collect();
     writer_meta.entry("actor".into()).or_insert_with(actor);
     let opts = WriteOptions {
@@ -174,7 +202,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             DuplicateArg::First => OnDuplicate::First,
             DuplicateArg::Last => OnDuplicate::Last,
         },
-        temp_dir: args.temp_dir.clone(),
+        temp_dir: Some(workdir.path().to_path_buf()),
         threads: args.threads,
         writer_meta,
         ..WriteOptions::new(args.domain.clone())
@@ -213,6 +241,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    // Published (and activated): a signal from here on no longer stops the command.
+    // `built` and then `workdir` are removed when they go out of scope.
+    guard.disarm();
 
     let stats = &built.stats;
     let seconds = started.elapsed().as_secs_f64();
