@@ -1,7 +1,7 @@
 //! The tusk store layout over any [`ObjectStore`]: publish, list, activate, roll back.
 //!
-//! Reading is here; publishing is in `catalog/publish.rs`, moving the pointer in
-//! `catalog/pointer_ops.rs`.
+//! Reading is here; publishing is in `catalog/publish.rs` (its publish marker in
+//! `catalog/lease.rs`), moving the pointer in `catalog/pointer_ops.rs`.
 //!
 //! Choices worth knowing:
 //! - [`Catalog::versions`] skips a version whose `MANIFEST.json` is corrupt (with a
@@ -12,6 +12,7 @@
 
 mod bounded;
 pub(crate) mod gc;
+pub(crate) mod lease;
 mod pointer_ops;
 mod publish;
 
