@@ -228,8 +228,8 @@ impl Catalog {
     }
 
     /// Deletes old versions of `domain` and the debris of dead publishes, never the
-    /// current version, the rollback target or anything younger than
-    /// `options.grace`; see [`GcOptions`](crate::GcOptions) and `catalog/gc.rs` for
+    /// current version, the rollback target, a publish in progress (a live
+    /// `PUBLISHING.json`) or anything younger than `options.grace`; see [`GcOptions`](crate::GcOptions) and `catalog/gc.rs` for
     /// the rules. With `dry_run` it only reports what it would delete.
     pub async fn gc(&self, domain: &str, options: &crate::GcOptions) -> Result<crate::GcReport> {
         gc::run(self, domain, options).await
