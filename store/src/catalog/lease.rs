@@ -9,7 +9,7 @@
 //! is written the publish deletes its marker.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,8 @@ struct State {
     etag: String,
     /// Why the marker is no longer ours, once that is known.
     lost: Option<String>,
+    /// When the last successful write of the marker was sent (writer's clock).
+    written: Instant,
 }
 
 /// A publish's marker, created and renewed in the background until [`Lease::confirm`]
@@ -112,6 +114,7 @@ pub(super) struct Lease {
     store: Arc<dyn ObjectStore>,
     key: String,
     marker: PublishMarker,
+    lease: Duration,
     state: Arc<Mutex<State>>,
     stop: watch::Sender<bool>,
     lost: watch::Receiver<bool>,
@@ -138,6 +141,7 @@ impl Lease {
             pid: std::process::id(),
             token: token(now),
         };
+        let sent = Instant::now();
         let meta = match store.put(&key, marker.to_bytes(), PutMode::Create).await {
             Ok(meta) => meta,
             Err(e) if e.kind() == ErrorKind::Conflict => {
@@ -154,6 +158,7 @@ impl Lease {
         let state = Arc::new(Mutex::new(State {
             etag: meta.etag,
             lost: None,
+            written: sent,
         }));
         let (stop, stop_rx) = watch::channel(false);
         let (lost_tx, lost) = watch::channel(false);
@@ -170,6 +175,7 @@ impl Lease {
             store: Arc::clone(store),
             key,
             marker,
+            lease: options.lease,
             state,
             stop,
             lost,
@@ -212,15 +218,36 @@ impl Lease {
 
     /// Stops the background renewals and renews once more, conditioned on this
     /// publish's last write, so the marker is provably still ours and fresh. Returns
-    /// its new ETag.
+    /// its new ETag. Fails when the lease ran out since the last successful write
+    /// (renewals kept failing): a gc may have judged the publish dead meanwhile.
     pub(super) async fn confirm(&mut self) -> Result<String> {
         self.stop_renewing().await;
-        if self.state.lock().expect("lease state lock").lost.is_some() {
+        let (etag, lost, since) = {
+            let state = self.state.lock().expect("lease state lock");
+            (
+                state.etag.clone(),
+                state.lost.is_some(),
+                state.written.elapsed(),
+            )
+        };
+        if lost {
             return Err(self.lost_error());
         }
-        let etag = self.state.lock().expect("lease state lock").etag.clone();
+        if since >= self.lease {
+            return Err(StoreError::Conflict {
+                key: self.key.clone(),
+                detail: format!(
+                    "the publish marker of version {} of domain {} could not be renewed for {since:.1?}, longer than its lease of {:?}; a gc may have judged the publish dead; nothing was committed, publish again",
+                    self.marker.version, self.marker.domain, self.lease
+                ),
+            });
+        }
+        let sent = Instant::now();
         match renew(self.store.as_ref(), &self.key, &self.marker, etag).await {
-            Ok(etag) => Ok(etag),
+            Ok(etag) => {
+                self.state.lock().expect("lease state lock").written = sent;
+                Ok(etag)
+            }
             Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
                 self.state.lock().expect("lease state lock").lost = Some(e.to_string());
                 Err(self.lost_error())
@@ -276,8 +303,13 @@ impl Renewer {
                 _ = stop.wait_for(|s| *s) => return,
             }
             let etag = self.state.lock().expect("lease state lock").etag.clone();
+            let sent = Instant::now();
             match renew(self.store.as_ref(), &self.key, &self.marker, etag).await {
-                Ok(etag) => self.state.lock().expect("lease state lock").etag = etag,
+                Ok(etag) => {
+                    let mut state = self.state.lock().expect("lease state lock");
+                    state.etag = etag;
+                    state.written = sent;
+                }
                 Err(e) if matches!(e.kind(), ErrorKind::Conflict | ErrorKind::NotFound) => {
                     tracing::warn!(key = %self.key, error = %e, "publish marker lost");
                     self.state.lock().expect("lease state lock").lost = Some(e.to_string());

@@ -43,6 +43,8 @@ enum Meddle {
     FailUpload,
     /// Waits until the publish marker has been renewed, then lets the upload go on.
     AwaitRenewal,
+    /// Fails every renewal of the marker from now on, and waits for four of them.
+    FailRenewals,
 }
 
 /// Hooks that meddle once with the publish of one version, and remember what the
@@ -55,6 +57,8 @@ struct Meddler {
     at: Point,
     action: Mutex<Option<Meddle>>,
     uploads: AtomicUsize,
+    /// Renewals failed so far; `usize::MAX` while renewals go through.
+    failed_renewals: AtomicUsize,
     marker_at_upload: Mutex<Option<PublishMarker>>,
     gc: Mutex<Option<GcReport>>,
     /// Keys a gc run by this hook deleted, in order.
@@ -77,6 +81,7 @@ impl Meddler {
             at,
             action: Mutex::new(Some(action)),
             uploads: AtomicUsize::new(0),
+            failed_renewals: AtomicUsize::new(usize::MAX),
             marker_at_upload: Mutex::new(None),
             gc: Mutex::new(None),
             gc_deletes: Arc::new(Mutex::new(Vec::new())),
@@ -122,6 +127,19 @@ impl Meddler {
                     self.inner.url()
                 );
             }
+            Some(Meddle::FailRenewals) => {
+                self.failed_renewals.store(0, Ordering::SeqCst);
+                for _ in 0..1000 {
+                    if self.failed_renewals.load(Ordering::SeqCst) >= 4 {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                panic!(
+                    "[{}] the publish did not try to renew its marker within 20 s",
+                    self.inner.url()
+                );
+            }
         }
     }
 }
@@ -139,6 +157,15 @@ impl Hooks for Meddler {
                     }
                 }
                 Ok(())
+            }
+            Op::Put {
+                key,
+                mode: PutMode::UpdateIf(_),
+            } if key == self.marker_key()
+                && self.failed_renewals.load(Ordering::SeqCst) != usize::MAX =>
+            {
+                self.failed_renewals.fetch_add(1, Ordering::SeqCst);
+                Err(injected(key, "renewal failure", true))
             }
             Op::List { prefix }
                 if self.at == Point::BeforeCheck
@@ -286,29 +313,34 @@ pub async fn check_publish_marker_lifecycle(store: Arc<dyn ObjectStore>) {
 
 /// A publish whose marker or shard disappears before its manifest fails naming what
 /// is missing, and writes no manifest: marker deleted during the uploads (seen by a
-/// renewal or the last one), marker deleted after the uploads, a shard deleted.
+/// renewal or the last one), marker deleted after the uploads, a shard deleted, and
+/// renewals failing for longer than the lease.
 pub async fn check_publish_fails_without_its_marker(store: Arc<dyn ObjectStore>) {
     let s = store.as_ref();
     let domain = fresh("marker-lost");
+    let marker = |v: &str| Meddle::Delete(publish_marker_key(&domain, v));
     let cases = [
-        ("v1", Point::FirstUpload, None, "publish marker"),
-        ("v2", Point::BeforeCheck, None, "publish marker"),
+        ("v1", Point::FirstUpload, marker("v1"), "publish marker"),
+        ("v2", Point::BeforeCheck, marker("v2"), "publish marker"),
         (
             "v3",
             Point::BeforeCheck,
-            Some("shard-00001.tsk"),
+            Meddle::Delete(shard_key(&domain, "v3", "shard-00001.tsk")),
             "shard-00001.tsk (missing)",
         ),
+        (
+            "v4",
+            Point::FirstUpload,
+            Meddle::FailRenewals,
+            "could not be renewed",
+        ),
     ];
-    for (version, at, shard, expected) in cases {
-        let key = match shard {
-            Some(object) => shard_key(&domain, version, object),
-            None => publish_marker_key(&domain, version),
-        };
-        let (_, catalog) = Meddler::wrap(&store, &domain, version, at, Meddle::Delete(key));
+    for (version, at, action, expected) in cases {
+        let (_, catalog) = Meddler::wrap(&store, &domain, version, at, action);
         let (dir, manifest) = three_shards(&domain, version);
+        let lease = if version == "v4" { 200 } else { 30_000 };
         let options = PublishOptions {
-            lease: Duration::from_secs(30),
+            lease: Duration::from_millis(lease),
             renew_every: Duration::from_millis(50),
         };
         let msg = expect_kind(
