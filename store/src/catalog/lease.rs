@@ -145,10 +145,17 @@ impl Lease {
         let meta = match store.put(&key, marker.to_bytes(), PutMode::Create).await {
             Ok(meta) => meta,
             Err(e) if e.kind() == ErrorKind::Conflict => {
+                // Best effort: name the other writer.
+                let holder = match store.get(&key).await {
+                    Ok(got) => parse_marker(&key, &got.bytes)
+                        .map(|m| format!(" ({}, since {})", m.holder(), m.started_at))
+                        .unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
                 return Err(StoreError::Conflict {
                     key,
                     detail: format!(
-                        "version {} of domain {} is being published by another writer (or one died doing so); use a new version id",
+                        "version {} of domain {} is being published by another writer{holder} (or one died doing so); use a new version id",
                         manifest.version, manifest.domain
                     ),
                 });
@@ -256,10 +263,14 @@ impl Lease {
         }
     }
 
-    /// Stops renewing and deletes the marker. Best effort: a marker left behind only
-    /// delays gc of its directory until its lease runs out.
+    /// Stops renewing and deletes the marker, unless it is known to be no longer
+    /// ours. Best effort: a marker left behind only delays gc of its directory until
+    /// its lease runs out.
     pub(super) async fn release(mut self) {
         self.stop_renewing().await;
+        if self.state.lock().expect("lease state lock").lost.is_some() {
+            return;
+        }
         if let Err(e) = self.store.delete(&self.key).await {
             tracing::warn!(key = %self.key, error = %e, "could not delete the publish marker; gc removes it once its lease runs out");
         }

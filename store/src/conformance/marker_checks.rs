@@ -287,11 +287,22 @@ pub async fn check_publish_marker_lifecycle(store: Arc<dyn ObjectStore>) {
 
     // A marker already there (another writer of the same id) refuses the publish.
     let taken = publish_marker_key(&domain, "v3");
+    let theirs = PublishMarker {
+        domain: domain.clone(),
+        version: "v3".to_string(),
+        started_at: "2026-01-01T00:00:00Z".to_string(),
+        renewed_at: "2026-01-01T00:00:00.000Z".to_string(),
+        lease_ms: 60_000,
+        actor: "nightly-job".to_string(),
+        host: "builder-7".to_string(),
+        pid: 4242,
+        token: "0123456789abcdef".to_string(),
+    };
+    let body = Bytes::from(serde_json::to_vec(&theirs).expect("marker JSON"));
     ok(
         s,
         "put a foreign marker",
-        s.put(&taken, Bytes::from_static(b"{}"), PutMode::Create)
-            .await,
+        s.put(&taken, body, PutMode::Create).await,
     );
     let (dir, manifest) = three_shards(&domain, "v3");
     let msg = expect_kind(
@@ -302,7 +313,13 @@ pub async fn check_publish_marker_lifecycle(store: Arc<dyn ObjectStore>) {
             .await,
         ErrorKind::Conflict,
     );
-    assert!(msg.contains("another writer"), "[{}] {msg}", s.url());
+    assert!(
+        msg.contains(
+            "another writer (nightly-job on builder-7 (pid 4242), since 2026-01-01T00:00:00Z)"
+        ),
+        "[{}] names the other writer: {msg}",
+        s.url()
+    );
     assert_eq!(
         keys_of(s, &domain, "v3").await,
         [taken],
