@@ -1,7 +1,7 @@
 //! The tusk store layout over any [`ObjectStore`]: publish, list, activate, roll back.
 //!
-//! Reading is here; publishing is in `catalog/publish.rs`, moving the pointer in
-//! `catalog/pointer_ops.rs`.
+//! Reading is here; publishing is in `catalog/publish.rs` (its publish marker in
+//! `catalog/lease.rs`), moving the pointer in `catalog/pointer_ops.rs`.
 //!
 //! Choices worth knowing:
 //! - [`Catalog::versions`] skips a version whose `MANIFEST.json` is corrupt (with a
@@ -13,6 +13,7 @@
 mod bounded;
 pub(crate) mod diff;
 pub(crate) mod gc;
+pub(crate) mod lease;
 pub(crate) mod lineage;
 mod pointer_ops;
 mod publish;
@@ -208,8 +209,8 @@ impl Catalog {
     }
 
     /// Deletes old versions of `domain` and the debris of dead publishes, never the
-    /// current version, the rollback target or anything younger than
-    /// `options.grace`; see [`GcOptions`](crate::GcOptions) and `catalog/gc.rs` for
+    /// current version, the rollback target, a publish in progress (a live
+    /// `PUBLISHING.json`) or anything younger than `options.grace`; see [`GcOptions`](crate::GcOptions) and `catalog/gc.rs` for
     /// the rules. With `dry_run` it only reports what it would delete.
     pub async fn gc(&self, domain: &str, options: &crate::GcOptions) -> Result<crate::GcReport> {
         gc::run(self, domain, options).await

@@ -22,6 +22,7 @@ mod barrier;
 mod catalog_checks;
 mod gc_checks;
 mod intercept;
+mod marker_checks;
 mod objects;
 mod pointer_checks;
 mod policy_checks;
@@ -41,6 +42,10 @@ pub use gc_checks::{
     check_gc_deletes_manifest_first, check_gc_keeps_and_collects, check_gc_stops_when_current_moves,
 };
 pub use intercept::{Hooks, Intercepted, Op, injected};
+pub use marker_checks::{
+    check_gc_deletes_a_stale_publish, check_gc_keeps_a_live_publish,
+    check_publish_fails_without_its_marker, check_publish_marker_lifecycle,
+};
 pub use objects::{
     check_concurrent_create, check_create_conflict, check_delete, check_get_if_changed,
     check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
@@ -113,7 +118,11 @@ macro_rules! __conformance_list {
             check_move_faults_at_every_step,
             check_policy_set_conditional,
             check_concurrent_set_policy,
-            check_activation_gated_by_policy
+            check_activation_gated_by_policy,
+            check_publish_marker_lifecycle,
+            check_publish_fails_without_its_marker,
+            check_gc_keeps_a_live_publish,
+            check_gc_deletes_a_stale_publish
         );
     };
     (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(

@@ -22,6 +22,17 @@ pub fn manifest_key(domain: &str, version: &str) -> String {
     format!("{domain}/versions/{version}/MANIFEST.json")
 }
 
+/// Name of the publish marker inside a version directory: see [`publish_marker_key`].
+pub const PUBLISH_MARKER: &str = "PUBLISHING.json";
+
+/// `<domain>/versions/<version>/PUBLISHING.json`: a publish in progress announces
+/// itself here (create-only, renewed as a lease) before it uploads anything, and
+/// removes it once `MANIFEST.json` is written. gc leaves a directory alone while its
+/// marker is live.
+pub fn publish_marker_key(domain: &str, version: &str) -> String {
+    format!("{domain}/versions/{version}/{PUBLISH_MARKER}")
+}
+
 /// `<domain>/CURRENT`
 pub fn current_key(domain: &str) -> String {
     format!("{domain}/CURRENT")

@@ -12,6 +12,7 @@
 //! ```text
 //! <root>/<domain>/versions/<version>/shard-00000.tsk ...   immutable shard files
 //! <root>/<domain>/versions/<version>/MANIFEST.json         written last, create-only
+//! <root>/<domain>/versions/<version>/PUBLISHING.json       publish in progress (a renewed lease)
 //! <root>/<domain>/CURRENT                                  {version, seq, updated_at, actor, reason}
 //! <root>/<domain>/history/<seq>.json                       create-only record of each move
 //! <root>/<domain>/policy/<seq>.json                        create-only write policy; newest in force
@@ -37,6 +38,7 @@ pub use catalog::diff::{
     DiffCounts, DiffOptions, DiffProgress, DiffProgressFn, DiffReport, DiffSamples,
 };
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
+pub use catalog::lease::{DEFAULT_PUBLISH_LEASE, PublishMarker, PublishOptions};
 pub use catalog::{Catalog, CurrentPoll, Lineage, MoveOptions, MoveOutcome, VersionSummary};
 pub use download::download_verified;
 pub use download::{

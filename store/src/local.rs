@@ -6,6 +6,10 @@
 //! visible as objects). How ETags are derived is described in `local/etag.rs`; how
 //! replacements are locked in `local/lock.rs`.
 //!
+//! An object's `last_modified` is the time of its put, as on S3: `put_file` links the
+//! source file when it can, and a link shares the source's times (its build time), so
+//! the time is set to now after linking. gc judges ages by it.
+//!
 //! Limits of a directory compared with an object store: a key cannot be both an
 //! object and a "directory" of other objects (`a` and `a/b`); deleting objects leaves
 //! their (empty) directories behind.

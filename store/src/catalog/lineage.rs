@@ -13,6 +13,7 @@
 //!   still committed. So repeated rollbacks walk back, never forward.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
 
 use crate::{Action, HistoryRecord};
 
@@ -94,6 +95,24 @@ pub fn rollback_target(
         .filter(|v| *v < current && !marked.contains(*v) && committed.contains(*v))
         .max()
         .map(str::to_string)
+}
+
+/// Versions that were current at some moment since `cutoff` (all of them when the
+/// cutoff is unknown): walking `chain` back from the newest move, every version up
+/// to and including the one that was current at `cutoff`. A record whose time
+/// cannot be read counts as recent.
+pub fn current_since(chain: &[&HistoryRecord], cutoff: Option<SystemTime>) -> BTreeSet<String> {
+    let mut recent = BTreeSet::new();
+    for record in chain.iter().rev() {
+        recent.insert(record.version.clone());
+        let at = humantime::parse_rfc3339_weak(&record.at).ok();
+        if let (Some(at), Some(cutoff)) = (at, cutoff)
+            && at < cutoff
+        {
+            break;
+        }
+    }
+    recent
 }
 
 /// The seq of the next record: above every record there is (including records of
@@ -258,6 +277,23 @@ mod tests {
         ];
         let c = chain(&records, Some(2)).unwrap();
         assert!(rolled_back(&c).is_empty());
+    }
+
+    #[test]
+    fn current_since_stops_at_the_version_current_at_the_cutoff() {
+        let at = |seq: u64, version: &str, when: &str| HistoryRecord {
+            at: when.to_string(),
+            ..act(seq, seq - 1, version, None)
+        };
+        let records = vec![
+            at(1, "v1", "2026-12-01T00:00:00Z"),
+            at(2, "v2", "2026-12-01T01:00:00Z"),
+            at(3, "v3", "2026-12-01T03:00:00Z"),
+        ];
+        let c = chain(&records, Some(3)).unwrap();
+        let cutoff = humantime::parse_rfc3339("2026-12-01T02:00:00Z").unwrap();
+        assert_eq!(current_since(&c, Some(cutoff)), set(&["v2", "v3"]));
+        assert_eq!(current_since(&c, None), set(&["v1", "v2", "v3"]));
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Publishing a version: shards first (bounded concurrency), create-only manifest last.
+//! Publishing a version: announce it (the publish marker, a renewed lease), upload the
+//! shards (bounded concurrency), check that the marker is still this publish's and
+//! that every shard is in the store, then create the manifest last.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,47 +10,89 @@ use bytes::Bytes;
 
 use super::Catalog;
 use super::bounded::run_bounded;
+use super::lease::{Lease, PublishOptions};
 use crate::layout::{manifest_key, shard_key, validate_domain, validate_version, version_prefix};
-use crate::{ErrorKind, Manifest, ObjectStore, PutMode, Result, ShardEntry, StoreError};
+use crate::{
+    ErrorKind, Manifest, ObjectMeta, ObjectStore, PutMode, Result, ShardEntry, StoreError,
+};
 
 /// Shards uploaded at the same time.
 const UPLOAD_CONCURRENCY: usize = 4;
 
 impl Catalog {
+    /// Publishes a built version with the default [`PublishOptions`]; see
+    /// [`Catalog::publish_with`].
+    pub async fn publish(&self, manifest: &Manifest, shard_dir: &Path) -> Result<()> {
+        self.publish_with(manifest, shard_dir, &PublishOptions::default())
+            .await
+    }
+
     /// Publishes a built version: uploads every shard named by `manifest` from
     /// `shard_dir` (file name = `ShardEntry::object`), then creates `MANIFEST.json`
-    /// (create-only) last. Refuses a version id that already has objects.
-    /// Does not move `CURRENT`.
+    /// (create-only) last. Does not move `CURRENT`.
     ///
-    /// A failure before the manifest is written leaves no visible version (the
-    /// uploaded shards are debris for a later gc). Two writers publishing the *same*
-    /// version id at the same moment can both pass the emptiness check; only one
-    /// manifest is created, but the shards may mix: version ids carry a random
-    /// suffix so that this does not happen in practice.
-    pub async fn publish(&self, manifest: &Manifest, shard_dir: &Path) -> Result<()> {
+    /// Before uploading, it creates the publish marker
+    /// `<domain>/versions/<version>/PUBLISHING.json` (create-only) and renews it every
+    /// `options.renew_every` while the upload runs, so gc leaves the directory alone.
+    /// After the uploads it renews the marker once more (conditioned on its own last
+    /// write) and lists the version: the marker must still be its own and every shard
+    /// present with the manifest's size. Only then is the manifest created, and the
+    /// marker deleted. If gc took the marker or a shard, the publish fails naming what
+    /// is missing and writes no manifest.
+    ///
+    /// Refuses a version id that already has objects. A failure before the manifest
+    /// is written leaves no visible version (the uploaded shards are debris for a
+    /// later gc; the marker is deleted).
+    pub async fn publish_with(
+        &self,
+        manifest: &Manifest,
+        shard_dir: &Path,
+        options: &PublishOptions,
+    ) -> Result<()> {
         validate_domain(&manifest.domain)?;
         validate_version(&manifest.version)?;
         let mkey = manifest_key(&manifest.domain, &manifest.version);
         manifest.validate(&mkey)?;
         check_local_shards(manifest, shard_dir).await?;
 
+        let mut lease = Lease::acquire(&self.store, manifest, options).await?;
+        let result = self.publish_under(&mut lease, manifest, shard_dir).await;
+        lease.release().await;
+        result
+    }
+
+    /// The steps of a publish that run while `lease` is held.
+    async fn publish_under(
+        &self,
+        lease: &mut Lease,
+        manifest: &Manifest,
+        shard_dir: &Path,
+    ) -> Result<()> {
         let prefix = version_prefix(&manifest.domain, &manifest.version);
         let existing = self.store.list(&prefix).await?;
-        if !existing.is_empty() {
+        let others = existing.iter().filter(|o| o.key != lease.key()).count();
+        if others > 0 {
             return Err(StoreError::Conflict {
                 key: prefix,
                 detail: format!(
-                    "version {} of domain {} already has {} object(s) in {} (published before, or left by a failed publish); use a new version id",
+                    "version {} of domain {} already has {others} object(s) in {} (published before, or left by a failed publish); use a new version id",
                     manifest.version,
                     manifest.domain,
-                    existing.len(),
                     self.store.url()
                 ),
             });
         }
 
-        upload_shards(&self.store, manifest, shard_dir).await?;
+        tokio::select! {
+            uploaded = upload_shards(&self.store, manifest, shard_dir) => uploaded?,
+            lost = lease.lost() => return Err(lost),
+        }
 
+        let marker_etag = lease.confirm().await?;
+        let listing = self.store.list(&prefix).await?;
+        check_uploaded(manifest, &listing, lease.key(), &marker_etag)?;
+
+        let mkey = manifest_key(&manifest.domain, &manifest.version);
         match self
             .store
             .put(&mkey, Bytes::from(manifest.to_json()), PutMode::Create)
@@ -65,6 +109,64 @@ impl Catalog {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The pre-manifest check over one listing of the version directory: the marker at
+/// `marker_key` is still the one this publish last wrote (`marker_etag`), and every
+/// shard of `manifest` is there with its size. Names everything missing.
+fn check_uploaded(
+    manifest: &Manifest,
+    listing: &[ObjectMeta],
+    marker_key: &str,
+    marker_etag: &str,
+) -> Result<()> {
+    let by_key: HashMap<&str, &ObjectMeta> = listing.iter().map(|o| (o.key.as_str(), o)).collect();
+    match by_key.get(marker_key) {
+        Some(o) if o.etag == marker_etag => {}
+        found => {
+            let what = if found.is_some() {
+                "was replaced by another writer's"
+            } else {
+                "was deleted"
+            };
+            return Err(StoreError::Conflict {
+                key: marker_key.to_string(),
+                detail: format!(
+                    "the publish marker of version {} of domain {} {what} before MANIFEST.json was written (a gc judged the publish dead); nothing was committed, publish again",
+                    manifest.version, manifest.domain
+                ),
+            });
+        }
+    }
+    let problems: Vec<String> = manifest
+        .shards
+        .iter()
+        .filter_map(|shard| {
+            let key = shard_key(&manifest.domain, &manifest.version, &shard.object);
+            match by_key.get(key.as_str()) {
+                None => Some(format!("{} (missing)", shard.object)),
+                Some(o) if o.size != shard.bytes => Some(format!(
+                    "{} ({} bytes, the manifest says {})",
+                    shard.object, o.size, shard.bytes
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Conflict {
+        key: version_prefix(&manifest.domain, &manifest.version),
+        detail: format!(
+            "{} of {} shards of version {} of domain {} are missing from the store after upload (deleted by a gc?): {}; nothing was committed, publish again",
+            problems.len(),
+            manifest.shards.len(),
+            manifest.version,
+            manifest.domain,
+            problems.join(", ")
+        ),
+    })
 }
 
 /// Every shard file exists locally with the size the manifest gives, and object
@@ -133,4 +235,109 @@ async fn upload_one(
     }
     tracing::debug!(key = %key, bytes = shard.bytes, "uploaded shard");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::layout::publish_marker_key;
+    use crate::{MANIFEST_FORMAT_VERSION, PartitionerSpec};
+
+    fn manifest(sizes: &[u64]) -> Manifest {
+        let shards: Vec<ShardEntry> = sizes
+            .iter()
+            .zip(0u32..)
+            .map(|(&bytes, index)| ShardEntry {
+                index,
+                object: crate::shard_object_name(index),
+                bytes,
+                records: 1,
+                crc32: 0,
+            })
+            .collect();
+        Manifest {
+            format_version: MANIFEST_FORMAT_VERSION,
+            domain: "d".to_string(),
+            version: "v1".to_string(),
+            shard_count: shards.len() as u32,
+            partitioner: PartitionerSpec::default(),
+            shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
+            created_at: "2026-01-01T00:00:00Z".to_string(),
+            records: shards.len() as u64,
+            bytes: sizes.iter().sum(),
+            writer: BTreeMap::new(),
+            shards,
+        }
+    }
+
+    fn object(key: String, size: u64, etag: &str) -> ObjectMeta {
+        ObjectMeta {
+            key,
+            size,
+            etag: etag.to_string(),
+            last_modified: None,
+        }
+    }
+
+    /// The marker with ETag "mine" and every shard of `m` as uploaded.
+    fn listing(m: &Manifest) -> Vec<ObjectMeta> {
+        let mut out = vec![object(publish_marker_key("d", "v1"), 100, "mine")];
+        for s in &m.shards {
+            out.push(object(shard_key("d", "v1", &s.object), s.bytes, "e"));
+        }
+        out
+    }
+
+    fn check(m: &Manifest, listing: &[ObjectMeta]) -> Result<()> {
+        check_uploaded(m, listing, &publish_marker_key("d", "v1"), "mine")
+    }
+
+    #[test]
+    fn a_complete_upload_under_its_own_marker_passes() {
+        let m = manifest(&[10, 0, 30]);
+        check(&m, &listing(&m)).expect("complete");
+    }
+
+    #[test]
+    fn a_missing_or_foreign_marker_fails() {
+        let m = manifest(&[10, 20]);
+        let mut gone = listing(&m);
+        gone.remove(0);
+        let err = check(&m, &gone).expect_err("marker deleted");
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("d/versions/v1/PUBLISHING.json") && msg.contains("was deleted"),
+            "{msg}"
+        );
+
+        let mut foreign = listing(&m);
+        foreign[0].etag = "theirs".to_string();
+        let msg = check(&m, &foreign)
+            .expect_err("marker replaced")
+            .to_string();
+        assert!(msg.contains("replaced"), "{msg}");
+    }
+
+    #[test]
+    fn missing_and_short_shards_are_all_named() {
+        let m = manifest(&[10, 20, 30, 40]);
+        let mut objects = listing(&m);
+        objects
+            .retain(|o| !o.key.ends_with("shard-00001.tsk") && !o.key.ends_with("shard-00003.tsk"));
+        objects[1].size = 9;
+        let err = check(&m, &objects).expect_err("shards missing");
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("3 of 4 shards")
+                && msg.contains("shard-00000.tsk (9 bytes, the manifest says 10)")
+                && msg.contains("shard-00001.tsk (missing)")
+                && msg.contains("shard-00003.tsk (missing)")
+                && !msg.contains("shard-00002.tsk"),
+            "{msg}"
+        );
+    }
 }

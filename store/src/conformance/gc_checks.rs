@@ -80,7 +80,8 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
         "put corrupt manifest",
         s.put(&bad_key, bad, PutMode::Create).await,
     );
-    for v in ["v3", "v4", "v1"] {
+    // v4 current; v3 the rollback target (the newest older version once current).
+    for v in ["v1", "v3", "v4"] {
         ok(
             s,
             "activate",
@@ -105,7 +106,7 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
         ErrorKind::Invalid,
     );
 
-    // Now: everything is young, and v3 was current a moment ago.
+    // Now: everything is young, and v1 was current a moment ago.
     let young = GcOptions {
         keep: 1,
         grace: Duration::from_secs(3600),
@@ -116,11 +117,11 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
     assert_eq!(
         reasons(&report),
         [
-            ("v1", GcReason::Current),
+            ("v1", GcReason::RecentlyCurrent),
             ("v2", GcReason::YoungerThanGrace),
-            ("v3", GcReason::RecentlyCurrent),
+            ("v3", GcReason::RollbackTarget),
             ("v35", GcReason::YoungerThanGrace),
-            ("v4", GcReason::RollbackTarget),
+            ("v4", GcReason::Current),
             ("v45", GcReason::CorruptManifest),
             ("v5", GcReason::YoungerThanGrace),
             ("v6", GcReason::WithinKeep),
@@ -141,11 +142,11 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
     assert_eq!(
         reasons(&dry),
         [
-            ("v1", GcReason::Current),
+            ("v1", GcReason::Expired),
             ("v2", GcReason::YoungerThanGrace),
-            ("v3", GcReason::Expired),
+            ("v3", GcReason::RollbackTarget),
             ("v35", GcReason::Debris),
-            ("v4", GcReason::RollbackTarget),
+            ("v4", GcReason::Current),
             ("v45", GcReason::CorruptManifest),
             ("v5", GcReason::Expired),
             ("v6", GcReason::WithinKeep),
@@ -154,11 +155,11 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
         s.url()
     );
     assert!(dry.dry_run);
-    assert_eq!(dry.current.as_deref(), Some("v1"));
-    assert_eq!(dry.rollback_target.as_deref(), Some("v4"));
+    assert_eq!(dry.current.as_deref(), Some("v4"));
+    assert_eq!(dry.rollback_target.as_deref(), Some("v3"));
     let doomed: Vec<ObjectMeta> = ok(s, "list", s.list(&versions_prefix(&domain)).await)
         .into_iter()
-        .filter(|o| ["v3/", "v35/", "v5/"].iter().any(|v| o.key.contains(v)))
+        .filter(|o| ["v1/", "v35/", "v5/"].iter().any(|v| o.key.contains(v)))
         .collect();
     assert_eq!(doomed.len(), 7, "[{}] 2 + 2 + 3 objects", s.url());
     assert_eq!(dry.objects_freed, 7, "[{}] objects freed", s.url());
@@ -199,7 +200,7 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
         .collect();
     assert_eq!(
         ids,
-        ["v1", "v2", "v4", "v6"],
+        ["v2", "v3", "v4", "v6"],
         "[{}] versions after gc",
         s.url()
     );
@@ -223,7 +224,7 @@ pub async fn check_gc_keeps_and_collects(store: Arc<dyn ObjectStore>) {
         "[{}] second gc: {again:?}",
         s.url()
     );
-    assert_eq!(again.kept().count(), 5, "[{}] v1 v2 v4 v45 v6", s.url());
+    assert_eq!(again.kept().count(), 5, "[{}] v2 v3 v4 v45 v6", s.url());
 }
 
 /// gc deletes `MANIFEST.json` before the shards; stopped in between, the version is
@@ -244,6 +245,8 @@ pub async fn check_gc_deletes_manifest_first(store: Arc<dyn ObjectStore>) {
         now: real + 10 * DAY,
     };
 
+    // Each publish deleted its marker: only gc's deletes count.
+    faulty.take_log();
     faulty.fail_shards.store(true, Ordering::SeqCst);
     let msg = expect_kind(
         s,

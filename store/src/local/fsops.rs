@@ -217,10 +217,21 @@ fn copy_with_crc(src: &Path, dest: &Path) -> Result<u32> {
 
 /// Puts `src` in place of `tmp` by hard link (same filesystem) or copy. With
 /// `allow_link = false` it always copies (tests use this to exercise the copy).
+///
+/// Either way the object's modification time is the time of this put, as on S3: gc
+/// judges ages by it. A link shares its inode (and so its times) with `src`, which
+/// the producer wrote earlier, so the time is set to now after linking; that also
+/// touches `src`, which is harmless. Where it cannot be set (a file owned by another
+/// user), the link is dropped for a copy.
 fn link_or_copy(key: &str, src: &Path, tmp: &Path, crc32: u32, allow_link: bool) -> Result<()> {
     if allow_link && std::fs::hard_link(src, tmp).is_ok() {
-        // The source was written and synced by its producer; sync again in case not.
-        return File::open(tmp).and_then(|f| f.sync_all()).map_err(io(tmp));
+        match stamp_and_sync(tmp) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::debug!(path = %tmp.display(), error = %e, "cannot set the time of a linked upload; copying instead");
+                std::fs::remove_file(tmp).map_err(io(tmp))?;
+            }
+        }
     }
     let copied = copy_with_crc(src, tmp)?;
     if copied != crc32 {
@@ -233,6 +244,14 @@ fn link_or_copy(key: &str, src: &Path, tmp: &Path, crc32: u32, allow_link: bool)
         });
     }
     Ok(())
+}
+
+/// Sets the modification time of `path` to now and fsyncs it (the source was
+/// written by its producer, maybe without a sync).
+fn stamp_and_sync(path: &Path) -> std::io::Result<()> {
+    let file = File::open(path)?;
+    file.set_modified(std::time::SystemTime::now())?;
+    file.sync_all()
 }
 
 /// `ObjectStore::put_file` for one object path.
@@ -438,5 +457,35 @@ mod tests {
             put.etag
         );
         assert!(src.exists(), "source kept");
+    }
+
+    #[test]
+    fn uploads_are_timed_by_the_put_not_the_build() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("built.tsk");
+        let data: Vec<u8> = (0..(2u32 << 20)).map(|i| (i % 249) as u8).collect();
+        std::fs::write(&src, &data).expect("write src");
+        let built = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&src)
+            .and_then(|f| f.set_modified(built))
+            .expect("age the source");
+        let crc = crc32fast::hash(&data);
+        for allow_link in [true, false] {
+            let object = dir.path().join("store").join(format!("obj-{allow_link}"));
+            let before_put = std::time::SystemTime::now();
+            let put = put_file("d/obj", &object, &src, crc, allow_link).expect("put_file");
+            let headed = head("d/obj", &object).expect("head");
+            for (what, meta) in [("put", &put), ("head", &headed)] {
+                let at = meta.last_modified.expect("local files have times");
+                assert!(
+                    at >= before_put,
+                    "link {allow_link}: {what} reports {at:?}, before the put at {before_put:?} (the build time?)"
+                );
+            }
+            assert_eq!(put.etag, headed.etag, "link {allow_link}");
+            assert_eq!(std::fs::read(&object).expect("read"), data);
+        }
     }
 }

@@ -12,12 +12,14 @@ use crate::runtime::block_on;
 /// Delete old versions of a domain, keeping the newest --keep ones.
 ///
 /// Never deleted: the current version, the rollback target (the version a plain
-/// `tusk rollback` would go to), a version that was current within --grace, and
-/// anything younger than --grace (by manifest creation time and object times, the later
-/// of both). Directories of publishes that never committed (no MANIFEST.json) are
-/// deleted once older than --grace. MANIFEST.json goes first, so a version disappears
-/// from `tusk versions` at once. Use --dry-run to see the plan; the grace period must
-/// be longer than your longest publish and your servers' poll interval.
+/// `tusk rollback` would go to), a version that was current within --grace, a publish
+/// in progress (its PUBLISHING.json marker renewed within its lease plus --grace), and
+/// anything younger than --grace (by manifest creation time and the store's upload
+/// times of its objects, the later of both). Directories of publishes that died (no
+/// MANIFEST.json, no live marker) are deleted once older than --grace, marker first.
+/// MANIFEST.json goes first, so a version disappears from `tusk versions` at once. Use
+/// --dry-run to see the plan; the grace period must be longer than your servers' poll
+/// interval (a publish in progress is protected by its marker, however long it takes).
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  tusk gc --store ./store --domain pages --keep 5 --dry-run\n  tusk gc --store ./store --domain pages --keep 5 --grace 6h --json"
@@ -110,6 +112,7 @@ fn reason_text(reason: tusk_store::GcReason) -> &'static str {
         R::RollbackTarget => "rollback target",
         R::RecentlyCurrent => "current within grace",
         R::WithinKeep => "within keep",
+        R::Publishing => "publish in progress",
         R::YoungerThanGrace => "younger than grace",
         R::AgeUnknown => "age unknown",
         R::CorruptManifest => "corrupt manifest",
