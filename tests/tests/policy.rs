@@ -281,3 +281,149 @@ fn policy_check_lists_broken_rules_and_diff_json_counts_changes() {
     ]);
     assert!(ok.contains("passes policy seq 2"), "{ok}");
 }
+
+/// `tusk write` of `input` (activating); returns the finished process.
+fn write_activating(store: &str, input: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "write",
+        "--store",
+        store,
+        "--domain",
+        "pages",
+        "--format",
+        "tsv",
+        "--input",
+        input.to_str().unwrap(),
+        "--shards",
+        "2",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    tusk_tests::tusk(&args)
+}
+
+fn current_version(store: &str) -> Option<String> {
+    let versions = json(&tusk_ok(&[
+        "versions", "--store", store, "--domain", "pages", "--json",
+    ]));
+    versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["current"] == true)
+        .map(|v| v["version"].as_str().unwrap().to_string())
+}
+
+/// The gates block activation through the real commands: an empty input publishes but
+/// is never activated (unless --allow-empty), a shrink past the policy is refused by
+/// `tusk write` and `tusk activate` naming the rule, and `--force --reason` passes it
+/// with the override recorded in the history.
+#[test]
+fn write_and_activate_are_gated_by_the_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let s = store.to_str().unwrap();
+
+    let empty = tmp.path().join("empty.tsv");
+    std::fs::write(&empty, "").unwrap();
+    let out = write_activating(s, &empty, &[]);
+    assert!(!out.status.success(), "an empty version was activated");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("min-records") && err.contains("published but not current"),
+        "{err}"
+    );
+    assert_eq!(current_version(s), None);
+
+    let full = tmp.path().join("full.tsv");
+    write_tsv(&full, &records(0..100, "a"));
+    let out = write_activating(s, &full, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = json(&String::from_utf8_lossy(&out.stdout))["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(current_version(s).as_deref(), Some(first.as_str()));
+
+    tusk_ok(&[
+        "policy",
+        "set",
+        "--store",
+        s,
+        "--domain",
+        "pages",
+        "--max-shrink",
+        "20%",
+        "--reason",
+        "guard",
+    ]);
+    let half = tmp.path().join("half.tsv");
+    write_tsv(&half, &records(0..50, "b"));
+    let out = write_activating(s, &half, &[]);
+    assert!(!out.status.success(), "a 50% shrink was activated");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("max-shrink 20%"), "{err}");
+    assert_eq!(current_version(s).as_deref(), Some(first.as_str()));
+    let versions = json(&tusk_ok(&[
+        "versions", "--store", s, "--domain", "pages", "--json",
+    ]));
+    let shrunk = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap().to_string())
+        .find(|v| *v > first)
+        .expect("the refused version is published");
+
+    let err = tusk_err(&["activate", "--store", s, "--domain", "pages", &shrunk]);
+    assert!(
+        err.contains("max-shrink 20%") && err.contains("--force"),
+        "{err}"
+    );
+    let err = tusk_err(&[
+        "activate", "--store", s, "--domain", "pages", &shrunk, "--force",
+    ]);
+    assert!(err.contains("--force needs --reason"), "{err}");
+    tusk_ok(&[
+        "activate",
+        "--store",
+        s,
+        "--domain",
+        "pages",
+        &shrunk,
+        "--force",
+        "--reason",
+        "half the catalogue was retired",
+    ]);
+    assert_eq!(current_version(s).as_deref(), Some(shrunk.as_str()));
+    let history = json(&tusk_ok(&[
+        "history", "--store", s, "--domain", "pages", "--json",
+    ]));
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    let recorded = last["policy_override"].as_str().unwrap_or_default();
+    assert!(
+        recorded.contains("half the catalogue was retired") && recorded.contains("max-shrink"),
+        "{last}"
+    );
+
+    // --allow-empty waives the empty version's min-records rule, and says so.
+    let out = write_activating(s, &empty, &["--allow-empty"]);
+    assert!(
+        !out.status.success(),
+        "an empty version also shrinks by 100%"
+    );
+    let out = write_activating(
+        s,
+        &empty,
+        &["--allow-empty", "--force", "--reason", "wipe the domain"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

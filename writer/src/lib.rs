@@ -27,7 +27,8 @@
 //!
 //! let catalog = tusk_store::Catalog::open(store_path)?;
 //! let runtime = tokio::runtime::Runtime::new()?;
-//! let current = runtime.block_on(publish(&catalog, &built, true, "nightly-job"))?;
+//! let activation = tusk_store::MoveOptions::new("nightly-job", "nightly build");
+//! let current = runtime.block_on(publish(&catalog, &built, Some(&activation)))?;
 //! assert_eq!(current.unwrap().version, built.version());
 //! # Ok(()) }
 //! ```

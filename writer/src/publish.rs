@@ -6,20 +6,21 @@ use crate::built::BuiltVersion;
 use crate::error::{Result, WriteError};
 
 /// Uploads the shards and then the manifest of `built` (the version becomes visible
-/// only once its manifest is written), then, when `activate` is true, moves the
-/// domain's `CURRENT` pointer to it on behalf of `actor`.
+/// only once its manifest is written), then, when `activation` is given, moves the
+/// domain's `CURRENT` pointer to it with those options (actor, reason, policy
+/// override).
 ///
-/// Returns the new pointer, or `None` when `activate` is false.
+/// Returns the new pointer, or `None` when `activation` is `None`.
 ///
-/// Activation is one conditioned move (see `Catalog::activate_with`): if another
-/// operator moves `CURRENT` at the same moment, the activation fails with an error
-/// that names the winner and says the version is published but not current; the
-/// writer never overrides a move it did not see.
+/// Activation is one conditioned move (see `Catalog::activate_with`): it is checked
+/// against the domain's write policy first, and if another operator moves `CURRENT`
+/// at the same moment it fails with an error that names the winner. Either way the
+/// error says the version is published but not current; the writer never overrides
+/// a move it did not see.
 pub async fn publish(
     catalog: &Catalog,
     built: &BuiltVersion,
-    activate: bool,
-    actor: &str,
+    activation: Option<&MoveOptions>,
 ) -> Result<Option<Current>> {
     let m = &built.manifest;
     catalog
@@ -31,12 +32,10 @@ pub async fn publish(
             source,
         })?;
     tracing::info!(domain = %m.domain, version = %m.version, store = %catalog.url(), "published version");
-    if !activate {
+    let Some(options) = activation else {
         return Ok(None);
-    }
-    let reason = format!("published by tusk-writer ({} records)", m.records);
-    let options = MoveOptions::new(actor, reason);
-    match catalog.activate_with(&m.domain, &m.version, &options).await {
+    };
+    match catalog.activate_with(&m.domain, &m.version, options).await {
         Ok(outcome) => Ok(Some(outcome.current)),
         Err(source) => Err(WriteError::Activate {
             domain: m.domain.clone(),

@@ -15,7 +15,7 @@ async fn publish_activates_unless_told_not_to() {
     let o = opts(dir.path());
 
     let first = build_from_iter([("a", "1"), ("b", "2")], &o, None).unwrap();
-    let current = publish(&catalog, &first, true, "test-writer")
+    let current = publish(&catalog, &first, Some(&activate()))
         .await
         .unwrap()
         .unwrap();
@@ -29,12 +29,7 @@ async fn publish_activates_unless_told_not_to() {
 
     let second = build_from_iter([("a", "3")], &o, None).unwrap();
     assert_ne!(second.version(), first.version());
-    assert!(
-        publish(&catalog, &second, false, "test-writer")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(publish(&catalog, &second, None).await.unwrap().is_none());
     let versions = catalog.versions("test-domain").await.unwrap();
     assert_eq!(versions.len(), 2);
     let current = catalog.current("test-domain").await.unwrap().unwrap();
@@ -57,9 +52,7 @@ async fn publish_activates_unless_told_not_to() {
     }
 
     // Publishing the same version twice is refused and says which version.
-    let err = publish(&catalog, &second, false, "test-writer")
-        .await
-        .unwrap_err();
+    let err = publish(&catalog, &second, None).await.unwrap_err();
     assert!(err.to_string().contains(second.version()), "{err}");
 }
 
@@ -76,13 +69,9 @@ async fn a_failed_activation_never_takes_effect_later() {
     let catalog = Catalog::open(store_dir.to_str().unwrap()).unwrap();
     let o = opts(dir.path());
     let first = build_from_iter([("a", "1")], &o, None).unwrap();
-    publish(&catalog, &first, true, "test-writer")
-        .await
-        .unwrap();
+    publish(&catalog, &first, Some(&activate())).await.unwrap();
     let failed = build_from_iter([("a", "bad")], &o, None).unwrap();
-    publish(&catalog, &failed, false, "test-writer")
-        .await
-        .unwrap();
+    publish(&catalog, &failed, None).await.unwrap();
 
     // The failed move: history record 2 exists, CURRENT still says seq 1.
     let half_done = HistoryRecord {
@@ -107,7 +96,7 @@ async fn a_failed_activation_never_takes_effect_later() {
         .unwrap();
 
     let second = build_from_iter([("a", "2")], &o, None).unwrap();
-    let current = publish(&catalog, &second, true, "test-writer")
+    let current = publish(&catalog, &second, Some(&activate()))
         .await
         .expect("activation is not blocked by a failed move")
         .unwrap();
@@ -125,4 +114,8 @@ async fn a_failed_activation_never_takes_effect_later() {
         [first.version(), second.version()],
         "the failed activation never took effect"
     );
+}
+
+fn activate() -> tusk_store::MoveOptions {
+    tusk_store::MoveOptions::new("test-writer", "test publish")
 }

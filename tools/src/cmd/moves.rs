@@ -39,16 +39,23 @@ pub struct GateArgs {
 }
 
 impl GateArgs {
+    /// Refuses `--force` without an explicit, non-empty `reason`; call before any
+    /// work is done.
+    pub fn check(&self, reason: Option<&str>) -> anyhow::Result<()> {
+        if self.force && reason.is_none_or(|r| r.trim().is_empty()) {
+            anyhow::bail!(
+                "--force needs --reason: say why the write policy may be overridden (it is recorded in the history)"
+            );
+        }
+        Ok(())
+    }
+
     /// Sets the override fields of `options`; `--force` needs an explicit `reason`.
     pub fn apply(&self, options: &mut MoveOptions, reason: Option<&str>) -> anyhow::Result<()> {
+        self.check(reason)?;
         options.allow_empty = self.allow_empty;
         if self.force {
-            let Some(reason) = reason.filter(|r| !r.trim().is_empty()) else {
-                anyhow::bail!(
-                    "--force needs --reason: say why the write policy may be overridden (it is recorded in the history)"
-                );
-            };
-            options.policy_override = Some(reason.to_string());
+            options.policy_override = reason.map(str::to_string);
         }
         Ok(())
     }

@@ -14,7 +14,9 @@ use tusk_writer::{
 };
 
 use tusk_server::config::parse_size;
+use tusk_store::MoveOptions;
 
+use super::moves::GateArgs;
 use crate::output::{human_bytes, print_json};
 use crate::runtime::{actor, block_on};
 
@@ -25,7 +27,10 @@ mod interrupt;
 /// Records are partitioned by `pmod(xxhash64(key, 42), shards)` (Spark's partitioner),
 /// each shard is sorted and built in parallel, and the version is published: shards
 /// first, MANIFEST.json last, so a failed or killed run leaves no visible version. The
-/// new version is then activated (servers swap to it) unless `--no-activate`.
+/// new version is then activated (servers swap to it) unless `--no-activate`,
+/// after a check against the domain's write policy (`tusk policy`): a version that
+/// breaks it stays published but not current, the error naming each rule, unless
+/// `--force --reason WHY` (or `--allow-empty` for an empty version).
 ///
 /// Input larger than `--memory` is spilled to sorted runs on disk and merged. Stopped
 /// by SIGINT or SIGTERM, the command removes its temporary files and exits non-zero
@@ -81,6 +86,12 @@ pub struct Args {
     /// Publish without activating (activate later with `tusk activate`).
     #[arg(long)]
     no_activate: bool,
+    /// Why, recorded in the history with the activation (default "published by tusk
+    /// write (N records)"; required with --force).
+    #[arg(long)]
+    reason: Option<String>,
+    #[command(flatten)]
+    gate: GateArgs,
     /// Directory for spill files and shards before upload (default: the system temp
     /// dir). The build works in a private `tusk-write-*` directory inside it, removed
     /// when the command ends, fails or is stopped by SIGINT/SIGTERM.
@@ -163,6 +174,7 @@ struct Summary<'a> {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
+    args.gate.check(args.reason.as_deref())?;
     let sources: Vec<InputSource> = args
         .inputs
         .iter()
@@ -223,21 +235,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(bar) = &bar {
         bar.set_message("publishing");
     }
-    let activated = block_on(tusk_writer::publish(
-        &catalog,
-        &built,
-        !args.no_activate,
-        &actor(),
-    ))?
-    .with_context(|| {
+    let reason = args.reason.clone().unwrap_or_else(|| {
         format!(
-            "publishing {} version {} to {}",
-            args.domain,
-            built.version(),
-            catalog.url()
+            "published by tusk write ({} records)",
+            built.manifest.records
         )
-    })?
-    .is_some();
+    });
+    let mut activation = MoveOptions::new(actor(), reason);
+    args.gate.apply(&mut activation, args.reason.as_deref())?;
+    let activation = (!args.no_activate).then_some(&activation);
+    let activated = block_on(tusk_writer::publish(&catalog, &built, activation))?
+        .with_context(|| {
+            format!(
+                "publishing {} version {} to {}",
+                args.domain,
+                built.version(),
+                catalog.url()
+            )
+        })?
+        .is_some();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
