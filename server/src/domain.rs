@@ -190,9 +190,19 @@ impl Domain {
     }
 
     /// The store cannot be read (or lost `CURRENT`). Returns true when this
-    /// differs from the error already shown (so the caller logs only changes).
+    /// differs from what is already shown (so the caller logs only changes).
+    ///
+    /// A failed load (an interrupted download, say) stays in `last_error`: it names
+    /// the version and what happens next, and the unreadable store is most often
+    /// its cause. The store's error then goes to the note.
     pub fn store_failed(&self, message: String) -> bool {
         let mut info = self.info();
+        if matches!(info.last_error, Some((ErrorSource::Load, _))) {
+            let note = format!("store cannot be read: {message}");
+            let new = info.note != note;
+            info.note = note;
+            return new;
+        }
         let new = info.last_error.as_ref().map(|(_, m)| m) != Some(&message);
         info.last_error = Some((ErrorSource::Store, message));
         new

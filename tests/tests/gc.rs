@@ -81,14 +81,15 @@ fn gc_keeps_current_and_rollback_target() {
             ],
         );
     }
-    // Ids written in one second sort by their random suffix: go by the listed order.
     let ids = version_ids(&store);
     assert_eq!(ids.len(), 4, "{ids:?}");
     for id in &ids {
         run("activate", &store, &[id]);
     }
+    // Leaves ids[3] (marked rolled back) for ids[2]; the next rollback would go to
+    // ids[1], so gc keeps that one, and ids[3] only as the newest.
     run("rollback", &store, &[]);
-    let (current, rollback_target) = (&ids[2], &ids[3]);
+    let (current, rollback_target) = (&ids[2], &ids[1]);
     // A publish that died: shards, no manifest.
     let debris = store.join(DOMAIN).join("versions").join("zz-dead-publish");
     std::fs::create_dir_all(&debris).expect("debris dir");
@@ -113,33 +114,33 @@ fn gc_keeps_current_and_rollback_target() {
     ));
     let expected = vec![
         (ids[0].clone(), "expired".to_string(), true),
-        (ids[1].clone(), "expired".to_string(), true),
-        (current.clone(), "current".to_string(), false),
         (
             rollback_target.clone(),
             "rollback-target".to_string(),
             false,
         ),
+        (current.clone(), "current".to_string(), false),
+        (ids[3].clone(), "within-keep".to_string(), false),
         ("zz-dead-publish".to_string(), "debris".to_string(), true),
     ];
     assert_eq!(decisions(&dry), expected, "{dry}");
     assert_eq!(dry["dry_run"], true);
     assert_eq!(dry["current"], current.as_str());
     assert_eq!(dry["rollback_target"], rollback_target.as_str());
-    // Two versions of manifest + 2 shards, and the debris shard.
-    assert_eq!(dry["objects_freed"], 7, "{dry}");
+    // One version of manifest + 2 shards, and the debris shard.
+    assert_eq!(dry["objects_freed"], 4, "{dry}");
     assert_eq!(version_ids(&store), ids, "a dry run deleted something");
     assert!(debris.join("shard-00000.tsk").exists());
 
     let table = run("gc", &store, &["--keep", "1", "--grace", "0s"]);
     assert!(
-        table.contains("deleted 3 version(s), 7 object(s)"),
+        table.contains("deleted 2 version(s), 4 object(s)"),
         "summary line: {table}"
     );
     assert!(table.contains("rollback target"), "reasons shown: {table}");
     assert_eq!(
         version_ids(&store),
-        [current.clone(), rollback_target.clone()]
+        [rollback_target.clone(), current.clone(), ids[3].clone()]
     );
     assert!(!debris.join("shard-00000.tsk").exists());
     assert_eq!(
@@ -154,6 +155,20 @@ fn gc_keeps_current_and_rollback_target() {
     assert_eq!(back["version"], rollback_target.as_str(), "{back}");
     run("verify", &store, &["--version", current]);
 
+    // Back on ids[1], with ids[2] and ids[3] rolled back: nothing older is left to
+    // roll back to, so ids[2] is no longer protected; ids[3] stays as the newest.
+    let again = json(&run(
+        "gc",
+        &store,
+        &["--keep", "1", "--grace", "0s", "--json"],
+    ));
+    assert_eq!(again["rollback_target"], serde_json::Value::Null, "{again}");
+    let deleted: Vec<String> = decisions(&again)
+        .into_iter()
+        .filter(|(_, _, delete)| *delete)
+        .map(|(v, _, _)| v)
+        .collect();
+    assert_eq!(deleted, [current.clone()], "{again}");
     let again = json(&run(
         "gc",
         &store,

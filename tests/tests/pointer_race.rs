@@ -147,7 +147,7 @@ fn concurrent_moves_conditioned_on_the_same_current_have_one_winner() {
             "trial {trial}"
         );
         let (to, seq) = (
-            winner["to"].as_str().expect("to").to_string(),
+            winner["version"].as_str().expect("to").to_string(),
             winner["seq"].as_u64().expect("seq"),
         );
         assert_eq!(current(&tusk, &store), (to.clone(), seq), "trial {trial}");
@@ -195,7 +195,7 @@ fn unconditioned_concurrent_rollbacks_never_walk_forward() {
                 let out = json(out);
                 (
                     out["from"].as_str().expect("from").to_string(),
-                    out["to"].as_str().expect("to").to_string(),
+                    out["version"].as_str().expect("to").to_string(),
                 )
             })
             .collect();
@@ -227,4 +227,60 @@ fn unconditioned_concurrent_rollbacks_never_walk_forward() {
             "activate", &v[2], "--store", &store, "--domain", DOMAIN, "--reason", "reset",
         ]);
     }
+}
+
+/// `tusk activate` of the version that is already current changes nothing and says
+/// so; `tusk rollback` prints the versions it went between and marks the one it left,
+/// which `tusk versions` and `tusk history` show.
+#[test]
+fn the_cli_says_what_each_move_did() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir
+        .path()
+        .join("store")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let tusk = Tusk::default();
+    let v = three_versions(&tusk, dir.path(), &store);
+    let at = ["--store", store.as_str(), "--domain", DOMAIN];
+    let history_len = |tusk: &Tusk| {
+        json(&tusk.ok(&[&["history", "--json"], &at[..]].concat()))
+            .as_array()
+            .expect("array")
+            .len()
+    };
+    let before = history_len(&tusk);
+    let out = tusk.ok(&[&["activate", v[2].as_str()], &at[..]].concat());
+    assert!(
+        out.contains("is already current") && out.contains("nothing changed"),
+        "{out}"
+    );
+    assert_eq!(history_len(&tusk), before, "a no-op wrote a history record");
+
+    let out = tusk.ok(&[&["rollback", "--reason", "bad"], &at[..]].concat());
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{DOMAIN}: rolled back {} -> {} (seq {}); {} is marked rolled back",
+            v[2],
+            v[1],
+            before + 1,
+            v[2]
+        )
+    );
+    let versions = json(&tusk.ok(&[&["versions", "--json"], &at[..]].concat()));
+    let marked: Vec<&str> = versions
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| r["rolled_back"] == true)
+        .map(|r| r["version"].as_str().expect("id"))
+        .collect();
+    assert_eq!(marked, [v[2].as_str()]);
+    let table = tusk.ok(&[&["history"], &at[..]].concat());
+    assert!(
+        table.contains(&format!("marked {} rolled back", v[2])),
+        "{table}"
+    );
 }

@@ -103,7 +103,7 @@ async fn a_missing_bucket_is_named() {
     let list = store.list("d/").await.expect_err("no bucket");
     for err in [put, list] {
         let text = err.to_string();
-        assert_eq!(err.kind(), ErrorKind::Internal, "{text}");
+        assert_eq!(err.kind(), ErrorKind::Permission, "{text}");
         assert!(
             text.contains("bucket \"no-such-bucket\" does not exist"),
             "{text}"

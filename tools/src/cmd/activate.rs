@@ -32,7 +32,8 @@ pub struct Args {
     expect: ExpectArgs,
     #[command(flatten)]
     gate: GateArgs,
-    /// Print the outcome as JSON: {domain, moved, from, to, seq, current}.
+    /// Print the outcome as JSON: the new CURRENT (version, seq, updated_at, actor,
+    /// reason) with domain, moved and from.
     #[arg(long)]
     json: bool,
 }

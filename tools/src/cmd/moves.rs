@@ -61,16 +61,16 @@ impl GateArgs {
     }
 }
 
-/// A move's outcome as `--json` prints it.
+/// A move's outcome as `--json` prints it: the new CURRENT's fields (`version`,
+/// `seq`, `updated_at`, `actor`, `reason`) and what the move did.
 #[derive(Serialize)]
 struct Json<'a> {
+    #[serde(flatten)]
+    current: &'a tusk_store::Current,
     domain: &'a str,
     moved: bool,
     from: Option<&'a str>,
-    to: &'a str,
-    seq: u64,
     rolled_back: Option<&'a str>,
-    current: &'a tusk_store::Current,
 }
 
 /// Prints what the move did: the versions it went between, as the move itself saw
@@ -88,13 +88,11 @@ pub fn print_outcome(
         .filter(|_| rolled_back && outcome.moved);
     if json {
         return print_json(&Json {
+            current: &outcome.current,
             domain,
             moved: outcome.moved,
             from: outcome.from.as_deref(),
-            to: &outcome.current.version,
-            seq: outcome.current.seq,
             rolled_back: marked,
-            current: &outcome.current,
         });
     }
     let c = &outcome.current;

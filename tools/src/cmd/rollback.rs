@@ -30,7 +30,8 @@ pub struct Args {
     reason: String,
     #[command(flatten)]
     expect: ExpectArgs,
-    /// Print the outcome as JSON: {domain, moved, from, to, seq, rolled_back, current}.
+    /// Print the outcome as JSON: the new CURRENT (version, seq, updated_at,
+    /// actor, reason) with domain, moved, from and rolled_back.
     #[arg(long)]
     json: bool,
 }

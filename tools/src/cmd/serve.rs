@@ -87,7 +87,7 @@ pub struct Args {
 
 /// Every flag `--config` replaces: given with it, it would be ignored, so clap refuses
 /// it, naming it (a test checks this list covers every flag).
-const FLAGS_BESIDE_CONFIG: [&str; 10] = [
+const FLAGS_BESIDE_CONFIG: [&str; 12] = [
     "store",
     "domains",
     "listen",
@@ -98,6 +98,8 @@ const FLAGS_BESIDE_CONFIG: [&str; 10] = [
     "max_batch",
     "download_concurrency",
     "download_rate_limit",
+    "scrub_interval",
+    "scrub_rate",
 ];
 
 /// Runs the command.
