@@ -168,7 +168,7 @@ fn gc_keeps_current_and_rollback_target() {
         .filter(|(_, _, delete)| *delete)
         .map(|(v, _, _)| v)
         .collect();
-    assert_eq!(deleted, [current.clone()], "{again}");
+    assert_eq!(deleted, std::slice::from_ref(current), "{again}");
     let again = json(&run(
         "gc",
         &store,
