@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tusk_proto::v1::{DomainStatus, NodeInfo, StatusResponse};
+use tusk_store::version_id::rfc3339;
 
 use crate::domain::Domain;
 
@@ -52,8 +53,4 @@ pub fn domain_status(domain: &Domain) -> DomainStatus {
         store_current_version: info.store_current.unwrap_or_default(),
         note: info.note,
     }
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
 }

@@ -24,6 +24,7 @@ mod catalog;
 pub mod conformance;
 mod download;
 mod error;
+mod host;
 pub mod layout;
 mod local;
 mod manifest;
@@ -46,6 +47,7 @@ pub use download::{
     download_verified_with,
 };
 pub use error::{ErrorKind, Result, StoreError};
+pub use host::host_name;
 pub use local::LocalStore;
 pub use manifest::{
     MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,

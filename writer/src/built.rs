@@ -66,15 +66,6 @@ impl BuiltVersion {
     }
 }
 
-/// Best-effort host name: `/etc/hostname`, else `$HOSTNAME`.
-fn host_name() -> Option<String> {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-}
-
 /// The manifest of a finished build, with a new version id for `now`.
 pub(crate) fn make_manifest(
     domain: &str,
@@ -100,7 +91,7 @@ pub(crate) fn make_manifest(
         "tool_version".to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
     );
-    if let Some(host) = host_name() {
+    if let Some(host) = tusk_store::host_name() {
         writer.insert("host".to_string(), host);
     }
     writer.extend(extra);

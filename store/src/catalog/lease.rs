@@ -368,14 +368,9 @@ fn actor(manifest: &Manifest) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// Best-effort host name: `/etc/hostname`, else `$HOSTNAME`, else `unknown`.
+/// Best-effort host name, else `unknown`.
 fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    crate::host::host_name().unwrap_or_else(|| "unknown".to_string())
 }
 
 /// 16 hex digits from the clock, the process id and a counter.

@@ -150,12 +150,7 @@ fn is_old(lock_file: &Path) -> bool {
 
 /// This host's name, as recorded in lock files.
 fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown-host".to_string())
+    crate::host::host_name().unwrap_or_else(|| "unknown-host".to_string())
 }
 
 #[cfg(test)]
