@@ -4,6 +4,7 @@ use anyhow::Context;
 use base64::Engine as _;
 use serde::Serialize;
 
+use super::ServerArgs;
 use crate::output::{display_bytes, encode_bytes, print_json};
 use crate::runtime::block_on;
 
@@ -19,14 +20,8 @@ use crate::runtime::block_on;
     after_help = "Example:\n  tusk get --server 127.0.0.1:7070 --domain pages home about --json"
 )]
 pub struct Args {
-    /// Server address, `host:port`.
-    #[arg(
-        long,
-        env = "TUSK_SERVER",
-        default_value = "127.0.0.1:7070",
-        value_name = "ADDR"
-    )]
-    server: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Domain to read.
     #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
     domain: String,
@@ -83,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|k| decode_key(k, args.key_encoding))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let (results, version) = block_on(fetch(
-        &args.server,
+        &args.server.server,
         &args.domain,
         keys.clone(),
         args.version.as_deref(),

@@ -36,3 +36,16 @@ impl StoreArgs {
         Catalog::open(&self.store).with_context(|| format!("opening store {}", self.store))
     }
 }
+
+/// `--server`, shared by the commands that talk to a running server.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// Server address, `host:port`.
+    #[arg(
+        long,
+        env = "TUSK_SERVER",
+        default_value = "127.0.0.1:7070",
+        value_name = "ADDR"
+    )]
+    pub server: String,
+}

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 
+use super::ServerArgs;
 use crate::output::print_json;
 use crate::runtime::block_on;
 
@@ -10,14 +11,8 @@ use crate::runtime::block_on;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  tusk status --server 127.0.0.1:7070 --json")]
 pub struct Args {
-    /// Server address, `host:port`.
-    #[arg(
-        long,
-        env = "TUSK_SERVER",
-        default_value = "127.0.0.1:7070",
-        value_name = "ADDR"
-    )]
-    server: String,
+    #[command(flatten)]
+    server: ServerArgs,
     /// Print the status as one JSON object.
     #[arg(long)]
     json: bool,
@@ -26,13 +21,13 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let status = block_on(async {
-        let client = tusk_client::Client::connect(&args.server)
+        let client = tusk_client::Client::connect(&args.server.server)
             .await
-            .with_context(|| format!("connecting to {}", args.server))?;
+            .with_context(|| format!("connecting to {}", args.server.server))?;
         client
             .status()
             .await
-            .with_context(|| format!("status of {}", args.server))
+            .with_context(|| format!("status of {}", args.server.server))
     })??;
     if args.json {
         return print_json(&crate::status_json::to_json(&status));

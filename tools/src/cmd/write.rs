@@ -16,6 +16,7 @@ use tusk_writer::{
 use tusk_server::config::parse_size;
 use tusk_store::MoveOptions;
 
+use super::StoreArgs;
 use super::moves::GateArgs;
 use crate::output::{human_bytes, print_json};
 use crate::runtime::{actor, block_on};
@@ -47,12 +48,8 @@ Examples:
   zcat part-*.gz | tusk write --store ./store --domain pages --format jsonl --input - --shards 32
   tusk write --store ./store --domain blobs --format tsv --input out/ --value-encoding base64 --json")]
 pub struct Args {
-    /// Store URL: `s3://bucket/prefix`, `file:///path`, or a bare directory path.
-    #[arg(long, env = "TUSK_STORE", value_name = "URL")]
-    store: String,
-    /// Domain (dataset) name, e.g. `pages`.
-    #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
-    domain: String,
+    #[command(flatten)]
+    target: StoreArgs,
     /// Number of shards in the new version, 1 to 65536: each shard is a memory-mapped
     /// file on every server that holds it (see the server's vm.max_map_count).
     #[arg(long, default_value_t = tusk_writer::DEFAULT_SHARDS, value_parser = parse_shards, value_name = "N")]
@@ -217,10 +214,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         temp_dir: Some(workdir.path().to_path_buf()),
         threads: args.threads,
         writer_meta,
-        ..WriteOptions::new(args.domain.clone())
+        ..WriteOptions::new(args.target.domain.clone())
     };
-    let catalog = tusk_store::Catalog::open(&args.store)
-        .with_context(|| format!("opening store {}", args.store))?;
+    let catalog = args.target.catalog()?;
 
     let bar = progress_bar();
     let progress = bar.clone().map(|bar| -> tusk_writer::ProgressFn {
@@ -230,8 +226,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             _ => {}
         })
     });
-    let built = tusk_writer::build_from_inputs(&sources, &input, &opts, progress)
-        .with_context(|| format!("building {} from {}", args.domain, args.inputs.join(", ")))?;
+    let built =
+        tusk_writer::build_from_inputs(&sources, &input, &opts, progress).with_context(|| {
+            format!(
+                "building {} from {}",
+                args.target.domain,
+                args.inputs.join(", ")
+            )
+        })?;
     if let Some(bar) = &bar {
         bar.set_message("publishing");
     }
@@ -248,7 +250,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| {
             format!(
                 "publishing {} version {} to {}",
-                args.domain,
+                args.target.domain,
                 built.version(),
                 catalog.url()
             )
@@ -264,8 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let stats = &built.stats;
     let seconds = started.elapsed().as_secs_f64();
     let summary = Summary {
-        store: &args.store,
-        domain: &args.domain,
+        store: &args.target.store,
+        domain: &args.target.domain,
         version: built.version(),
         records: stats.records,
         bytes: stats.shard_bytes,
