@@ -32,6 +32,7 @@ mod object;
 mod open;
 mod pointer;
 pub mod policy;
+#[cfg(feature = "s3")]
 mod s3;
 pub mod version_id;
 
@@ -55,4 +56,5 @@ pub use manifest::{
 pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
 pub use open::open_store;
 pub use pointer::{Action, Current, HistoryRecord};
+#[cfg(feature = "s3")]
 pub use s3::{S3Config, S3Store};

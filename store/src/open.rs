@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{LocalStore, ObjectStore, Result, S3Store, StoreError};
+use crate::{LocalStore, ObjectStore, Result, StoreError};
 
 /// URL forms accepted by [`open_store`], for error messages.
 const SUPPORTED: &str = "file:///absolute/path, a bare path (absolute or relative), \
@@ -11,9 +11,9 @@ const SUPPORTED: &str = "file:///absolute/path, a bare path (absolute or relativ
 /// Opens the store at `url`: `file:///abs/path` or a bare path (the local-directory
 /// store, created if missing; a relative path is resolved against the current
 /// directory), or `s3://bucket[/prefix][?endpoint=URL&region=R&attempt_timeout=30s&retry_deadline=60s]`
-/// (an [`crate::S3Store`] configured the AWS way: credential chain, `AWS_REGION`,
-/// `AWS_ENDPOINT_URL(_S3)`, plus `TUSK_S3_PATH_STYLE`; see [`crate::S3Config`]). The
-/// S3 client is built at the store's first request. Unknown schemes are an `Invalid`
+/// (an `S3Store` configured the AWS way: credential chain, `AWS_REGION`,
+/// `AWS_ENDPOINT_URL(_S3)`, plus `TUSK_S3_PATH_STYLE`; see `S3Config`; needs the
+/// crate's `s3` feature). The S3 client is built at the store's first request. Unknown schemes are an `Invalid`
 /// error that lists the supported ones.
 pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
     let invalid = |detail: String| StoreError::Invalid {
@@ -39,7 +39,12 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
             }
             Ok(Arc::new(LocalStore::new(path)?))
         }
-        "s3" => Ok(Arc::new(S3Store::from_url(url)?)),
+        #[cfg(feature = "s3")]
+        "s3" => Ok(Arc::new(crate::S3Store::from_url(url)?)),
+        #[cfg(not(feature = "s3"))]
+        "s3" => Err(invalid(format!(
+            "{url:?}: this build of tusk-store has no S3 backend; enable its `s3` feature"
+        ))),
         other => Err(invalid(format!(
             "{url:?}: unknown scheme {other:?}; supported: {SUPPORTED}"
         ))),
