@@ -13,17 +13,17 @@ use std::time::{Duration, Instant};
 
 /// Backoff bounds.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub struct Backoff {
     /// Wait after the first interruption.
     pub first: Duration,
     /// Longest wait; also the wait after a non-interrupted failure.
     pub max: Duration,
 }
 
-impl RetryPolicy {
+impl Backoff {
     /// Backoff from one second (or `max` if shorter) up to `max`.
-    pub fn new(max: Duration) -> RetryPolicy {
-        RetryPolicy {
+    pub fn new(max: Duration) -> Backoff {
+        Backoff {
             first: Duration::from_secs(1).min(max),
             max,
         }
@@ -32,7 +32,7 @@ impl RetryPolicy {
 
 /// The latest failed load of a version.
 #[derive(Debug, Clone)]
-pub struct Failure {
+pub struct LoadFailure {
     version: String,
     at: Instant,
     wait: Duration,
@@ -40,15 +40,15 @@ pub struct Failure {
     attempts: u32,
 }
 
-impl Failure {
+impl LoadFailure {
     /// Records a failure of `version`, continuing the backoff of `previous` when it
     /// was an interruption of the same version.
     pub fn record(
-        previous: Option<&Failure>,
+        previous: Option<&LoadFailure>,
         version: &str,
         interrupted: bool,
-        policy: RetryPolicy,
-    ) -> Failure {
+        policy: Backoff,
+    ) -> LoadFailure {
         let attempts = match previous {
             Some(p) if interrupted && p.interrupted && p.version == version => {
                 p.attempts.saturating_add(1)
@@ -61,7 +61,7 @@ impl Failure {
         } else {
             policy.max
         };
-        Failure {
+        LoadFailure {
             version: version.to_string(),
             at: Instant::now(),
             wait,
@@ -95,52 +95,52 @@ impl Failure {
 mod tests {
     use super::*;
 
-    const POLICY: RetryPolicy = RetryPolicy {
+    const POLICY: Backoff = Backoff {
         first: Duration::from_secs(1),
         max: Duration::from_secs(30),
     };
 
     #[test]
     fn interruptions_back_off_exponentially_up_to_the_cap() {
-        let mut last: Option<Failure> = None;
+        let mut last: Option<LoadFailure> = None;
         let mut waits = Vec::new();
         for _ in 0..7 {
-            let f = Failure::record(last.as_ref(), "v2", true, POLICY);
+            let f = LoadFailure::record(last.as_ref(), "v2", true, POLICY);
             waits.push(f.wait().as_secs());
             last = Some(f);
         }
         assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
-        assert_eq!(last.as_ref().map(Failure::attempts), Some(7));
+        assert_eq!(last.as_ref().map(LoadFailure::attempts), Some(7));
     }
 
     #[test]
     fn another_version_or_a_corrupt_failure_restarts_the_backoff() {
-        let a = Failure::record(None, "v2", true, POLICY);
-        let b = Failure::record(Some(&a), "v2", true, POLICY);
+        let a = LoadFailure::record(None, "v2", true, POLICY);
+        let b = LoadFailure::record(Some(&a), "v2", true, POLICY);
         assert_eq!(b.wait(), Duration::from_secs(2));
-        let other = Failure::record(Some(&b), "v3", true, POLICY);
+        let other = LoadFailure::record(Some(&b), "v3", true, POLICY);
         assert_eq!(other.wait(), Duration::from_secs(1));
-        let corrupt = Failure::record(Some(&other), "v3", false, POLICY);
+        let corrupt = LoadFailure::record(Some(&other), "v3", false, POLICY);
         assert_eq!(corrupt.wait(), POLICY.max);
-        let again = Failure::record(Some(&corrupt), "v3", true, POLICY);
+        let again = LoadFailure::record(Some(&corrupt), "v3", true, POLICY);
         assert_eq!(again.wait(), Duration::from_secs(1));
     }
 
     #[test]
     fn only_the_failed_version_is_held_back() {
-        let f = Failure::record(None, "v2", false, POLICY);
+        let f = LoadFailure::record(None, "v2", false, POLICY);
         assert!(f.holds_back("v2"));
         assert!(!f.holds_back("v3"));
-        let short = RetryPolicy::new(Duration::ZERO);
-        assert!(!Failure::record(None, "v2", true, short).holds_back("v2"));
+        let short = Backoff::new(Duration::ZERO);
+        assert!(!LoadFailure::record(None, "v2", true, short).holds_back("v2"));
     }
 
     #[test]
     fn the_first_wait_never_exceeds_the_cap() {
-        let policy = RetryPolicy::new(Duration::from_millis(200));
+        let policy = Backoff::new(Duration::from_millis(200));
         assert_eq!(policy.first, Duration::from_millis(200));
         assert_eq!(
-            RetryPolicy::new(Duration::from_secs(60)).first,
+            Backoff::new(Duration::from_secs(60)).first,
             Duration::from_secs(1)
         );
     }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 pub use options::{DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport};
 pub use rate::RateLimiter;
 
-use progress::{ChunkCrc, Progress};
+use progress::{ChunkCrc, VerifiedChunks};
 
 use crate::{ErrorKind, ObjectStore, Result, StoreError};
 
@@ -126,14 +126,14 @@ async fn attempt(
             reused_bytes: expected_size,
         });
     }
-    let wanted = Progress::new(key, &meta.etag, expected_size, options.chunk_size);
+    let wanted = VerifiedChunks::new(key, &meta.etag, expected_size, options.chunk_size);
     let (file, mut progress) = open_or_resume(part, sidecar, wanted).await?;
     let reused_bytes = chunk_bytes(&progress, &progress.chunks);
     if !progress.chunks.is_empty() {
         tracing::info!(key, path = %part.display(), chunks = progress.chunks.len(), bytes = reused_bytes,
             "resuming download from chunks verified on disk");
     }
-    let job = fetch::Job {
+    let job = fetch::ChunkJob {
         store,
         key,
         part: part.to_path_buf(),
@@ -203,8 +203,8 @@ fn file_crc(file: &mut File) -> std::io::Result<u32> {
 async fn open_or_resume(
     part: &Path,
     sidecar: &Path,
-    wanted: Progress,
-) -> Result<(Arc<File>, Progress)> {
+    wanted: VerifiedChunks,
+) -> Result<(Arc<File>, VerifiedChunks)> {
     let (part, sidecar) = (part.to_path_buf(), sidecar.to_path_buf());
     run_blocking(move || {
         if let Some(found) = progress::read(&sidecar).filter(|p| p.matches(&wanted))
@@ -235,7 +235,7 @@ async fn open_or_resume(
 }
 
 /// Total bytes of `chunks`.
-fn chunk_bytes(progress: &Progress, chunks: &[ChunkCrc]) -> u64 {
+fn chunk_bytes(progress: &VerifiedChunks, chunks: &[ChunkCrc]) -> u64 {
     chunks
         .iter()
         .map(|c| {
@@ -248,7 +248,7 @@ fn chunk_bytes(progress: &Progress, chunks: &[ChunkCrc]) -> u64 {
 
 /// The whole object's CRC32: the chunks' CRCs combined in order. Every chunk must be
 /// listed (the caller fetched the missing ones).
-fn combined_crc(progress: &Progress) -> u32 {
+fn combined_crc(progress: &VerifiedChunks) -> u32 {
     let mut chunks = progress.chunks.clone();
     chunks.sort_by_key(|c| c.index);
     let mut whole = crc32fast::Hasher::new();

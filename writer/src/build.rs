@@ -39,7 +39,7 @@ pub fn build_from_inputs(
     meta.insert("inputs".to_string(), summarize_inputs(&names.0));
 
     let pool = Pool::new(opts.threads)?;
-    let job = Job::start(opts, progress)?;
+    let job = ShardJob::start(opts, progress)?;
     let mut progress = Progress::new(job.progress.clone());
     progress.emit(ProgressEvent::Phase("reading"));
     let mut collector =
@@ -79,7 +79,7 @@ where
     let started = Instant::now();
     check_options(opts, memory_floor)?;
     let pool = Pool::new(opts.threads)?;
-    let job = Job::start(opts, progress)?;
+    let job = ShardJob::start(opts, progress)?;
     let mut progress = Progress::new(job.progress.clone());
     progress.emit(ProgressEvent::Phase("reading"));
     let mut collector = Collector::new(
@@ -139,14 +139,14 @@ fn summarize_inputs(names: &[String]) -> String {
 }
 
 /// The temporary directories of one build.
-struct Job {
+struct ShardJob {
     workspace: TempDir,
     run_dir: PathBuf,
     shard_dir: PathBuf,
     progress: Option<ProgressFn>,
 }
 
-impl Job {
+impl ShardJob {
     fn start(opts: &WriteOptions, progress: Option<ProgressFn>) -> Result<Self> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("tusk-writer-");
@@ -159,7 +159,7 @@ impl Job {
         for dir in [&run_dir, &shard_dir] {
             std::fs::create_dir(dir).map_err(|e| WriteError::temp(dir, e))?;
         }
-        Ok(Job {
+        Ok(ShardJob {
             workspace,
             run_dir,
             shard_dir,

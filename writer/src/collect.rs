@@ -10,13 +10,13 @@ use crate::merge::{Merge, Source, drain_deduped};
 use crate::options::{OnDuplicate, WriteOptions};
 use crate::pool::Pool;
 use crate::progress::{ProgressEvent, ProgressFn};
-use crate::record::{Names, Origin, Record};
+use crate::record::{InputRecord, Names, Origin};
 use crate::run::RunWriter;
 
 /// Records gathered per shard: the in-memory remainder and the spilled runs.
 pub(crate) struct Collected {
     pub(crate) names: Names,
-    pub(crate) buffers: Vec<Vec<Record>>,
+    pub(crate) buffers: Vec<Vec<InputRecord>>,
     pub(crate) runs: Vec<Vec<PathBuf>>,
     pub(crate) spilled_runs: u64,
     pub(crate) dropped: u64,
@@ -31,7 +31,7 @@ pub(crate) struct Collector<'p> {
     policy: OnDuplicate,
     max_value_len: u64,
     run_dir: PathBuf,
-    buffers: Vec<Vec<Record>>,
+    buffers: Vec<Vec<InputRecord>>,
     buffered: u64,
     runs: Vec<Vec<PathBuf>>,
     spills: u64,
@@ -97,7 +97,7 @@ impl<'p> Collector<'p> {
             });
         }
         let shard = tusk_format::partition::shard_for(key, self.shards) as usize;
-        let rec = Record::new(key, value, origin);
+        let rec = InputRecord::new(key, value, origin);
         self.buffered += rec.cost();
         self.buffers[shard].push(rec);
         if self.buffered > self.budget {
@@ -110,7 +110,7 @@ impl<'p> Collector<'p> {
     fn spill(&mut self) -> Result<()> {
         let spill = self.spills;
         self.spills += 1;
-        let buffers: Vec<Vec<Record>> = std::mem::take(&mut self.buffers);
+        let buffers: Vec<Vec<InputRecord>> = std::mem::take(&mut self.buffers);
         self.buffers = (0..self.shards).map(|_| Vec::new()).collect();
         let (names, policy, dir) = (&self.names, self.policy, &self.run_dir);
         let written: Vec<(Option<PathBuf>, u64)> = self.pool.run(|| {
@@ -156,7 +156,7 @@ impl<'p> Collector<'p> {
 
 /// Sorts `buf` and writes it (duplicates resolved) to `path`; `None` when empty.
 fn write_run(
-    mut buf: Vec<Record>,
+    mut buf: Vec<InputRecord>,
     path: PathBuf,
     policy: OnDuplicate,
     names: &Names,
@@ -164,7 +164,7 @@ fn write_run(
     if buf.is_empty() {
         return Ok((None, 0));
     }
-    buf.sort_unstable_by(Record::order);
+    buf.sort_unstable_by(InputRecord::order);
     let mut writer = RunWriter::create(path)?;
     let merge = Merge::new(vec![Source::Memory(buf.into_iter())])?;
     let dropped = drain_deduped(merge, policy, names, |rec| writer.write(&rec))?;

@@ -5,17 +5,17 @@ use std::collections::BinaryHeap;
 
 use crate::error::{Result, WriteError};
 use crate::options::OnDuplicate;
-use crate::record::{Names, Record, display_key};
+use crate::record::{InputRecord, Names, display_key};
 use crate::run::RunReader;
 
 /// A sorted stream of records: a spilled run, or a sorted in-memory buffer.
 pub(crate) enum Source {
     Run(RunReader),
-    Memory(std::vec::IntoIter<Record>),
+    Memory(std::vec::IntoIter<InputRecord>),
 }
 
 impl Source {
-    fn next_record(&mut self) -> Result<Option<Record>> {
+    fn next_record(&mut self) -> Result<Option<InputRecord>> {
         match self {
             Source::Run(run) => run.next_record(),
             Source::Memory(iter) => Ok(iter.next()),
@@ -25,7 +25,7 @@ impl Source {
 
 /// The smallest pending record of one source.
 struct Head {
-    rec: Record,
+    rec: InputRecord,
     source: usize,
 }
 
@@ -67,7 +67,7 @@ impl Merge {
         Ok(Merge { sources, heap })
     }
 
-    pub(crate) fn next_record(&mut self) -> Result<Option<Record>> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<InputRecord>> {
         let Some(Head { rec, source }) = self.heap.pop() else {
             return Ok(None);
         };
@@ -82,7 +82,7 @@ impl Merge {
 pub(crate) struct Dedup<'a> {
     policy: OnDuplicate,
     names: &'a Names,
-    pending: Option<Record>,
+    pending: Option<InputRecord>,
     dropped: u64,
 }
 
@@ -97,7 +97,7 @@ impl<'a> Dedup<'a> {
     }
 
     /// Takes the next record; returns the previous one once it is known to be kept.
-    pub(crate) fn push(&mut self, rec: Record) -> Result<Option<Record>> {
+    pub(crate) fn push(&mut self, rec: InputRecord) -> Result<Option<InputRecord>> {
         let Some(prev) = self.pending.take() else {
             self.pending = Some(rec);
             return Ok(None);
@@ -125,7 +125,7 @@ impl<'a> Dedup<'a> {
     }
 
     /// The last kept record, and how many records were dropped.
-    pub(crate) fn finish(self) -> (Option<Record>, u64) {
+    pub(crate) fn finish(self) -> (Option<InputRecord>, u64) {
         (self.pending, self.dropped)
     }
 }
@@ -135,7 +135,7 @@ pub(crate) fn drain_deduped(
     mut merge: Merge,
     policy: OnDuplicate,
     names: &Names,
-    mut sink: impl FnMut(Record) -> Result<()>,
+    mut sink: impl FnMut(InputRecord) -> Result<()>,
 ) -> Result<u64> {
     let mut dedup = Dedup::new(policy, names);
     while let Some(rec) = merge.next_record()? {
@@ -155,12 +155,12 @@ mod tests {
     use super::*;
     use crate::record::Origin;
 
-    fn rec(key: &str, value: &str, line: u64) -> Record {
-        Record::new(key.as_bytes(), value.as_bytes(), Origin { source: 0, line })
+    fn rec(key: &str, value: &str, line: u64) -> InputRecord {
+        InputRecord::new(key.as_bytes(), value.as_bytes(), Origin { source: 0, line })
     }
 
-    fn memory(mut recs: Vec<Record>) -> Source {
-        recs.sort_by(Record::order);
+    fn memory(mut recs: Vec<InputRecord>) -> Source {
+        recs.sort_by(InputRecord::order);
         Source::Memory(recs.into_iter())
     }
 

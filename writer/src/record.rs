@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use crate::error::Location;
 
-/// Accounted bytes per record on top of key and value: the `Record` slot in its
+/// Accounted bytes per record on top of key and value: the `InputRecord` slot in its
 /// shard's vector (32 bytes, up to twice that while the vector grows) plus the
 /// allocator's header for the record's own allocation.
 pub(crate) const RECORD_OVERHEAD: u64 = 64;
@@ -38,20 +38,20 @@ impl Names {
 
 /// One record: key and value in a single exact-size allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Record {
+pub(crate) struct InputRecord {
     data: Box<[u8]>,
     key_len: u32,
     pub(crate) origin: Origin,
 }
 
-impl Record {
+impl InputRecord {
     /// Copies `key` and `value` into a new record. Keys are at most 64 KiB, so the
     /// length always fits.
     pub(crate) fn new(key: &[u8], value: &[u8], origin: Origin) -> Self {
         let mut data = Vec::with_capacity(key.len() + value.len());
         data.extend_from_slice(key);
         data.extend_from_slice(value);
-        Record {
+        InputRecord {
             data: data.into_boxed_slice(),
             key_len: u32::try_from(key.len()).expect("keys are checked against the 64 KiB limit"),
             origin,
@@ -61,7 +61,7 @@ impl Record {
     /// A record over `data` = key bytes followed by value bytes.
     pub(crate) fn from_parts(data: Box<[u8]>, key_len: u32, origin: Origin) -> Self {
         debug_assert!(key_len as usize <= data.len());
-        Record {
+        InputRecord {
             data,
             key_len,
             origin,
@@ -82,7 +82,7 @@ impl Record {
     }
 
     /// Merge order: key, then input order.
-    pub(crate) fn order(&self, other: &Record) -> Ordering {
+    pub(crate) fn order(&self, other: &InputRecord) -> Ordering {
         self.key()
             .cmp(other.key())
             .then(self.origin.cmp(&other.origin))
@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn record_splits_key_and_value() {
-        let r = Record::new(b"key", b"value", Origin { source: 0, line: 1 });
+        let r = InputRecord::new(b"key", b"value", Origin { source: 0, line: 1 });
         assert_eq!(r.key(), b"key");
         assert_eq!(r.value(), b"value");
         assert_eq!(r.cost(), 8 + RECORD_OVERHEAD);

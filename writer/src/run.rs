@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, WriteError};
-use crate::record::{Origin, Record};
+use crate::record::{InputRecord, Origin};
 
 const HEADER: usize = 4 + 8 + 4 + 8;
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -28,7 +28,7 @@ impl RunWriter {
         })
     }
 
-    pub(crate) fn write(&mut self, rec: &Record) -> Result<()> {
+    pub(crate) fn write(&mut self, rec: &InputRecord) -> Result<()> {
         let (key, value) = (rec.key(), rec.value());
         let mut header = [0u8; HEADER];
         header[0..4].copy_from_slice(&(key.len() as u32).to_le_bytes());
@@ -68,11 +68,11 @@ impl RunReader {
         })
     }
 
-    pub(crate) fn next_record(&mut self) -> Result<Option<Record>> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<InputRecord>> {
         self.read().map_err(|e| WriteError::temp(&self.path, e))
     }
 
-    fn read(&mut self) -> io::Result<Option<Record>> {
+    fn read(&mut self) -> io::Result<Option<InputRecord>> {
         if self.input.fill_buf()?.is_empty() {
             return Ok(None);
         }
@@ -98,7 +98,7 @@ impl RunReader {
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "run record too large"))?;
         let mut data = vec![0u8; len];
         self.input.read_exact(&mut data)?;
-        Ok(Some(Record::from_parts(
+        Ok(Some(InputRecord::from_parts(
             data.into_boxed_slice(),
             key_len,
             origin,
@@ -114,8 +114,8 @@ mod tests {
     fn runs_round_trip_and_detect_truncation() {
         let dir = tempfile::tempdir().unwrap();
         let recs = vec![
-            Record::new(b"a", b"", Origin { source: 0, line: 1 }),
-            Record::new(
+            InputRecord::new(b"a", b"", Origin { source: 0, line: 1 }),
+            InputRecord::new(
                 b"b",
                 &[7u8; 1000],
                 Origin {

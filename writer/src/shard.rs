@@ -11,7 +11,7 @@ use crate::error::{Result, WriteError};
 use crate::merge::{Merge, Source, drain_deduped};
 use crate::options::OnDuplicate;
 use crate::progress::{ProgressEvent, ProgressFn};
-use crate::record::{Names, Record};
+use crate::record::{InputRecord, Names};
 use crate::run::{RunReader, RunWriter};
 
 /// Most sources merged at once; more runs are first merged in groups of this many.
@@ -34,11 +34,11 @@ pub(crate) struct ShardContext<'a> {
 /// Builds shard `index`; returns its summary and the duplicates dropped.
 pub(crate) fn build_shard(
     index: u32,
-    mut memory: Vec<Record>,
+    mut memory: Vec<InputRecord>,
     runs: Vec<PathBuf>,
     ctx: &ShardContext<'_>,
 ) -> Result<(ShardSummary, u64)> {
-    memory.sort_unstable_by(Record::order);
+    memory.sort_unstable_by(InputRecord::order);
     let (runs, mut dropped) = reduce_runs(index, runs, ctx)?;
     let mut sources = open_runs(&runs, ctx)?;
     sources.push(Source::Memory(memory.into_iter()));

@@ -36,7 +36,7 @@ use crate::loaded::LoadedVersion;
 use crate::local::DomainDir;
 use crate::metrics::Metrics;
 use crate::ownership::ShardOwnership;
-use crate::retry::{Failure, RetryPolicy};
+use crate::retry::{Backoff, LoadFailure};
 
 pub use fetch::Fetcher;
 use plan::{Step, View};
@@ -64,13 +64,13 @@ pub struct LoaderSettings {
 }
 
 /// A running background job and what it works on.
-struct Job<K, T> {
+struct Running<K, T> {
     key: K,
     handle: JoinHandle<Result<T, LoadError>>,
 }
 
-type Download = Job<String, Arc<LoadedVersion>>;
-type Repair = Job<ShardRef, Arc<LoadedVersion>>;
+type Download = Running<String, Arc<LoadedVersion>>;
+type Repair = Running<ShardRef, Arc<LoadedVersion>>;
 
 /// What woke the loader.
 enum Event {
@@ -93,7 +93,7 @@ pub struct Loader {
     current_known: bool,
     /// `CURRENT` existed at some poll.
     current_seen: bool,
-    failed: Option<Failure>,
+    failed: Option<LoadFailure>,
     /// Complete local versions, as last listed.
     local: Vec<String>,
     download: Option<Download>,
@@ -225,7 +225,7 @@ impl Loader {
                 Step::Download(version) => {
                     tracing::info!(domain = %self.domain.name(), version = %version, "downloading version");
                     let handle = tokio::spawn(self.fetcher.clone().download(version.clone()));
-                    self.download = Some(Job {
+                    self.download = Some(Running {
                         key: version,
                         handle,
                     });
@@ -310,8 +310,8 @@ impl Loader {
 
     async fn failed_load(&mut self, version: &str, error: LoadError) {
         let interrupted = error.is_interrupted();
-        let policy = RetryPolicy::new(self.settings.retry_failed_after);
-        let failure = Failure::record(self.failed.as_ref(), version, interrupted, policy);
+        let policy = Backoff::new(self.settings.retry_failed_after);
+        let failure = LoadFailure::record(self.failed.as_ref(), version, interrupted, policy);
         let message = failure_message(&error, &failure, interrupted);
         tracing::warn!(domain = %self.domain.name(), version = %version, error = %error,
             interrupted, retry_in = ?failure.wait(), "version load failed; keeping the served version");
@@ -370,7 +370,7 @@ impl Loader {
 
 /// Waits for the job in `slot` (forever when there is none), then empties it.
 /// Cancel-safe: dropping the wait leaves the job running.
-async fn join<K: Clone, T>(slot: &mut Option<Job<K, T>>) -> (K, Result<T, LoadError>) {
+async fn join<K: Clone, T>(slot: &mut Option<Running<K, T>>) -> (K, Result<T, LoadError>) {
     let Some(job) = slot.as_mut() else {
         return std::future::pending().await;
     };
@@ -387,7 +387,7 @@ async fn join<K: Clone, T>(slot: &mut Option<Job<K, T>>) -> (K, Result<T, LoadEr
 }
 
 /// The status line of a failed load: what failed, and when the next try comes.
-fn failure_message(error: &LoadError, failure: &Failure, interrupted: bool) -> String {
+fn failure_message(error: &LoadError, failure: &LoadFailure, interrupted: bool) -> String {
     let wait = humantime::format_duration(failure.wait());
     match error {
         LoadError::Download {

@@ -7,7 +7,7 @@ use crate::domain::ShardRef;
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
 
-use super::{Job, Loader};
+use super::{Loader, Running};
 
 impl Loader {
     /// Starts the next repair the scrubber asked for, unless one runs.
@@ -25,7 +25,7 @@ impl Loader {
             tracing::info!(domain = %self.domain.name(), version = %at.version, shard = at.shard,
                 "downloading a damaged shard again");
             let handle = tokio::spawn(self.fetcher.clone().repair(Arc::clone(loaded), at.shard));
-            self.repair = Some(Job { key: at, handle });
+            self.repair = Some(Running { key: at, handle });
             return;
         }
     }

@@ -20,12 +20,12 @@ use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
-use super::progress::{self, ChunkCrc, Progress};
+use super::progress::{self, ChunkCrc, VerifiedChunks};
 use super::{DownloadOptions, run_blocking};
 use crate::{ObjectStore, Result, StoreError};
 
 /// One download in progress: where it writes and what it has done.
-pub(crate) struct Job<'a> {
+pub(crate) struct ChunkJob<'a> {
     pub store: &'a dyn ObjectStore,
     pub key: &'a str,
     pub part: PathBuf,
@@ -37,7 +37,10 @@ pub(crate) struct Job<'a> {
 /// Fetches every chunk of `progress` not yet listed, updating `progress` (and the
 /// sidecar) as chunks land. Returns the bytes fetched, or the first error (after
 /// in-flight chunks have been recorded).
-pub(crate) async fn fetch_missing(job: &Job<'_>, progress: &mut Progress) -> Result<u64> {
+pub(crate) async fn fetch_missing(
+    job: &ChunkJob<'_>,
+    progress: &mut VerifiedChunks,
+) -> Result<u64> {
     let chunk_count = progress.size.div_ceil(progress.chunk_size);
     let done: HashSet<u64> = progress.chunks.iter().map(|c| c.index).collect();
     let missing: VecDeque<u64> = (0..chunk_count).filter(|i| !done.contains(i)).collect();
@@ -69,7 +72,7 @@ pub(crate) async fn fetch_missing(job: &Job<'_>, progress: &mut Progress) -> Res
 type Landed = Result<(ChunkCrc, u64)>;
 
 async fn worker(
-    job: &Job<'_>,
+    job: &ChunkJob<'_>,
     queue: &Mutex<VecDeque<u64>>,
     stop: &AtomicBool,
     size: u64,
@@ -100,7 +103,7 @@ async fn worker(
 }
 
 /// Reads one range and writes it at its offset; returns its CRC32.
-async fn fetch_chunk(job: &Job<'_>, offset: u64, len: u64, size: u64) -> Result<u32> {
+async fn fetch_chunk(job: &ChunkJob<'_>, offset: u64, len: u64, size: u64) -> Result<u32> {
     let permit = match &job.options.range_permits {
         Some(permits) => Some(Arc::clone(permits).acquire_owned().await.map_err(|_| {
             StoreError::io(&job.part, std::io::Error::other("download limiter closed"))
@@ -136,8 +139,8 @@ async fn fetch_chunk(job: &Job<'_>, offset: u64, len: u64, size: u64) -> Result<
 /// Records landed chunks in `progress` and the sidecar; returns the bytes fetched or
 /// the first error.
 async fn record(
-    job: &Job<'_>,
-    progress: &mut Progress,
+    job: &ChunkJob<'_>,
+    progress: &mut VerifiedChunks,
     mut rx: mpsc::UnboundedReceiver<Landed>,
     stop: &AtomicBool,
 ) -> Result<u64> {
@@ -165,7 +168,7 @@ async fn record(
 }
 
 /// Writes the sidecar on a blocking thread.
-pub(crate) async fn save(sidecar: &Path, progress: &Progress) -> Result<()> {
+pub(crate) async fn save(sidecar: &Path, progress: &VerifiedChunks) -> Result<()> {
     let (path, snapshot) = (sidecar.to_path_buf(), progress.clone());
     run_blocking(move || progress::write(&path, &snapshot)).await
 }

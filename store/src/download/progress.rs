@@ -37,7 +37,7 @@ pub(crate) struct ChunkCrc {
 
 /// The sidecar's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Progress {
+pub(crate) struct VerifiedChunks {
     format: u32,
     /// Object key.
     pub key: String,
@@ -51,10 +51,10 @@ pub(crate) struct Progress {
     pub chunks: Vec<ChunkCrc>,
 }
 
-impl Progress {
-    /// Progress of a fresh download: no chunk done.
-    pub fn new(key: &str, etag: &str, size: u64, chunk_size: u64) -> Progress {
-        Progress {
+impl VerifiedChunks {
+    /// The ledger of a fresh download: no chunk done.
+    pub fn new(key: &str, etag: &str, size: u64, chunk_size: u64) -> VerifiedChunks {
+        VerifiedChunks {
             format: FORMAT,
             key: key.to_string(),
             etag: etag.to_string(),
@@ -65,7 +65,7 @@ impl Progress {
     }
 
     /// True when this sidecar describes the same object bytes cut the same way.
-    pub fn matches(&self, other: &Progress) -> bool {
+    pub fn matches(&self, other: &VerifiedChunks) -> bool {
         self.format == other.format
             && self.key == other.key
             && self.etag == other.etag
@@ -83,7 +83,7 @@ pub(crate) fn sidecar_path(part: &Path) -> PathBuf {
 
 /// Reads the sidecar; `None` when it is missing or unreadable (a torn or foreign
 /// file only means starting over).
-pub(crate) fn read(path: &Path) -> Option<Progress> {
+pub(crate) fn read(path: &Path) -> Option<VerifiedChunks> {
     let bytes = std::fs::read(path).ok()?;
     match serde_json::from_slice(&bytes) {
         Ok(progress) => Some(progress),
@@ -97,7 +97,7 @@ pub(crate) fn read(path: &Path) -> Option<Progress> {
 /// Replaces the sidecar atomically: temp file, fsync, rename. The directory is not
 /// fsynced: after a crash the previous sidecar may come back, which only costs
 /// fetching its newest chunks again.
-pub(crate) fn write(path: &Path, progress: &Progress) -> Result<()> {
+pub(crate) fn write(path: &Path, progress: &VerifiedChunks) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
@@ -110,7 +110,7 @@ pub(crate) fn write(path: &Path, progress: &Progress) -> Result<()> {
 
 /// Re-reads every chunk `progress` lists from `part` and keeps those whose CRC32
 /// still matches. Returns the kept chunks, sorted by index.
-pub(crate) fn verify_on_disk(part: &Path, file: &File, progress: &Progress) -> Vec<ChunkCrc> {
+pub(crate) fn verify_on_disk(part: &Path, file: &File, progress: &VerifiedChunks) -> Vec<ChunkCrc> {
     let chunk_count = progress.size.div_ceil(progress.chunk_size);
     let mut listed = progress.chunks.clone();
     listed.sort_by_key(|c| c.index);
@@ -148,16 +148,16 @@ mod tests {
     fn round_trips_and_matches_only_the_same_object() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("x.part.progress");
-        let mut p = Progress::new("d/versions/v/shard-00000.tsk", "e1", 100, 10);
+        let mut p = VerifiedChunks::new("d/versions/v/shard-00000.tsk", "e1", 100, 10);
         p.chunks.push(ChunkCrc { index: 3, crc32: 7 });
         write(&path, &p).expect("write");
         let back = read(&path).expect("read");
         assert_eq!(back, p);
-        assert!(back.matches(&Progress::new(&p.key, "e1", 100, 10)));
-        assert!(!back.matches(&Progress::new(&p.key, "e2", 100, 10)));
-        assert!(!back.matches(&Progress::new(&p.key, "e1", 101, 10)));
-        assert!(!back.matches(&Progress::new(&p.key, "e1", 100, 20)));
-        assert!(!back.matches(&Progress::new("other", "e1", 100, 10)));
+        assert!(back.matches(&VerifiedChunks::new(&p.key, "e1", 100, 10)));
+        assert!(!back.matches(&VerifiedChunks::new(&p.key, "e2", 100, 10)));
+        assert!(!back.matches(&VerifiedChunks::new(&p.key, "e1", 101, 10)));
+        assert!(!back.matches(&VerifiedChunks::new(&p.key, "e1", 100, 20)));
+        assert!(!back.matches(&VerifiedChunks::new("other", "e1", 100, 10)));
     }
 
     #[test]
@@ -175,7 +175,7 @@ mod tests {
         let part = dir.path().join("x.part");
         let data: Vec<u8> = (0..25u8).collect();
         std::fs::write(&part, &data).expect("write part");
-        let mut p = Progress::new("k", "e", 25, 10);
+        let mut p = VerifiedChunks::new("k", "e", 25, 10);
         p.chunks = vec![
             ChunkCrc {
                 index: 2,
