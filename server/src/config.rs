@@ -308,7 +308,7 @@ impl ServerConfig {
             ));
         }
         for (i, d) in self.domains.iter().enumerate() {
-            tusk_store::layout::validate_domain(&d.name)
+            tusk_store::keys::validate_domain(&d.name)
                 .map_err(|e| invalid(&format!("domains[{i}].name"), e.to_string()))?;
             if self.domains[..i].iter().any(|other| other.name == d.name) {
                 return Err(invalid(

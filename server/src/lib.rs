@@ -39,16 +39,16 @@
 #![deny(missing_docs)]
 
 pub mod config;
+mod data_dir;
 mod domain;
 pub mod error;
 mod health;
 mod http;
 mod loaded;
 mod loader;
-pub mod local;
 mod local_shard;
 pub mod map_limit;
-pub mod metrics;
+mod metrics;
 pub mod ownership;
 mod retry;
 mod scrub;
@@ -71,10 +71,10 @@ pub use config::{ConfigError, DomainConfig, ServerConfig};
 pub use error::{LoadError, ReadError, ServerError};
 pub use ownership::{AllShards, ShardOwnership};
 
+use crate::data_dir::DomainDir;
 use crate::domain::Domain;
 use crate::health::Health;
 use crate::loader::{Loader, LoaderSettings};
-use crate::local::DomainDir;
 use crate::metrics::Metrics;
 use crate::scrub::{ScrubSettings, Scrubber};
 use crate::service::{Limits, TuskService};

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tusk_format::partition::shard_for;
 use tusk_store::Manifest;
 
+use crate::data_dir::DomainDir;
 use crate::error::{LoadError, ReadError};
-use crate::local::DomainDir;
 use crate::local_shard::{Checked, LocalShard};
 
 /// One version, open and checked. Dropping the last `Arc` of a shard unmaps it.

@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::layout::{current_key, manifest_key, shard_key, validate_domain, validate_version};
+use crate::keys::{current_key, manifest_key, shard_key, validate_domain, validate_version};
 use crate::{Current, ErrorKind, HistoryRecord, Manifest, ObjectStore, Result, StoreError};
 
 /// A committed version with its manifest.

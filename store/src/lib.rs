@@ -20,12 +20,12 @@
 #![deny(missing_docs)]
 
 mod catalog;
-#[cfg(feature = "conformance")]
+#[cfg(feature = "testing")]
 pub mod conformance;
 mod download;
 mod error;
 mod host;
-pub mod layout;
+pub mod keys;
 mod local;
 mod manifest;
 mod object;

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, layout};
+use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, keys};
 
 /// A store rooted at a local directory. Create-only writes use create-exclusive
 /// files; replacements use write-to-temp + rename, so readers never see a partial
@@ -62,7 +62,7 @@ impl LocalStore {
 
     /// The file that holds `key`, after validating the key.
     pub fn object_path(&self, key: &str) -> Result<PathBuf> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         Ok(self.root.join(key))
     }
 }
@@ -134,7 +134,7 @@ impl ObjectStore for LocalStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        layout::validate_key(prefix, true)?;
+        keys::validate_key(prefix, true)?;
         let (root, prefix_owned) = (self.root.clone(), prefix.to_string());
         blocking(prefix, move || fsops::list(&root, &prefix_owned)).await
     }

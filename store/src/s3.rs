@@ -51,7 +51,7 @@ use bytes::Bytes;
 
 pub use config::S3Config;
 
-use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, layout};
+use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, keys};
 use errors::Failure;
 use retry::RetryPolicy;
 
@@ -140,43 +140,43 @@ impl ObjectStore for S3Store {
     }
 
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<ObjectMeta> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         self.put_bytes(key, data, mode).await
     }
 
     async fn put_file(&self, key: &str, path: &Path, crc32: u32) -> Result<ObjectMeta> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         self.upload_file(key, path, crc32).await
     }
 
     async fn get(&self, key: &str) -> Result<GetResult> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         let got = self.get_object(key, None).await?;
         got.ok_or_else(|| self.error(key, Failure::NotModified))
     }
 
     async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Option<GetResult>> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         self.get_object(key, etag).await
     }
 
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         self.read_range(key, offset, len).await
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         self.head_object(key).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
-        layout::validate_key(prefix, true)?;
+        keys::validate_key(prefix, true)?;
         self.list_objects(prefix).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        layout::validate_key(key, false)?;
+        keys::validate_key(key, false)?;
         self.delete_object(key).await
     }
 }
@@ -188,16 +188,16 @@ mod tests {
     #[test]
     fn keys_are_validated_like_the_local_store() {
         for good in ["a", "a/b", "d/versions/v1/MANIFEST.json"] {
-            layout::validate_key(good, false).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+            keys::validate_key(good, false).unwrap_or_else(|e| panic!("{good:?}: {e}"));
         }
         for bad in ["", "/a", "a//b", "a/", "..", "a/.x", "a\\b"] {
             assert_eq!(
-                layout::validate_key(bad, false).expect_err(bad).kind(),
+                keys::validate_key(bad, false).expect_err(bad).kind(),
                 crate::ErrorKind::Invalid
             );
         }
         for good in ["", "a/", "a/par"] {
-            layout::validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?}: {e}"));
+            keys::validate_key(good, true).unwrap_or_else(|e| panic!("prefix {good:?}: {e}"));
         }
     }
 

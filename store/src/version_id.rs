@@ -128,7 +128,7 @@ fn suffix(now: SystemTime) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::validate_version;
+    use crate::keys::validate_version;
 
     #[test]
     fn ids_made_in_a_tight_loop_sort_in_creation_order() {

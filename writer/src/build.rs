@@ -117,7 +117,7 @@ where
 
 /// Checks the options before anything is allocated or created.
 fn check_options(opts: &WriteOptions, memory_floor: u64) -> Result<()> {
-    tusk_store::layout::validate_domain(&opts.domain).map_err(WriteError::InvalidDomain)?;
+    tusk_store::keys::validate_domain(&opts.domain).map_err(WriteError::InvalidDomain)?;
     check_shards(u64::from(opts.shards))?;
     check_memory_budget_at_least(opts.memory_budget, memory_floor)?;
     Ok(())

@@ -88,7 +88,7 @@ async fn a_failed_activation_never_takes_effect_later() {
     catalog
         .store()
         .put(
-            &tusk_store::layout::history_key("test-domain", 2),
+            &tusk_store::keys::history_key("test-domain", 2),
             serde_json::to_vec(&half_done).unwrap().into(),
             PutMode::Create,
         )

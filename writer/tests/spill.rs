@@ -124,7 +124,7 @@ fn iterator_round_trip_and_partitioning() {
     assert_eq!(m.shard_format, tusk_format::SHARD_FORMAT_NAME);
     assert_eq!(m.writer["job"], "unit-test");
     assert_eq!(built.version(), m.version);
-    tusk_store::layout::validate_version(built.version()).unwrap();
+    tusk_store::keys::validate_version(built.version()).unwrap();
     assert_eq!(built.stats.shard_bytes, m.bytes);
 
     let events = events.lock().unwrap();

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::local::{DomainDir, KeepPartial};
+use crate::data_dir::{DomainDir, KeepPartial};
 
 use super::fetch::blocking;
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tusk_store::{Catalog, DownloadOptions, Manifest};
 
+use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
-use crate::local::{DomainDir, KeepPartial};
 use crate::local_shard::{Checked, LocalShard};
 use crate::ownership::ShardOwnership;
 

@@ -29,11 +29,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tusk_store::{Catalog, DownloadOptions};
 
+use crate::data_dir::DomainDir;
 use crate::domain::{Domain, ShardRef};
 use crate::error::LoadError;
 use crate::health::Health;
 use crate::loaded::LoadedVersion;
-use crate::local::DomainDir;
 use crate::metrics::Metrics;
 use crate::ownership::ShardOwnership;
 use crate::retry::{Backoff, LoadFailure};

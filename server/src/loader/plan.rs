@@ -17,7 +17,7 @@
 //! download ends ([`may_swap_download`]): a node never swaps to a version `CURRENT`
 //! no longer names.
 
-use crate::local::KeepPartial;
+use crate::data_dir::KeepPartial;
 
 /// What the loader knows when it decides.
 #[derive(Debug, Clone, Copy, Default)]

@@ -19,7 +19,7 @@ pub use merge::{DiffCounts, DiffSamples};
 use merge::{KMerge, Record, compare};
 
 use super::Catalog;
-use crate::layout::{shard_key, validate_domain};
+use crate::keys::{shard_key, validate_domain};
 use crate::{Manifest, Result, StoreError};
 
 /// One step of a diff's progress, for a progress bar.

@@ -54,7 +54,7 @@ use super::Catalog;
 use super::bounded::run_bounded;
 use super::lease::{DEFAULT_PUBLISH_LEASE, parse_marker};
 use super::lineage;
-use crate::layout::{
+use crate::keys::{
     current_key, manifest_key, publish_marker_key, validate_domain, validate_version,
     version_prefix, versions_prefix,
 };

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::layout::publish_marker_key;
+use crate::keys::publish_marker_key;
 use crate::{ErrorKind, Manifest, ObjectStore, PutMode, Result, StoreError};
 
 /// How long a publish marker stays live after its last renewal when none is given.

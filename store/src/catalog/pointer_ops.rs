@@ -22,7 +22,7 @@ use bytes::Bytes;
 use tokio::task::JoinSet;
 
 use super::{Catalog, lineage};
-use crate::layout::{current_key, history_key, history_prefix, validate_domain, validate_version};
+use crate::keys::{current_key, history_key, history_prefix, validate_domain, validate_version};
 use crate::version_id::rfc3339;
 use crate::{Action, Current, ErrorKind, HistoryRecord, PutMode, Result, StoreError};
 
@@ -439,7 +439,7 @@ impl Catalog {
 
     /// Versions of `domain` whose `MANIFEST.json` exists, sorted by id.
     pub(super) async fn committed_ids(&self, domain: &str) -> Result<Vec<String>> {
-        let prefix = crate::layout::versions_prefix(domain);
+        let prefix = crate::keys::versions_prefix(domain);
         let mut committed = Vec::new();
         for object in self.store.list(&prefix).await? {
             let rest = &object.key[prefix.len()..];

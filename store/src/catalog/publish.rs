@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::Catalog;
 use super::bounded::run_bounded;
 use super::lease::{Lease, PublishOptions};
-use crate::layout::{manifest_key, shard_key, validate_domain, validate_version, version_prefix};
+use crate::keys::{manifest_key, shard_key, validate_domain, validate_version, version_prefix};
 use crate::{
     ErrorKind, Manifest, ObjectMeta, ObjectStore, PutMode, Result, ShardEntry, StoreError,
 };
@@ -242,7 +242,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::layout::publish_marker_key;
+    use crate::keys::publish_marker_key;
     use crate::{MANIFEST_FORMAT_VERSION, PartitionerSpec};
 
     fn manifest(sizes: &[u64]) -> Manifest {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{build_version, expect_kind, fresh, ok, pseudo_random, publish_small};
-use crate::layout::{manifest_key, shard_key};
+use crate::keys::{manifest_key, shard_key};
 use crate::{Catalog, ErrorKind, ObjectStore, PutMode};
 
 /// publish -> the version is listed with its manifest, its shards are stored, the

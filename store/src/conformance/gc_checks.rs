@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use super::intercept::{Hooks, Intercepted, Op, injected};
 use super::{build_version, expect_kind, fresh, ok, pseudo_random};
-use crate::layout::{manifest_key, shard_key, versions_prefix};
+use crate::keys::{manifest_key, shard_key, versions_prefix};
 use crate::version_id::rfc3339;
 use crate::{
     Catalog, ErrorKind, GcKind, GcOptions, GcReason, GcReport, ObjectMeta, ObjectStore, PutMode,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::intercept::{Hooks, Intercepted, Op, injected};
 use super::{build_version, expect_kind, fresh, ok, pseudo_random};
-use crate::layout::{manifest_key, publish_marker_key, shard_key, version_prefix};
+use crate::keys::{manifest_key, publish_marker_key, shard_key, version_prefix};
 use crate::{
     Catalog, ErrorKind, GcOptions, GcReason, GcReport, Manifest, ObjectStore, PublishMarker,
     PublishOptions, PutMode, Result,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::barrier::ReadBarrier;
 use super::intercept::{Hooks, Intercepted, Op, injected};
 use super::{expect_kind, fresh, ok, publish_small};
-use crate::layout::{current_key, history_key};
+use crate::keys::{current_key, history_key};
 use crate::{
     Action, Catalog, Current, CurrentPoll, ErrorKind, HistoryRecord, MoveOptions, ObjectStore,
     PutMode,

@@ -9,7 +9,7 @@ use tokio::sync::Barrier;
 
 use super::intercept::{Hooks, Intercepted, Op};
 use super::{expect_kind, fresh, ok, publish_small};
-use crate::layout::policy_prefix;
+use crate::keys::policy_prefix;
 use crate::policy::Policy;
 use crate::{Catalog, ErrorKind, MoveOptions, ObjectStore};
 

@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::{GoldenKey, GoldenLookups, Policy, Violation, evaluate};
 use crate::catalog::diff::open_local_shard;
-use crate::layout::{shard_key, validate_domain};
+use crate::keys::{shard_key, validate_domain};
 use crate::{Catalog, Manifest, Result, StoreError};
 
 /// The outcome of checking a candidate version against its domain's policy.

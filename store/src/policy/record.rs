@@ -7,7 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::Policy;
-use crate::layout::{policy_key, policy_prefix, validate_domain};
+use crate::keys::{policy_key, policy_prefix, validate_domain};
 use crate::version_id::rfc3339;
 use crate::{Catalog, ErrorKind, PutMode, Result, StoreError};
 

@@ -51,11 +51,6 @@ impl DomainDir {
         }
     }
 
-    /// `<data_dir>/<domain>`.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// `<data_dir>/<domain>/<version>`.
     pub fn version_dir(&self, version: &str) -> PathBuf {
         self.root.join(version)
@@ -140,6 +135,7 @@ impl DomainDir {
     }
 
     /// True when `version` has its manifest copy.
+    #[cfg(test)]
     pub fn is_complete(&self, version: &str) -> bool {
         self.version_dir(version).join(LOCAL_MANIFEST).is_file()
     }
