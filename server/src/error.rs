@@ -52,6 +52,15 @@ pub enum ServerError {
     /// The metrics endpoint stopped with an error.
     #[error("metrics server failed: {0}")]
     Metrics(#[source] std::io::Error),
+    /// A task of the server (the gRPC server's, the metrics endpoint's) panicked or
+    /// was cancelled.
+    #[error("{task} task ended abnormally: {detail}")]
+    Task {
+        /// Which task.
+        task: &'static str,
+        /// The panic or cancellation.
+        detail: String,
+    },
     /// Building the reflection service failed.
     #[error("grpc reflection: {0}")]
     Reflection(String),

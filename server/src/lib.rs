@@ -324,7 +324,10 @@ impl RunningServer {
         let metrics = match self.metrics {
             Some(task) => match task.await {
                 Ok(result) => result.map_err(ServerError::Metrics),
-                Err(e) => Err(ServerError::Metrics(std::io::Error::other(e.to_string()))),
+                Err(e) => Err(ServerError::Task {
+                    task: "metrics",
+                    detail: e.to_string(),
+                }),
             },
             None => Ok(()),
         };
@@ -337,9 +340,10 @@ fn flatten_grpc(
 ) -> Result<(), ServerError> {
     match joined {
         Ok(result) => result.map_err(ServerError::Transport),
-        Err(e) => Err(ServerError::Metrics(std::io::Error::other(format!(
-            "grpc task: {e}"
-        )))),
+        Err(e) => Err(ServerError::Task {
+            task: "grpc",
+            detail: e.to_string(),
+        }),
     }
 }
 
@@ -376,4 +380,27 @@ fn local_addr(
 
 async fn wait_stop(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_crashed_grpc_task_is_reported_as_such() {
+        let crashed = tokio::spawn(async {
+            panic!("boom");
+            #[allow(unreachable_code)]
+            Ok::<(), tonic::transport::Error>(())
+        })
+        .await;
+        let err = flatten_grpc(crashed).expect_err("a panicked task is an error");
+        assert!(
+            matches!(err, ServerError::Task { task: "grpc", .. }),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.starts_with("grpc task ended abnormally"), "{text}");
+        assert!(!text.contains("metrics"), "{text}");
+    }
 }
