@@ -60,10 +60,7 @@ pub use policy_checks::{
 };
 pub use range_faults::RangeFaults;
 
-use crate::{
-    Catalog, ErrorKind, MANIFEST_FORMAT_VERSION, Manifest, ObjectStore, PartitionerSpec,
-    ShardEntry, shard_object_name, version_id,
-};
+use crate::{Catalog, ErrorKind, Manifest, ObjectStore, ShardEntry, shard_object_name, version_id};
 
 /// Runs every check, one after the other, on `store`.
 pub async fn run_all(store: Arc<dyn ObjectStore>) {
@@ -209,17 +206,13 @@ fn build_version(domain: &str, version: &str, shards: &[Vec<u8>]) -> (tempfile::
         })
         .collect();
     let manifest = Manifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        domain: domain.to_string(),
-        version: version.to_string(),
-        shard_count: u32::try_from(entries.len()).expect("few shards"),
-        partitioner: PartitionerSpec::default(),
-        shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
-        created_at: version_id::rfc3339(SystemTime::now()),
-        records: entries.iter().map(|s| s.records).sum(),
-        bytes: entries.iter().map(|s| s.bytes).sum(),
         writer: BTreeMap::from([("tool".to_string(), "tusk-store conformance".to_string())]),
-        shards: entries,
+        ..Manifest::new(
+            domain,
+            version,
+            version_id::rfc3339(SystemTime::now()),
+            entries,
+        )
     };
     (dir, manifest)
 }

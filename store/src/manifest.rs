@@ -74,6 +74,33 @@ pub struct Manifest {
     pub shards: Vec<ShardEntry>,
 }
 
+impl Manifest {
+    /// The manifest of a version of `domain` made of `shards` (in index order), in
+    /// the native shard format with the standard partitioner: the shard count and the
+    /// record and byte totals are computed from `shards`. `created_at` is RFC 3339
+    /// UTC; the writer metadata starts empty.
+    pub fn new(
+        domain: impl Into<String>,
+        version: impl Into<String>,
+        created_at: impl Into<String>,
+        shards: Vec<ShardEntry>,
+    ) -> Manifest {
+        Manifest {
+            format_version: MANIFEST_FORMAT_VERSION,
+            domain: domain.into(),
+            version: version.into(),
+            shard_count: u32::try_from(shards.len()).expect("a version has fewer than 2^32 shards"),
+            partitioner: PartitionerSpec::default(),
+            shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
+            created_at: created_at.into(),
+            records: shards.iter().map(|s| s.records).sum(),
+            bytes: shards.iter().map(|s| s.bytes).sum(),
+            writer: BTreeMap::new(),
+            shards,
+        }
+    }
+}
+
 /// Object name of shard `index`.
 pub fn shard_object_name(index: u32) -> String {
     format!("shard-{index:05}.tsk")

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use tusk_store::{
-    Catalog, ErrorKind, GetResult, LocalStore, MANIFEST_FORMAT_VERSION, Manifest, ObjectMeta,
-    ObjectStore, PartitionerSpec, PutMode, ShardEntry, StoreError, shard_object_name,
+    Catalog, ErrorKind, GetResult, LocalStore, Manifest, ObjectMeta, ObjectStore, PutMode,
+    ShardEntry, StoreError, shard_object_name,
 };
 
 fn local() -> (tempfile::TempDir, LocalStore) {
@@ -33,19 +33,7 @@ fn manifest_for(dir: &Path, domain: &str, version: &str, shards: &[&[u8]]) -> Ma
             }
         })
         .collect();
-    Manifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        domain: domain.to_string(),
-        version: version.to_string(),
-        shard_count: entries.len() as u32,
-        partitioner: PartitionerSpec::default(),
-        shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
-        created_at: "2026-01-01T00:00:00Z".to_string(),
-        records: entries.len() as u64,
-        bytes: entries.iter().map(|s| s.bytes).sum(),
-        writer: Default::default(),
-        shards: entries,
-    }
+    Manifest::new(domain, version, "2026-01-01T00:00:00Z", entries)
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use tusk_format::{BuildOptions, ShardBuilder};
 use tusk_store::conformance::{Hooks, Intercepted, Op};
 use tusk_store::policy::{GoldenKey, Limits, Policy, Rule, Violation};
 use tusk_store::{
-    Catalog, DiffOptions, ErrorKind, LocalStore, MANIFEST_FORMAT_VERSION, Manifest, ObjectStore,
-    PartitionerSpec, ShardEntry, shard_object_name,
+    Catalog, DiffOptions, ErrorKind, LocalStore, Manifest, ObjectStore, ShardEntry,
+    shard_object_name,
 };
 
 type Records = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -67,19 +67,7 @@ async fn publish(
             crc32: summary.crc32,
         });
     }
-    let manifest = Manifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        domain: domain.to_string(),
-        version: version.to_string(),
-        shard_count: shards,
-        partitioner: PartitionerSpec::default(),
-        shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
-        created_at: "2026-01-01T00:00:00Z".to_string(),
-        records: entries.iter().map(|s| s.records).sum(),
-        bytes: entries.iter().map(|s| s.bytes).sum(),
-        writer: Default::default(),
-        shards: entries,
-    };
+    let manifest = Manifest::new(domain, version, "2026-01-01T00:00:00Z", entries);
     catalog
         .publish(&manifest, dir.path())
         .await

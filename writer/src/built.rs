@@ -6,9 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
 use tusk_format::ShardSummary;
-use tusk_store::{
-    MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
-};
+use tusk_store::{Manifest, ShardEntry, shard_object_name};
 
 /// Counters of one build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,17 +95,13 @@ pub(crate) fn make_manifest(
     writer.extend(extra);
     writer.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
     Manifest {
-        format_version: MANIFEST_FORMAT_VERSION,
-        domain: domain.to_string(),
-        version: tusk_store::version_id::new_version_id(now),
-        shard_count: u32::try_from(shards.len()).expect("shard count comes from a u32"),
-        partitioner: PartitionerSpec::default(),
-        shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
-        created_at: tusk_store::version_id::rfc3339(now),
-        records: shards.iter().map(|s| s.records).sum(),
-        bytes: shards.iter().map(|s| s.bytes).sum(),
         writer,
-        shards,
+        ..Manifest::new(
+            domain,
+            tusk_store::version_id::new_version_id(now),
+            tusk_store::version_id::rfc3339(now),
+            shards,
+        )
     }
 }
 

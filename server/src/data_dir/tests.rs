@@ -3,25 +3,14 @@
 use super::*;
 
 fn manifest(domain: &str, version: &str) -> Manifest {
-    Manifest {
-        format_version: tusk_store::MANIFEST_FORMAT_VERSION,
-        domain: domain.into(),
-        version: version.into(),
-        shard_count: 1,
-        partitioner: tusk_store::PartitionerSpec::default(),
-        shard_format: tusk_format::SHARD_FORMAT_NAME.into(),
-        created_at: "2026-01-01T00:00:00Z".into(),
-        records: 1,
+    let shard = tusk_store::ShardEntry {
+        index: 0,
+        object: "shard-00000.tsk".into(),
         bytes: 10,
-        writer: Default::default(),
-        shards: vec![tusk_store::ShardEntry {
-            index: 0,
-            object: "shard-00000.tsk".into(),
-            bytes: 10,
-            records: 1,
-            crc32: 0,
-        }],
-    }
+        records: 1,
+        crc32: 0,
+    };
+    Manifest::new(domain, version, "2026-01-01T00:00:00Z", vec![shard])
 }
 
 #[test]

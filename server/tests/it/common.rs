@@ -13,9 +13,7 @@ use tusk_client::Client;
 use tusk_format::partition::shard_for;
 use tusk_format::{BuildOptions, ShardBuilder};
 use tusk_server::{RunningServer, Server, ServerConfig};
-use tusk_store::{
-    Catalog, MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
-};
+use tusk_store::{Catalog, Manifest, ShardEntry, shard_object_name};
 
 /// A key/value record.
 pub type Record = (Vec<u8>, Vec<u8>);
@@ -80,18 +78,10 @@ impl Fixture {
     ) -> Manifest {
         let dir = tempfile::tempdir().expect("build tempdir");
         let entries = build_shards(dir.path(), records, shards, tamper);
+        let now = tusk_store::version_id::rfc3339(SystemTime::now());
         let manifest = Manifest {
-            format_version: MANIFEST_FORMAT_VERSION,
-            domain: domain.to_string(),
-            version: version.to_string(),
-            shard_count: shards,
-            partitioner: PartitionerSpec::default(),
-            shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
-            created_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            records: entries.iter().map(|e| e.records).sum(),
-            bytes: entries.iter().map(|e| e.bytes).sum(),
             writer: BTreeMap::from([("tool".to_string(), "tusk-server tests".to_string())]),
-            shards: entries,
+            ..Manifest::new(domain, version, now, entries)
         };
         self.catalog
             .publish(&manifest, dir.path())

@@ -239,11 +239,9 @@ async fn upload_one(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::keys::publish_marker_key;
-    use crate::{MANIFEST_FORMAT_VERSION, PartitionerSpec};
 
     fn manifest(sizes: &[u64]) -> Manifest {
         let shards: Vec<ShardEntry> = sizes
@@ -257,19 +255,7 @@ mod tests {
                 crc32: 0,
             })
             .collect();
-        Manifest {
-            format_version: MANIFEST_FORMAT_VERSION,
-            domain: "d".to_string(),
-            version: "v1".to_string(),
-            shard_count: shards.len() as u32,
-            partitioner: PartitionerSpec::default(),
-            shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
-            created_at: "2026-01-01T00:00:00Z".to_string(),
-            records: shards.len() as u64,
-            bytes: sizes.iter().sum(),
-            writer: BTreeMap::new(),
-            shards,
-        }
+        Manifest::new("d", "v1", "2026-01-01T00:00:00Z", shards)
     }
 
     fn object(key: String, size: u64, etag: &str) -> ObjectMeta {

@@ -261,29 +261,18 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ShardEntry;
     use crate::policy::{GoldenKey, Limits};
-    use crate::{MANIFEST_FORMAT_VERSION, PartitionerSpec, ShardEntry};
 
     fn manifest(records: u64, bytes: u64) -> Manifest {
-        Manifest {
-            format_version: MANIFEST_FORMAT_VERSION,
-            domain: "d".into(),
-            version: "v".into(),
-            shard_count: 1,
-            partitioner: PartitionerSpec::default(),
-            shard_format: tusk_format::SHARD_FORMAT_NAME.into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            records,
+        let shard = ShardEntry {
+            index: 0,
+            object: "shard-00000.tsk".into(),
             bytes,
-            writer: Default::default(),
-            shards: vec![ShardEntry {
-                index: 0,
-                object: "shard-00000.tsk".into(),
-                bytes,
-                records,
-                crc32: 0,
-            }],
-        }
+            records,
+            crc32: 0,
+        };
+        Manifest::new("d", "v", "2026-01-01T00:00:00Z", vec![shard])
     }
 
     fn pct(s: &str) -> Option<Percent> {
