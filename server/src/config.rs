@@ -1,21 +1,8 @@
 //! Server configuration: a TOML file or the CLI's flags, validated once.
 //!
-//! ```toml
-//! listen = "127.0.0.1:7070"
-//! data_dir = "/var/lib/tusk"
-//! poll_interval = "5s"
-//! keep_versions = 2
-//! download_concurrency = 4          # ranged GETs in flight, whole server
-//! download_rate_limit = "100MiB"    # bytes per second, whole server; absent = no limit
-//! download_chunk_size = "8MiB"      # bytes per ranged GET; the unit of resume
-//! retry_failed_after = "30s"        # backoff cap; wait after a failed verification
-//! scrub_interval = "1h"             # pause between re-reads of served shards; "off"
-//! scrub_rate = "32MiB"              # bytes per second the scrubber re-reads, whole server
-//!
-//! [[domains]]
-//! name = "pages"
-//! store = "file:///srv/tusk-store"
-//! ```
+//! Every field, with its default, is in `server/server.example.toml` (the one
+//! example: `tusk serve --help` prints it and a test parses it against the
+//! `DEFAULT_*` constants below).
 //!
 //! Sizes are a TOML integer (bytes) or a string with a binary unit (`"512k"`,
 //! `"100MiB"`, `"1.5GiB"`; `"100MiB/s"` is accepted for the rate).

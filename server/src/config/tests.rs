@@ -20,6 +20,28 @@ name = "users"
 store = "/srv/other"
 "#;
 
+/// The one example file (README, `tusk serve --help`) parses, and says the defaults.
+#[test]
+fn the_example_file_parses_and_states_the_defaults() {
+    let text = include_str!("../../server.example.toml");
+    let c = ServerConfig::from_toml_str(text, "server.example.toml").expect("valid");
+    assert_eq!(c.listen, DEFAULT_LISTEN.parse().expect("addr"));
+    assert_eq!(c.poll_interval, DEFAULT_POLL_INTERVAL);
+    assert_eq!(c.keep_versions, DEFAULT_KEEP_VERSIONS);
+    assert_eq!(c.max_batch, DEFAULT_MAX_BATCH);
+    assert_eq!(c.max_key_len, DEFAULT_MAX_KEY_LEN);
+    assert_eq!(c.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
+    assert_eq!(c.download_concurrency, DEFAULT_DOWNLOAD_CONCURRENCY);
+    assert_eq!(c.download_chunk_size, default_download_chunk_size());
+    assert_eq!(c.retry_failed_after, DEFAULT_RETRY_FAILED_AFTER);
+    assert_eq!(c.scrub_interval, default_scrub_interval());
+    assert_eq!(c.scrub_rate, default_scrub_rate());
+    assert_eq!(c.download_rate_limit, Some(100 << 20));
+    assert!(c.metrics_listen.is_some());
+    let names: Vec<&str> = c.domains.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["pages"]);
+}
+
 #[test]
 fn parses_the_documented_example() {
     let c = ServerConfig::from_toml_str(FULL, "tusk.toml").expect("valid");

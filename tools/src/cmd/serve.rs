@@ -20,26 +20,14 @@ use crate::runtime::block_on;
 ///
 /// Either pass `--config FILE` (TOML) or `--store` and one or more `--domain`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "\
-Examples:
-  tusk serve --store ./store --domain pages --listen 127.0.0.1:7070 --data-dir ./data
-  tusk serve --config /etc/tusk/server.toml
-
-Config file:
-  listen = \"127.0.0.1:7070\"
-  data_dir = \"/var/lib/tusk\"
-  poll_interval = \"5s\"
-  keep_versions = 2
-  metrics_listen = \"127.0.0.1:9090\"   # optional
-  download_concurrency = 4             # optional: ranged GETs in flight
-  download_rate_limit = \"100MiB\"      # optional: bytes per second, all downloads
-  scrub_interval = \"1h\"               # optional: re-read served shards; \"off\"
-  scrub_rate = \"32MiB\"                # optional: bytes per second of those re-reads
-  [[domains]]
-  name = \"pages\"
-  store = \"file:///srv/tusk-store\"     # or \"s3://bucket/prefix\"
-
-Once listening, prints `serving on ADDR` (and `metrics on ADDR`) on stdout.")]
+#[command(after_help = concat!(
+    "Examples:\n",
+    "  tusk serve --store ./store --domain pages --listen 127.0.0.1:7070 --data-dir ./data\n",
+    "  tusk serve --config /etc/tusk/server.toml\n\n",
+    "Config file (every field, with its default):\n",
+    include_str!("../../../server/server.example.toml"),
+    "\nOnce listening, prints `serving on ADDR` (and `metrics on ADDR`) on stdout."
+))]
 pub struct Args {
     /// TOML config file; every other flag is then refused (the file says it all).
     #[arg(long, value_name = "FILE", conflicts_with_all = FLAGS_BESIDE_CONFIG)]
@@ -51,7 +39,7 @@ pub struct Args {
     #[arg(long = "domain", value_name = "NAME")]
     domains: Vec<String>,
     /// gRPC listen address (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    #[arg(long, default_value = tusk_server::config::DEFAULT_LISTEN, value_name = "ADDR")]
     listen: SocketAddr,
     /// Directory holding local copies of shards.
     #[arg(long, default_value = "./tusk-data", value_name = "DIR")]
@@ -63,10 +51,10 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
     /// How many versions of each domain to keep on local disk (for fast rollback).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = tusk_server::config::DEFAULT_KEEP_VERSIONS, value_name = "N")]
     keep_versions: usize,
     /// Most keys accepted in one MultiGet.
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = tusk_server::config::DEFAULT_MAX_BATCH, value_name = "N")]
     max_batch: usize,
     /// Most ranged GETs in flight across the server (also the shards of one domain
     /// downloaded at once), so downloads never take every connection.
