@@ -37,6 +37,7 @@ pub use rate::RateLimiter;
 
 use progress::{ChunkCrc, VerifiedChunks};
 
+use crate::blocking::run_blocking;
 use crate::{ErrorKind, ObjectStore, Result, StoreError};
 
 /// Downloads `key` to `dest` with the default [`DownloadOptions`]: checks size and
@@ -169,7 +170,7 @@ fn part_path(dest: &Path) -> PathBuf {
 /// does not match is removed (it will be replaced).
 async fn already_complete(dest: &Path, size: u64, crc: u32) -> Result<bool> {
     let dest = dest.to_path_buf();
-    run_blocking(move || {
+    run_blocking("download", move || {
         let mut file = match File::open(&dest) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -206,7 +207,7 @@ async fn open_or_resume(
     wanted: VerifiedChunks,
 ) -> Result<(Arc<File>, VerifiedChunks)> {
     let (part, sidecar) = (part.to_path_buf(), sidecar.to_path_buf());
-    run_blocking(move || {
+    run_blocking("download", move || {
         if let Some(found) = progress::read(&sidecar).filter(|p| p.matches(&wanted))
             && let Ok(file) = OpenOptions::new().read(true).write(true).open(&part)
             && file.metadata().is_ok_and(|m| m.len() == wanted.size)
@@ -269,7 +270,7 @@ async fn commit(file: Arc<File>, part: &Path, sidecar: &Path, dest: &Path) -> Re
         sidecar.to_path_buf(),
         dest.to_path_buf(),
     );
-    run_blocking(move || {
+    run_blocking("download", move || {
         file.sync_all().map_err(|e| StoreError::io(&part, e))?;
         drop(file);
         std::fs::rename(&part, &dest).map_err(|e| StoreError::io(&dest, e))?;
@@ -286,18 +287,4 @@ async fn commit(file: Arc<File>, part: &Path, sidecar: &Path, dest: &Path) -> Re
         }
     })
     .await
-}
-
-/// Runs blocking file work off the async workers.
-async fn run_blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(StoreError::Io {
-            path: "download".to_string(),
-            source: std::io::Error::other(e.to_string()),
-        }),
-    }
 }

@@ -19,6 +19,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod blocking;
 mod catalog;
 #[cfg(feature = "testing")]
 pub mod conformance;

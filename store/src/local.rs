@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::blocking::run_blocking;
 use crate::{GetResult, ObjectMeta, ObjectStore, PutMode, Result, StoreError, keys};
 
 /// A store rooted at a local directory. Create-only writes use create-exclusive
@@ -67,24 +68,6 @@ impl LocalStore {
     }
 }
 
-/// Runs blocking file work off the async workers.
-async fn blocking<T, F>(key: &str, work: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(StoreError::Backend {
-            backend: "local",
-            key: key.to_string(),
-            detail: format!("blocking task did not complete: {e}"),
-            retryable: true,
-        }),
-    }
-}
-
 #[async_trait]
 impl ObjectStore for LocalStore {
     fn url(&self) -> String {
@@ -94,13 +77,13 @@ impl ObjectStore for LocalStore {
     async fn put(&self, key: &str, data: Bytes, mode: PutMode) -> Result<ObjectMeta> {
         let path = self.object_path(key)?;
         let owned = key.to_string();
-        blocking(key, move || fsops::put(&owned, &path, &data, &mode)).await
+        run_blocking(key, move || fsops::put(&owned, &path, &data, &mode)).await
     }
 
     async fn put_file(&self, key: &str, path: &Path, crc32: u32) -> Result<ObjectMeta> {
         let object = self.object_path(key)?;
         let (owned, src) = (key.to_string(), path.to_path_buf());
-        blocking(key, move || {
+        run_blocking(key, move || {
             fsops::put_file(&owned, &object, &src, crc32, true)
         })
         .await
@@ -109,13 +92,13 @@ impl ObjectStore for LocalStore {
     async fn get(&self, key: &str) -> Result<GetResult> {
         let path = self.object_path(key)?;
         let owned = key.to_string();
-        blocking(key, move || fsops::get(&owned, &path)).await
+        run_blocking(key, move || fsops::get(&owned, &path)).await
     }
 
     async fn get_if_changed(&self, key: &str, etag: Option<&str>) -> Result<Option<GetResult>> {
         let path = self.object_path(key)?;
         let (owned, etag) = (key.to_string(), etag.map(str::to_string));
-        blocking(key, move || {
+        run_blocking(key, move || {
             fsops::get_if_changed(&owned, &path, etag.as_deref())
         })
         .await
@@ -124,24 +107,24 @@ impl ObjectStore for LocalStore {
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
         let path = self.object_path(key)?;
         let owned = key.to_string();
-        blocking(key, move || fsops::get_range(&owned, &path, offset, len)).await
+        run_blocking(key, move || fsops::get_range(&owned, &path, offset, len)).await
     }
 
     async fn head(&self, key: &str) -> Result<ObjectMeta> {
         let path = self.object_path(key)?;
         let owned = key.to_string();
-        blocking(key, move || fsops::head(&owned, &path)).await
+        run_blocking(key, move || fsops::head(&owned, &path)).await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>> {
         keys::validate_key(prefix, true)?;
         let (root, prefix_owned) = (self.root.clone(), prefix.to_string());
-        blocking(prefix, move || fsops::list(&root, &prefix_owned)).await
+        run_blocking(prefix, move || fsops::list(&root, &prefix_owned)).await
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.object_path(key)?;
         let owned = key.to_string();
-        blocking(key, move || fsops::delete(&owned, &path)).await
+        run_blocking(key, move || fsops::delete(&owned, &path)).await
     }
 }

@@ -116,13 +116,20 @@ fn unix_millis(t: SystemTime) -> u64 {
 
 /// 16 bits that differ between processes and between calls.
 fn suffix(now: SystemTime) -> u16 {
+    unique_bits(now) as u16
+}
+
+/// 64 bits that differ between processes and between calls: the clock's
+/// nanoseconds, the process id and a counter, hashed. For ids and tokens, not for
+/// secrets.
+pub(crate) fn unique_bits(now: SystemTime) -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut seed = [0u8; 20];
-    seed[..8].copy_from_slice(&since.as_nanos().to_le_bytes()[..8]);
-    seed[8..12].copy_from_slice(&std::process::id().to_le_bytes());
-    seed[12..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    xxhash_rust::xxh3::xxh3_64(&seed) as u16
+    let mut seed = [0u8; 28];
+    seed[..16].copy_from_slice(&since.as_nanos().to_le_bytes());
+    seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+    seed[20..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    xxhash_rust::xxh3::xxh3_64(&seed)
 }
 
 #[cfg(test)]

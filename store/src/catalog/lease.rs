@@ -375,15 +375,5 @@ fn host_name() -> String {
 
 /// 16 hex digits from the clock, the process id and a counter.
 fn token(now: SystemTime) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let mut seed = [0u8; 28];
-    seed[..16].copy_from_slice(&nanos.to_le_bytes());
-    seed[16..20].copy_from_slice(&std::process::id().to_le_bytes());
-    seed[20..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&seed))
+    format!("{:016x}", crate::version_id::unique_bits(now))
 }

@@ -20,8 +20,9 @@ use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
+use super::DownloadOptions;
 use super::progress::{self, ChunkCrc, VerifiedChunks};
-use super::{DownloadOptions, run_blocking};
+use crate::blocking::run_blocking;
 use crate::{ObjectStore, Result, StoreError};
 
 /// One download in progress: where it writes and what it has done.
@@ -126,7 +127,7 @@ async fn fetch_chunk(job: &ChunkJob<'_>, offset: u64, len: u64, size: u64) -> Re
     }
     let file = Arc::clone(&job.file);
     let part = job.part.clone();
-    run_blocking(move || {
+    run_blocking("download", move || {
         let crc = crc32fast::hash(&bytes);
         file.write_all_at(&bytes, offset)
             .and_then(|()| file.sync_data())
@@ -170,7 +171,7 @@ async fn record(
 /// Writes the sidecar on a blocking thread.
 pub(crate) async fn save(sidecar: &Path, progress: &VerifiedChunks) -> Result<()> {
     let (path, snapshot) = (sidecar.to_path_buf(), progress.clone());
-    run_blocking(move || progress::write(&path, &snapshot)).await
+    run_blocking("download", move || progress::write(&path, &snapshot)).await
 }
 
 /// Polls every future until all are done (a dependency-free `join_all` for a

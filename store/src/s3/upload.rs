@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use super::errors::{Failure, chain, failure};
 use super::retry::retry;
 use super::{S3Store, crc32_header, etag_of};
+use crate::blocking::run_blocking;
 use crate::{ObjectMeta, PutMode, Result, StoreError};
 
 /// Files of at least this size are uploaded in parts.
@@ -67,18 +68,6 @@ fn read_part(
     Ok((hasher, kept))
 }
 
-/// Runs blocking file work off the async workers.
-async fn blocking<T: Send + 'static>(
-    path: &Path,
-    work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(|e| StoreError::io(path, e)),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(e) => Err(StoreError::io(path, std::io::Error::other(e.to_string()))),
-    }
-}
-
 fn crc_mismatch(store: &S3Store, key: &str, path: &Path, want: u32, got: u32) -> StoreError {
     StoreError::Checksum {
         key: store.config.key_url(key),
@@ -103,7 +92,11 @@ impl S3Store {
             .len();
         if size < MULTIPART_THRESHOLD {
             let owned = path.to_path_buf();
-            let (hasher, bytes) = blocking(path, move || read_part(&owned, 0, size, true)).await?;
+            let p = path.to_path_buf();
+            let (hasher, bytes) = run_blocking(path.display(), move || {
+                read_part(&owned, 0, size, true).map_err(|e| StoreError::io(&p, e))
+            })
+            .await?;
             let got = hasher.finalize();
             if got != crc32 {
                 return Err(crc_mismatch(self, key, path, crc32, got));
