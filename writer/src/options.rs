@@ -36,6 +36,15 @@ pub enum Encoding {
     Hex,
 }
 
+impl Encoding {
+    /// The bytes a key or value given as `text` stands for; the error says what is
+    /// wrong with it (`what` names it: "key", "value").
+    pub fn decode(self, text: &str, what: &str) -> std::result::Result<Vec<u8>, String> {
+        let mut buf = Vec::new();
+        crate::parse::decode(self, text.as_bytes(), &mut buf, what).map(<[u8]>::to_vec)
+    }
+}
+
 /// What to do when the same key appears more than once in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnDuplicate {
@@ -269,5 +278,22 @@ mod tests {
         // Tests of spilling may go lower, never to zero.
         assert!(check_memory_budget_at_least(100, 1).is_ok());
         assert!(check_memory_budget_at_least(0, 0).is_err());
+    }
+}
+
+#[cfg(test)]
+mod encoding_tests {
+    use super::Encoding;
+
+    #[test]
+    fn text_decodes_to_the_bytes_it_stands_for_or_says_why_not() {
+        assert_eq!(
+            Encoding::Utf8.decode("héllo", "key"),
+            Ok("héllo".as_bytes().to_vec())
+        );
+        assert_eq!(Encoding::Base64.decode("AP8=", "key"), Ok(vec![0, 255]));
+        assert_eq!(Encoding::Hex.decode("00ff", "key"), Ok(vec![0, 255]));
+        let err = Encoding::Hex.decode("0g", "key").expect_err("not hex");
+        assert!(err.contains("invalid hex in key"), "{err}");
     }
 }

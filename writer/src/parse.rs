@@ -116,7 +116,7 @@ impl LineParser {
 }
 
 /// Decodes a field's bytes according to `encoding` (into `buf` when needed).
-fn decode<'a>(
+pub(crate) fn decode<'a>(
     encoding: Encoding,
     field: &'a [u8],
     buf: &'a mut Vec<u8>,

@@ -1,10 +1,10 @@
 //! `tusk get`: look up keys on a server.
 
 use anyhow::Context;
-use base64::Engine as _;
 use serde::Serialize;
 
 use super::ServerArgs;
+use super::encoding::EncodingArg;
 use crate::output::{display_bytes, encode_bytes, print_json};
 use crate::runtime::block_on;
 
@@ -32,18 +32,11 @@ pub struct Args {
     #[arg(long, value_name = "VERSION")]
     version: Option<String>,
     /// How the keys on the command line are encoded.
-    #[arg(long, value_enum, default_value_t = KeyEncoding::Utf8)]
-    key_encoding: KeyEncoding,
+    #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
+    key_encoding: EncodingArg,
     /// Print one JSON object per key.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum KeyEncoding {
-    Utf8,
-    Base64,
-    Hex,
 }
 
 #[derive(Serialize)]
@@ -58,16 +51,10 @@ struct Answer {
     version: String,
 }
 
-fn decode_key(text: &str, encoding: KeyEncoding) -> anyhow::Result<Vec<u8>> {
-    Ok(match encoding {
-        KeyEncoding::Utf8 => text.as_bytes().to_vec(),
-        KeyEncoding::Base64 => base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .with_context(|| format!("key {text:?} is not valid base64"))?,
-        KeyEncoding::Hex => {
-            hex::decode(text).with_context(|| format!("key {text:?} is not valid hex"))?
-        }
-    })
+fn decode_key(text: &str, encoding: EncodingArg) -> anyhow::Result<Vec<u8>> {
+    tusk_writer::Encoding::from(encoding)
+        .decode(text, "key")
+        .map_err(|e| anyhow::anyhow!("key {text:?}: {e}"))
 }
 
 /// Runs the command.

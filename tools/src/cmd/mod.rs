@@ -2,6 +2,7 @@
 
 pub mod activate;
 pub mod diff;
+mod encoding;
 pub mod gc;
 pub mod get;
 pub mod history;

@@ -10,13 +10,14 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tusk_writer::{
-    Encoding, InputFormat, InputOptions, InputSource, OnDuplicate, ProgressEvent, WriteOptions,
+    InputFormat, InputOptions, InputSource, OnDuplicate, ProgressEvent, WriteOptions,
 };
 
 use tusk_server::config::parse_size;
 use tusk_store::MoveOptions;
 
 use super::StoreArgs;
+use super::encoding::EncodingArg;
 use super::moves::GateArgs;
 use crate::output::{human_bytes, print_json};
 use crate::runtime::{actor, block_on};
@@ -116,23 +117,6 @@ enum DuplicateArg {
     Error,
     First,
     Last,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum EncodingArg {
-    Utf8,
-    Base64,
-    Hex,
-}
-
-impl From<EncodingArg> for Encoding {
-    fn from(e: EncodingArg) -> Self {
-        match e {
-            EncodingArg::Utf8 => Encoding::Utf8,
-            EncodingArg::Base64 => Encoding::Base64,
-            EncodingArg::Hex => Encoding::Hex,
-        }
-    }
 }
 
 fn parse_shards(text: &str) -> Result<u32, String> {
