@@ -13,7 +13,6 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
 use tokio::sync::Notify;
-use tusk_proto::v1::DomainState;
 
 use crate::error::ReadError;
 use crate::loaded::{HeldVersions, LoadedVersion};
@@ -28,6 +27,18 @@ pub enum ErrorSource {
     Load,
     /// A served shard no longer matches its manifest (cleared by its repair).
     Scrub,
+}
+
+/// Where a domain is in its life; the Status RPC maps it to the protobuf enum in
+/// one place (`status.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainState {
+    /// Nothing served yet; a version is being loaded (or waited for).
+    Loading,
+    /// A version is served.
+    Serving,
+    /// Nothing served, and loading what CURRENT names failed.
+    Failed,
 }
 
 /// Status facts about a domain.

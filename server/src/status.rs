@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use tusk_proto::v1::{DomainStatus, NodeInfo, StatusResponse};
 use tusk_store::version_id::rfc3339;
 
-use crate::domain::Domain;
+use crate::domain::{Domain, DomainState};
 
 /// Facts about this node fixed at start.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ pub fn domain_status(domain: &Domain) -> DomainStatus {
             .map(|h| h.current().version().to_string())
             .unwrap_or_default(),
         local_versions: info.local_versions,
-        state: info.state as i32,
+        state: proto_state(info.state) as i32,
         last_error: info.last_error.map(|(_, e)| e).unwrap_or_default(),
         failed_version: info.failed_version.unwrap_or_default(),
         swaps: info.swaps,
@@ -52,5 +52,14 @@ pub fn domain_status(domain: &Domain) -> DomainStatus {
         loaded_versions: held.map(|h| h.ids()).unwrap_or_default(),
         store_current_version: info.store_current.unwrap_or_default(),
         note: info.note,
+    }
+}
+
+/// The Status RPC's name for a domain's state.
+fn proto_state(state: DomainState) -> tusk_proto::v1::DomainState {
+    match state {
+        DomainState::Loading => tusk_proto::v1::DomainState::Loading,
+        DomainState::Serving => tusk_proto::v1::DomainState::Serving,
+        DomainState::Failed => tusk_proto::v1::DomainState::Failed,
     }
 }
