@@ -5,7 +5,7 @@
 //! files (SplitMix64) with their CRC32, then times, against any [`ObjectStore`]:
 //! 1. upload: `put_file` with several files at once, as `Catalog::publish` does
 //!    (the S3 store splits each large file into parallel multipart parts);
-//! 2. parallel download: `download_verified_with` (parallel ranged GETs, CRC32
+//! 2. parallel download: `download_verified` (parallel ranged GETs, CRC32
 //!    verified, fsync, rename), several files at once under one shared limit of
 //!    ranged GETs, as tusk-server does;
 //! 3. plain GET: one GET of each whole object, one object after the other, written

@@ -217,18 +217,10 @@ impl Catalog {
     }
 
     /// Downloads shard `index` of `manifest` to `dest`, verified against the
-    /// manifest's size and CRC32 (temp file, fsync, rename), with the default
-    /// [`crate::DownloadOptions`].
-    pub async fn download_shard(&self, manifest: &Manifest, index: u32, dest: &Path) -> Result<()> {
-        let options = crate::DownloadOptions::default();
-        self.download_shard_with(manifest, index, dest, &options)
-            .await
-            .map(|_| ())
-    }
-
-    /// Like [`Catalog::download_shard`], with parallel ranges, limits and resume
-    /// as set in `options` (see [`crate::download_verified_with`]).
-    pub async fn download_shard_with(
+    /// manifest's size and CRC32 before `dest` appears (temp file, fsync, rename),
+    /// with the parallel ranges, limits and resume of `options` (see
+    /// [`crate::download_verified`]).
+    pub async fn download_shard(
         &self,
         manifest: &Manifest,
         index: u32,
@@ -248,6 +240,6 @@ impl Catalog {
             })?;
         let key = shard_key(&manifest.domain, &manifest.version, &entry.object);
         let store = self.store.as_ref();
-        crate::download_verified_with(store, &key, dest, entry.bytes, entry.crc32, options).await
+        crate::download_verified(store, &key, dest, entry.bytes, entry.crc32, options).await
     }
 }

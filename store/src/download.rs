@@ -40,22 +40,6 @@ use progress::{ChunkCrc, VerifiedChunks};
 use crate::blocking::run_blocking;
 use crate::{ErrorKind, ObjectStore, Result, StoreError};
 
-/// Downloads `key` to `dest` with the default [`DownloadOptions`]: checks size and
-/// CRC32 against `expected_size` / `expected_crc32`, fsyncs, then renames into
-/// place. See [`download_verified_with`].
-pub async fn download_verified(
-    store: &dyn ObjectStore,
-    key: &str,
-    dest: &Path,
-    expected_size: u64,
-    expected_crc32: u32,
-) -> Result<()> {
-    let options = DownloadOptions::default();
-    download_verified_with(store, key, dest, expected_size, expected_crc32, &options)
-        .await
-        .map(|_| ())
-}
-
 /// Downloads `key` to `dest` with parallel ranged reads, resuming a previous
 /// attempt's verified chunks, under the limits in `options`. Size and CRC32 are
 /// checked against `expected_size` / `expected_crc32` before `dest` appears.
@@ -64,7 +48,7 @@ pub async fn download_verified(
 /// the expectation (partial files removed); the store's error when a read fails
 /// (partial files kept for resume unless it is `NotFound`); `Io` for local files;
 /// `Invalid` for a zero `chunk_size`.
-pub async fn download_verified_with(
+pub async fn download_verified(
     store: &dyn ObjectStore,
     key: &str,
     dest: &Path,

@@ -43,10 +43,9 @@ pub use catalog::diff::{
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
 pub use catalog::lease::{DEFAULT_PUBLISH_LEASE, PublishMarker, PublishOptions};
 pub use catalog::{Catalog, CurrentPoll, Lineage, MoveOptions, MoveOutcome, VersionSummary};
-pub use download::download_verified;
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport, RateLimiter,
-    download_verified_with,
+    download_verified,
 };
 pub use error::{ErrorKind, Result, StoreError};
 pub use host::host_name;

@@ -1,5 +1,5 @@
 //! `s3`: shard upload and download throughput against moto on 127.0.0.1, parallel
-//! (`put_file`, `download_verified_with`) beside one plain GET per object.
+//! (`put_file`, `download_verified`) beside one plain GET per object.
 //! Run in release: `cargo run --release -p tusk-benches --bin s3 -- --help`.
 
 use std::process::ExitCode;

@@ -41,7 +41,7 @@ pub struct WorkloadReport {
     pub total_bytes: u64,
     /// `put_file`, several files at once, each multipart.
     pub upload: Throughput,
-    /// `download_verified_with`: parallel ranged GETs, CRC32 verified.
+    /// `download_verified`: parallel ranged GETs, CRC32 verified.
     pub parallel_download: Throughput,
     /// One plain GET per object, one object after the other.
     pub plain_get: Throughput,
@@ -132,7 +132,7 @@ impl S3Report {
         );
         let _ = writeln!(
             out,
-            "parallel download: download_verified_with, {} files at once, {} ranged GETs of {} MiB per file and in total, CRC32 verified, fsync",
+            "parallel download: download_verified, {} files at once, {} ranged GETs of {} MiB per file and in total, CRC32 verified, fsync",
             c.download_files,
             c.ranges,
             c.chunk_bytes >> 20

@@ -1,5 +1,5 @@
 //! The three timed transfers: upload the way `Catalog::publish` does, download the
-//! way tusk-server does (`download_verified_with`), and one plain GET per object.
+//! way tusk-server does (`download_verified`), and one plain GET per object.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tusk_store::{DownloadOptions, ObjectStore, download_verified_with};
+use tusk_store::{DownloadOptions, ObjectStore, download_verified};
 
 use super::data::SourceFile;
 use super::error::{S3BenchError, S3Result};
@@ -57,7 +57,7 @@ pub async fn upload_all(
     Ok(start.elapsed())
 }
 
-/// Downloads every file into `dir` with `download_verified_with` (parallel ranged
+/// Downloads every file into `dir` with `download_verified` (parallel ranged
 /// GETs, CRC32 checked against the source, fsync, rename), `files_at_once` files at
 /// a time, with `ranges` ranged GETs per file and at most `ranges` in flight in
 /// total, as tusk-server does. Returns the wall time.
@@ -87,7 +87,7 @@ pub async fn download_verified_all(
         let dest = dest_path(dir, &file);
         tasks.spawn(async move {
             let report =
-                download_verified_with(&*store, &file.key, &dest, file.size, file.crc32, &options)
+                download_verified(&*store, &file.key, &dest, file.size, file.crc32, &options)
                     .await
                     .map_err(|e| S3BenchError::store("downloading", &file.key, e))?;
             if report.fetched_bytes != file.size {

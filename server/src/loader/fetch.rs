@@ -113,7 +113,7 @@ impl Fetcher {
         let dest = self.dir.shard_path(&manifest.version, &object);
         let report = self
             .catalog
-            .download_shard_with(manifest, index, &dest, &self.options)
+            .download_shard(manifest, index, &dest, &self.options)
             .await
             .map_err(|source| LoadError::Download {
                 version: manifest.version.clone(),

@@ -166,7 +166,13 @@ impl Catalog {
         let mut files = Vec::with_capacity(manifest.shards.len());
         for entry in &manifest.shards {
             let path = dir.join(&entry.object);
-            self.download_shard(manifest, entry.index, &path).await?;
+            self.download_shard(
+                manifest,
+                entry.index,
+                &path,
+                &crate::DownloadOptions::default(),
+            )
+            .await?;
             if let Some(p) = &options.progress {
                 p(DiffProgress::Downloaded {
                     bytes: entry.bytes,

@@ -226,7 +226,14 @@ pub async fn check_download_shard(store: Arc<dyn ObjectStore>) {
         ok(
             s,
             "download_shard",
-            catalog.download_shard(&manifest, i as u32, &dest).await,
+            catalog
+                .download_shard(
+                    &manifest,
+                    i as u32,
+                    &dest,
+                    &crate::DownloadOptions::default(),
+                )
+                .await,
         );
         let got = std::fs::read(&dest).expect("read downloaded shard");
         assert!(got == *bytes, "[{}] downloaded shard {i} differs", s.url());
@@ -235,7 +242,12 @@ pub async fn check_download_shard(store: Arc<dyn ObjectStore>) {
         s,
         "download of a shard index out of range",
         catalog
-            .download_shard(&manifest, 7, &out.path().join("x"))
+            .download_shard(
+                &manifest,
+                7,
+                &out.path().join("x"),
+                &crate::DownloadOptions::default(),
+            )
             .await,
         ErrorKind::Invalid,
     );
@@ -253,7 +265,9 @@ pub async fn check_download_shard(store: Arc<dyn ObjectStore>) {
     let msg = expect_kind(
         s,
         "download of a corrupted shard",
-        catalog.download_shard(&manifest, 0, &dest).await,
+        catalog
+            .download_shard(&manifest, 0, &dest, &crate::DownloadOptions::default())
+            .await,
         ErrorKind::Corrupt,
     );
     assert!(
@@ -277,7 +291,9 @@ pub async fn check_download_shard(store: Arc<dyn ObjectStore>) {
     expect_kind(
         s,
         "download of a truncated shard",
-        catalog.download_shard(&manifest, 0, &dest).await,
+        catalog
+            .download_shard(&manifest, 0, &dest, &crate::DownloadOptions::default())
+            .await,
         ErrorKind::Corrupt,
     );
     assert_no_file(s, &dest);

@@ -11,7 +11,7 @@ pub const DEFAULT_CHUNK_SIZE: u64 = 8 << 20;
 /// Default ranged reads in flight at once for one object.
 pub const DEFAULT_PARALLEL_RANGES: usize = 4;
 
-/// How [`crate::download_verified_with`] fetches an object.
+/// How [`crate::download_verified`] fetches an object.
 ///
 /// `rate_limiter` and `range_permits` are meant to be shared (one of each per
 /// server) so that all downloads together stay under one byte rate and one number

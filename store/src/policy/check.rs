@@ -122,7 +122,8 @@ impl Catalog {
         for (index, keys) in by_shard {
             let entry = &manifest.shards[index as usize];
             let dest = scratch.path().join(&entry.object);
-            self.download_shard(manifest, index, &dest).await?;
+            self.download_shard(manifest, index, &dest, &crate::DownloadOptions::default())
+                .await?;
             let key = shard_key(&manifest.domain, &manifest.version, &entry.object);
             let path = dest.clone();
             let values = tokio::task::spawn_blocking(move || -> Result<GoldenLookups> {

@@ -1,4 +1,4 @@
-//! Parallel, resumable, throttled downloads (`download_verified_with`) against a
+//! Parallel, resumable, throttled downloads (`download_verified`) against a
 //! local store wrapped with fault injection.
 
 mod faulty;
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 use tusk_store::{
     DownloadOptions, DownloadReport, ErrorKind, LocalStore, ObjectStore, PutMode, RateLimiter,
-    download_verified, download_verified_with,
+    download_verified,
 };
 
 use faulty::DownloadHooks;
@@ -84,7 +84,7 @@ async fn fetch(
     opts: &DownloadOptions,
 ) -> tusk_store::Result<DownloadReport> {
     let crc = crc32fast::hash(data);
-    download_verified_with(&s.store, KEY, &s.dest, data.len() as u64, crc, opts).await
+    download_verified(&s.store, KEY, &s.dest, data.len() as u64, crc, opts).await
 }
 
 fn assert_done(s: &Setup, data: &[u8]) {
@@ -114,7 +114,7 @@ async fn parallel_download_is_correct_at_chunk_boundaries() {
 }
 
 #[tokio::test]
-async fn the_default_entry_point_still_works() {
+async fn the_default_options_work() {
     let data = pseudo_random(3 * CHUNK, 9);
     let s = setup(&data).await;
     download_verified(
@@ -123,6 +123,7 @@ async fn the_default_entry_point_still_works() {
         &s.dest,
         data.len() as u64,
         crc32fast::hash(&data),
+        &DownloadOptions::default(),
     )
     .await
     .expect("download");
@@ -270,7 +271,7 @@ async fn a_checksum_mismatch_cleans_up_everything() {
         .expect_err("interrupted");
     s.ranges().heal();
     let wrong = crc32fast::hash(&data) ^ 1;
-    let err = download_verified_with(
+    let err = download_verified(
         &s.store,
         KEY,
         &s.dest,
@@ -292,7 +293,7 @@ async fn a_size_mismatch_fails_before_fetching() {
     let data = pseudo_random(2 * CHUNK, 8);
     let s = setup(&data).await;
     let crc = crc32fast::hash(&data);
-    let err = download_verified_with(
+    let err = download_verified(
         &s.store,
         KEY,
         &s.dest,

@@ -61,7 +61,12 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         let dest = scratch.path().join(&entry.object);
         let outcome = async {
             catalog
-                .download_shard(&manifest, entry.index, &dest)
+                .download_shard(
+                    &manifest,
+                    entry.index,
+                    &dest,
+                    &tusk_store::DownloadOptions::default(),
+                )
                 .await?;
             let expected = entry.records;
             let path = dest.clone();
