@@ -43,6 +43,21 @@ fn three_versions(tusk: &Tusk, dir: &Path, store: &str) -> Vec<String> {
         .collect()
 }
 
+/// A temp dir holding a local store with three versions activated in turn: the
+/// dir (keep it alive), the store path, the runner and the version ids.
+fn fixture() -> (tempfile::TempDir, String, Tusk, Vec<String>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir
+        .path()
+        .join("store")
+        .to_str()
+        .expect("utf-8")
+        .to_string();
+    let tusk = Tusk::default();
+    let versions = three_versions(&tusk, dir.path(), &store);
+    (dir, store, tusk, versions)
+}
+
 /// Runs every command at once; returns (success, stdout, stderr) of each.
 fn race(tusk: &Tusk, commands: &[Vec<String>]) -> Vec<(bool, String, String)> {
     let children: Vec<_> = commands
@@ -98,15 +113,7 @@ fn current(tusk: &Tusk, store: &str) -> (String, u64) {
 /// the winner printed.
 #[test]
 fn concurrent_moves_conditioned_on_the_same_current_have_one_winner() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir
-        .path()
-        .join("store")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let tusk = Tusk::default();
-    let v = three_versions(&tusk, dir.path(), &store);
+    let (_dir, store, tusk, v) = fixture();
     let (newest, oldest) = (&v[2], &v[0]);
     let base = [
         "--store",
@@ -173,15 +180,7 @@ fn concurrent_moves_conditioned_on_the_same_current_have_one_winner() {
 /// was rolled back (never forward, never undoing the other).
 #[test]
 fn unconditioned_concurrent_rollbacks_never_walk_forward() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir
-        .path()
-        .join("store")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let tusk = Tusk::default();
-    let v = three_versions(&tusk, dir.path(), &store);
+    let (_dir, store, tusk, v) = fixture();
     let rollback: Vec<String> = ["rollback", "--store", &store, "--domain", DOMAIN, "--json"]
         .iter()
         .map(|s| s.to_string())
@@ -234,15 +233,7 @@ fn unconditioned_concurrent_rollbacks_never_walk_forward() {
 /// which `tusk versions` and `tusk history` show.
 #[test]
 fn the_cli_says_what_each_move_did() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir
-        .path()
-        .join("store")
-        .to_str()
-        .expect("utf-8")
-        .to_string();
-    let tusk = Tusk::default();
-    let v = three_versions(&tusk, dir.path(), &store);
+    let (_dir, store, tusk, v) = fixture();
     let at = ["--store", store.as_str(), "--domain", DOMAIN];
     let history_len = |tusk: &Tusk| {
         json(&tusk.ok(&[&["history", "--json"], &at[..]].concat()))

@@ -21,10 +21,7 @@ use crate::{
 pub async fn check_activate_rollback_history(store: Arc<dyn ObjectStore>) {
     let s = store.as_ref();
     let catalog = Catalog::new(store.clone());
-    let domain = fresh("pointer");
-    for v in ["v1", "v2", "v3"] {
-        publish_small(&catalog, &domain, v, 1).await;
-    }
+    let domain = domain_with(&catalog, "pointer", &["v1", "v2", "v3"]).await;
     assert!(ok(s, "current", catalog.current(&domain).await).is_none());
     assert!(ok(s, "history", catalog.history(&domain).await).is_empty());
 
@@ -196,6 +193,15 @@ pub async fn check_activate_rollback_history(store: Arc<dyn ObjectStore>) {
         "[{}] CURRENT matches the last record",
         s.url()
     );
+}
+
+/// A fresh domain named after `name` with `versions` published (one shard each).
+async fn domain_with(catalog: &Catalog, name: &str, versions: &[&str]) -> String {
+    let domain = fresh(name);
+    for v in versions {
+        publish_small(catalog, &domain, v, 1).await;
+    }
+    domain
 }
 
 /// poll_current: unchanged while CURRENT is the same, changed after a move.
@@ -399,10 +405,7 @@ pub async fn check_concurrent_rollback(store: Arc<dyn ObjectStore>) {
 pub async fn check_expected_current(store: Arc<dyn ObjectStore>) {
     let s = store.as_ref();
     let catalog = Catalog::new(store.clone());
-    let domain = fresh("expect");
-    for v in ["v1", "v2", "v3"] {
-        publish_small(&catalog, &domain, v, 1).await;
-    }
+    let domain = domain_with(&catalog, "expect", &["v1", "v2", "v3"]).await;
     ok(
         s,
         "activate v1",
@@ -498,10 +501,7 @@ pub async fn check_rollback_nothing_before(store: Arc<dyn ObjectStore>) {
 pub async fn check_failed_move_never_takes_effect(store: Arc<dyn ObjectStore>) {
     let s = store.as_ref();
     let catalog = Catalog::new(store.clone());
-    let domain = fresh("failed-move");
-    for v in ["v1", "v2", "v3"] {
-        publish_small(&catalog, &domain, v, 1).await;
-    }
+    let domain = domain_with(&catalog, "failed-move", &["v1", "v2", "v3"]).await;
     ok(
         s,
         "activate v1",
