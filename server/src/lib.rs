@@ -86,33 +86,70 @@ pub struct Server;
 
 impl Server {
     /// Validates `config`, opens every store, binds the gRPC (and metrics) listeners
-    /// and starts serving and loading in the background. Port 0 picks a free port:
-    /// read it back with [`RunningServer::grpc_addr`]. Domains answer UNAVAILABLE
-    /// until their first version is loaded.
+    /// and starts serving and loading in the background, holding every shard and
+    /// opening each domain's store by its URL. Port 0 picks a free port: read it back
+    /// with [`RunningServer::grpc_addr`]. Domains answer UNAVAILABLE until their
+    /// first version is loaded. [`Server::builder`] changes the defaults.
     pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-        Server::start_with(config, Arc::new(AllShards)).await
+        Server::builder(config).start().await
     }
 
-    /// Like [`Server::start`], with the rule deciding which shards this node holds.
-    pub async fn start_with(
-        config: ServerConfig,
-        ownership: Arc<dyn ShardOwnership>,
-    ) -> Result<RunningServer, ServerError> {
-        Server::start_with_store(config, ownership, |d| tusk_store::open_store(&d.store)).await
+    /// A server for `config` whose shard ownership or store opening can be changed
+    /// before it starts.
+    pub fn builder(config: ServerConfig) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            ownership: Arc::new(AllShards),
+            open_store: Box::new(|d| tusk_store::open_store(&d.store)),
+        }
+    }
+}
+
+/// Opens the store of one configured domain.
+type OpenStore =
+    Box<dyn Fn(&DomainConfig) -> Result<Arc<dyn ObjectStore>, StoreError> + Send + Sync>;
+
+/// A server not started yet: [`Server::builder`], then [`ServerBuilder::start`].
+pub struct ServerBuilder {
+    config: ServerConfig,
+    ownership: Arc<dyn ShardOwnership>,
+    open_store: OpenStore,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("config", &self.config)
+            .field("ownership", &self.ownership)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerBuilder {
+    /// The rule deciding which shards this node holds (default: every shard).
+    pub fn ownership(mut self, ownership: Arc<dyn ShardOwnership>) -> Self {
+        self.ownership = ownership;
+        self
     }
 
-    /// Like [`Server::start_with`], with the function that opens each domain's
-    /// store (by default [`tusk_store::open_store`] of its URL). Tests use it to
-    /// wrap a store with fault injection; an embedding application can supply its
-    /// own backend.
-    pub async fn start_with_store<F>(
-        config: ServerConfig,
-        ownership: Arc<dyn ShardOwnership>,
-        open_store: F,
-    ) -> Result<RunningServer, ServerError>
-    where
-        F: Fn(&DomainConfig) -> Result<Arc<dyn ObjectStore>, StoreError>,
-    {
+    /// The function that opens each domain's store (default:
+    /// [`tusk_store::open_store`] of its URL). Tests use it to wrap a store with
+    /// fault injection; an embedding application can supply its own backend.
+    pub fn open_store(
+        mut self,
+        open: impl Fn(&DomainConfig) -> Result<Arc<dyn ObjectStore>, StoreError> + Send + Sync + 'static,
+    ) -> Self {
+        self.open_store = Box::new(open);
+        self
+    }
+
+    /// Starts the server; see [`Server::start`].
+    pub async fn start(self) -> Result<RunningServer, ServerError> {
+        let ServerBuilder {
+            config,
+            ownership,
+            open_store,
+        } = self;
         config.validate("server config")?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),

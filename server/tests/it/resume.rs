@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tusk_client::{Client, DomainState};
-use tusk_server::{AllShards, RunningServer, Server, ServerConfig};
+use tusk_server::{RunningServer, Server, ServerConfig};
 use tusk_store::conformance::{Intercepted, RangeFaults};
 use tusk_store::{LocalStore, ObjectStore};
 
@@ -30,7 +30,9 @@ fn faulty_store(fx: &Fixture) -> (Arc<RangeFaults>, Arc<dyn ObjectStore>) {
 
 async fn start(config: ServerConfig, store: &Arc<dyn ObjectStore>) -> (RunningServer, Client) {
     let store = store.clone();
-    let server = Server::start_with_store(config, Arc::new(AllShards), move |_| Ok(store.clone()))
+    let server = Server::builder(config)
+        .open_store(move |_| Ok(store.clone()))
+        .start()
         .await
         .expect("server starts");
     let client = Client::connect(&server.grpc_addr().to_string())
