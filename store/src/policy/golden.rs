@@ -16,6 +16,26 @@ pub enum GoldenEncoding {
     Utf8,
     /// Standard padded base64, for binary keys and values.
     Base64,
+    /// Hexadecimal, two digits per byte (either case).
+    Hex,
+}
+
+/// The bytes of hexadecimal `text`, or why it is not hex.
+fn decode_hex(text: &str) -> std::result::Result<Vec<u8>, String> {
+    if !text.len().is_multiple_of(2) {
+        return Err(format!("odd number of digits ({})", text.len()));
+    }
+    let digit = |c: u8, at: usize| {
+        (c as char)
+            .to_digit(16)
+            .map(|d| d as u8)
+            .ok_or_else(|| format!("{:?} at {at} is not a hex digit", c as char))
+    };
+    let bytes = text.as_bytes();
+    (0..bytes.len())
+        .step_by(2)
+        .map(|i| Ok(digit(bytes[i], i)? << 4 | digit(bytes[i + 1], i + 1)?))
+        .collect()
 }
 
 /// Parses a golden-keys file. Each line is `KEY` (the key must be present) or
@@ -52,6 +72,9 @@ pub fn parse_golden_tsv(
                 GoldenEncoding::Base64 => STANDARD
                     .decode(field.trim())
                     .map_err(|e| bad(format!("{what} is not base64: {e}"))),
+                GoldenEncoding::Hex => {
+                    decode_hex(field.trim()).map_err(|e| bad(format!("{what} is not hex: {e}")))
+                }
             }
         };
         let key = decode(key, "key")?;
@@ -69,6 +92,17 @@ pub fn parse_golden_tsv(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hex_fields_decode_and_bad_digits_name_the_line() {
+        let keys = parse_golden_tsv("g.tsv", b"00ff\t6869\n", GoldenEncoding::Hex).expect("hex");
+        assert_eq!(keys[0].key, vec![0, 255]);
+        assert_eq!(keys[0].value.as_deref(), Some(&b"hi"[..]));
+        let err = parse_golden_tsv("g.tsv", b"ab\n0g\n", GoldenEncoding::Hex).unwrap_err();
+        assert!(err.to_string().contains("g.tsv:2"), "{err}");
+        assert!(err.to_string().contains("not hex"), "{err}");
+    }
+
     use super::*;
 
     fn g(key: &[u8], value: Option<&[u8]>) -> GoldenKey {

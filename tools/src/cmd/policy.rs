@@ -10,6 +10,7 @@ use tusk_store::policy::{
 };
 
 use super::StoreArgs;
+use super::encoding::EncodingArg;
 use crate::output::{display_bytes, print_json, print_table};
 use crate::runtime::{actor, block_on};
 
@@ -62,7 +63,7 @@ both; `none` removes a limit:
   --max-shrink records:10% --max-shrink bytes:none
 
 The golden-keys file has one key per line, KEY or KEY<TAB>VALUE (the key must hold
-exactly VALUE; the line is split at the first tab). With --golden-encoding base64 both
+exactly VALUE; the line is split at the first tab). With --golden-encoding base64 (or hex) both
 fields are base64, for binary keys and values. It replaces the golden keys in force.
 
 Examples:
@@ -147,12 +148,6 @@ pub struct CheckArgs {
     json: bool,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum EncodingArg {
-    Utf8,
-    Base64,
-}
-
 /// Which limits a `--max-shrink`/`--max-growth` value sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Which {
@@ -233,6 +228,7 @@ async fn set(args: SetArgs) -> anyhow::Result<()> {
         let encoding = match args.golden_encoding {
             EncodingArg::Utf8 => GoldenEncoding::Utf8,
             EncodingArg::Base64 => GoldenEncoding::Base64,
+            EncodingArg::Hex => GoldenEncoding::Hex,
         };
         policy.golden = parse_golden_tsv(&path.display().to_string(), &content, encoding)?;
     }
