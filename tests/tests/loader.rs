@@ -149,6 +149,12 @@ async fn served(client: &Client) -> Option<String> {
         .map(|r| r.version)
 }
 
+/// Waits (at most `secs` seconds) until the node answers with `version`.
+async fn wait_served(c: &Client, version: &str, secs: u64) {
+    let what = format!("{version} served");
+    wait_for_async(&what, secs, || served(c), |v| v.as_deref() == Some(version)).await;
+}
+
 /// Reads the first `keys` keys with one MultiGet: `Ok(version)` when every value is
 /// `tag`'s, else a description of what is wrong.
 async fn read_all(client: &Client, tag: &str, keys: usize) -> Result<String, String> {
@@ -186,13 +192,7 @@ fn a_restarted_node_serves_its_local_version_while_it_downloads_current() {
     let server = env.serve(&config, "first.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
     });
     assert!(server.terminate(), "clean exit");
 
@@ -214,13 +214,7 @@ fn a_restarted_node_serves_its_local_version_while_it_downloads_current() {
         let d = domain_status(&c).await;
         assert_eq!(d.store_current_version, v2, "{d:?}");
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
-        wait_for_async(
-            "v2 served",
-            60,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v2),
-        )
-        .await;
+        wait_served(&c, &v2, 60).await;
         assert_eq!(read_all(&c, "v2", 2000).await, Ok(v2.clone()));
     });
     assert!(server.terminate());
@@ -235,13 +229,7 @@ fn a_deleted_store_root_is_an_error_while_the_node_keeps_serving() {
     let server = env.serve(&config, "first.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
         std::fs::remove_dir_all(env.store()).expect("delete the store root");
         let d = wait_for_async(
             "status to report the store",
@@ -265,13 +253,7 @@ fn a_deleted_store_root_is_an_error_while_the_node_keeps_serving() {
     let server = env.serve(&config, "second.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
         let d = wait_for_async(
             "status to report the store",
@@ -296,13 +278,7 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
     let stop = Arc::new(AtomicBool::new(false));
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
     });
     // Record every version that answers, from now to the end.
     let reader = {
@@ -345,13 +321,7 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
     let v3 = env.write("v3", KEYS, 0);
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v3 served",
-            60,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v3),
-        )
-        .await;
+        wait_served(&c, &v3, 60).await;
         assert_eq!(read_all(&c, "v3", KEYS).await, Ok(v3.clone()));
     });
     stop.store(true, Ordering::Relaxed);
@@ -382,13 +352,7 @@ fn a_corrupt_local_copy_is_fetched_again_at_once() {
     let server = env.serve(&config, "first.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
     });
     assert!(server.terminate());
 
@@ -432,13 +396,7 @@ fn a_shard_damaged_in_place_is_found_by_the_scrubber_and_healed() {
     let server = env.serve(&config, "node.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
     });
     let (path, offset) = env.local_file_with(&v1, &value("v1", 7));
     let inode = std::fs::metadata(&path).expect("stat").ino();
@@ -487,13 +445,7 @@ fn a_read_that_hits_damage_wakes_the_scrubber_which_heals_the_shard() {
     let server = env.serve(&config, "node.log");
     rt.block_on(async {
         let c = client(&server).await;
-        wait_for_async(
-            "v1 served",
-            20,
-            || served(&c),
-            |v| v.as_deref() == Some(&*v1),
-        )
-        .await;
+        wait_served(&c, &v1, 20).await;
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
     });
     let (path, offset) = env.local_file_with(&v1, &value("v1", 7));
