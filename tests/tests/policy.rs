@@ -12,11 +12,27 @@ fn records(range: std::ops::Range<usize>, tag: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `tusk write` of `records` with `shards` shards; returns the new version id.
+/// `tusk write` of `records` with `shards` shards, not activated; returns the new
+/// version id.
 fn write(store: &str, dir: &Path, name: &str, records: &[(String, String)], shards: u32) -> String {
     let input = dir.join(format!("{name}.tsv"));
     write_tsv(&input, records);
-    let out = tusk_ok(&[
+    let out = tusk_write(store, &input, shards, &["--no-activate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("write --json");
+    summary["version"].as_str().expect("a version").to_string()
+}
+
+/// `tusk write --json` of the TSV file `input` into domain `pages` with `shards`
+/// shards and the `extra` flags; returns the finished process.
+fn tusk_write(store: &str, input: &Path, shards: u32, extra: &[&str]) -> std::process::Output {
+    let shards = shards.to_string();
+    let mut args = vec![
         "write",
         "--store",
         store,
@@ -27,12 +43,11 @@ fn write(store: &str, dir: &Path, name: &str, records: &[(String, String)], shar
         "--input",
         input.to_str().unwrap(),
         "--shards",
-        &shards.to_string(),
-        "--no-activate",
+        &shards,
         "--json",
-    ]);
-    let summary: Value = serde_json::from_str(out.trim()).expect("write --json");
-    summary["version"].as_str().expect("a version").to_string()
+    ];
+    args.extend_from_slice(extra);
+    tusk_tests::tusk(&args)
 }
 
 fn json(out: &str) -> Value {
@@ -284,22 +299,7 @@ fn policy_check_lists_broken_rules_and_diff_json_counts_changes() {
 
 /// `tusk write` of `input` (activating); returns the finished process.
 fn write_activating(store: &str, input: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "write",
-        "--store",
-        store,
-        "--domain",
-        "pages",
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().unwrap(),
-        "--shards",
-        "2",
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    tusk_tests::tusk(&args)
+    tusk_write(store, input, 2, extra)
 }
 
 fn current_version(store: &str) -> Option<String> {
