@@ -105,13 +105,22 @@ impl Catalog {
     }
 
     /// Committed versions of `domain` (those with a valid MANIFEST), oldest first.
-    /// A version with a corrupt manifest is skipped with a warning.
+    /// A version with a corrupt manifest is skipped with a warning; a history that
+    /// cannot be followed leaves every `rolled_back` false, with a warning.
     pub async fn versions(&self, domain: &str) -> Result<Vec<VersionSummary>> {
         validate_domain(domain)?;
         let committed = self.committed_ids(domain).await?;
-        let lineage = self.lineage(domain).await?;
-        let current = lineage.current().map(|c| c.version.clone());
-        let rolled_back = lineage.rolled_back()?;
+        let current = self.current(domain).await?.map(|c| c.version);
+        // A damaged history must not hide the versions an operator needs in an
+        // incident: without it the marks are unknown, and the listing says so.
+        let rolled_back = match self.lineage(domain).await.and_then(|l| l.rolled_back()) {
+            Ok(marked) => marked,
+            Err(e) if e.kind() == ErrorKind::Corrupt => {
+                tracing::warn!(domain, error = %e, "history unreadable; rolled-back marks unknown");
+                BTreeSet::new()
+            }
+            Err(e) => return Err(e),
+        };
         let mut out = Vec::with_capacity(committed.len());
         for version in committed {
             match self.manifest(domain, &version).await {

@@ -322,3 +322,38 @@ async fn publish_checks_local_shard_sizes_first() {
         "nothing uploaded"
     );
 }
+
+/// A damaged history record makes `history` fail naming it, but `versions` still
+/// lists every version (with no marks): an operator in an incident can still see
+/// what there is to roll back to.
+#[tokio::test]
+async fn a_damaged_history_does_not_hide_the_versions() {
+    let (_dir, store) = local();
+    let root = store.root().to_path_buf();
+    let catalog = Catalog::new(Arc::new(store));
+    let shards = tempfile::tempdir().expect("tempdir");
+    for v in ["v1", "v2"] {
+        let manifest = manifest_for(shards.path(), "users", v, &[b"aaaa"]);
+        catalog
+            .publish(&manifest, shards.path())
+            .await
+            .expect("publish");
+        catalog
+            .activate("users", v, "t", "r")
+            .await
+            .expect("activate");
+    }
+    std::fs::write(root.join("users/history/0000000099.json"), b"{ not json").expect("damage");
+
+    let err = catalog.history("users").await.expect_err("damaged history");
+    assert!(err.to_string().contains("0000000099.json"), "{err}");
+    let versions = catalog
+        .versions("users")
+        .await
+        .expect("versions still list");
+    let listed: Vec<(&str, bool, bool)> = versions
+        .iter()
+        .map(|v| (v.manifest.version.as_str(), v.is_current, v.rolled_back))
+        .collect();
+    assert_eq!(listed, [("v1", false, false), ("v2", true, false)]);
+}

@@ -268,8 +268,8 @@ mod tests {
     }
 
     #[test]
-    fn a_moves_outside_the_chain_does_not_mark() {
-        // Record 4 (a rollback that failed) never took effect: v3 is not marked.
+    fn a_move_outside_the_chain_does_not_mark() {
+        // Record 3 (a rollback that failed) never took effect: v3 is not marked.
         let records = vec![
             act(1, 0, "v1", None),
             act(2, 1, "v3", Some("v1")),
