@@ -323,6 +323,13 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
         let c = client(&server).await;
         wait_served(&c, &v3, 60).await;
         assert_eq!(read_all(&c, "v3", KEYS).await, Ok(v3.clone()));
+        // Let the reader record v3 too before it stops (it polls every 10 ms).
+        for _ in 0..500 {
+            if seen.lock().expect("lock").last() == Some(&v3) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     });
     stop.store(true, Ordering::Relaxed);
     rt.block_on(reader).expect("reader");
