@@ -25,6 +25,7 @@ mod index;
 mod iter;
 mod layout;
 pub mod partition;
+pub mod placement;
 mod reader;
 mod record;
 mod varint;

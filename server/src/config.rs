@@ -25,6 +25,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// Default number of complete versions kept on local disk per domain.
 pub const DEFAULT_KEEP_VERSIONS: usize = 2;
+/// Default number of nodes holding each shard in a `[cluster]`.
+pub const DEFAULT_REPLICATION: usize = 1;
 /// Default largest number of keys in one MultiGet.
 pub const DEFAULT_MAX_BATCH: usize = 10_000;
 /// Default largest key length in bytes (the shard format's limit).
@@ -101,6 +103,38 @@ pub struct DomainConfig {
     pub store: String,
 }
 
+/// The fleet this node belongs to (`[cluster]` in the TOML). Absent: the node runs
+/// alone and holds every shard.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Every node of the fleet, as clients dial it (`"10.0.0.1:7070"`); the same
+    /// list, in any order, on every node.
+    pub nodes: Vec<String>,
+    /// This node's own entry in `nodes`.
+    #[serde(rename = "self")]
+    pub self_node: String,
+    /// How many nodes hold each shard (1 up to the number of nodes).
+    #[serde(default = "default_replication")]
+    pub replication: usize,
+}
+
+impl ClusterConfig {
+    /// The fleet these settings describe, or why they do not describe one.
+    pub fn fleet(&self) -> Result<tusk_format::placement::Fleet, String> {
+        let fleet = tusk_format::placement::Fleet::new(self.nodes.clone(), self.replication)
+            .map_err(|e| e.to_string())?;
+        if !self.nodes.contains(&self.self_node) {
+            return Err(format!(
+                "self {:?} is not one of the nodes ({})",
+                self.self_node,
+                self.nodes.join(", ")
+            ));
+        }
+        Ok(fleet)
+    }
+}
+
 /// Everything a node needs to run. Fields are public so the CLI can build one from
 /// flags ([`ServerConfig::new`]); call [`ServerConfig::validate`] afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -173,6 +207,9 @@ pub struct ServerConfig {
     /// competes with serving: an integer or a size string such as `"32MiB"`.
     #[serde(default = "default_scrub_rate", deserialize_with = "size::size")]
     pub scrub_rate: u64,
+    /// The fleet this node belongs to; `None`: the node runs alone.
+    #[serde(default)]
+    pub cluster: Option<ClusterConfig>,
     /// The domains to serve.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
@@ -188,6 +225,9 @@ fn default_poll_interval() -> Duration {
 }
 fn default_keep_versions() -> usize {
     DEFAULT_KEEP_VERSIONS
+}
+fn default_replication() -> usize {
+    DEFAULT_REPLICATION
 }
 fn default_max_batch() -> usize {
     DEFAULT_MAX_BATCH
@@ -238,6 +278,7 @@ impl ServerConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             scrub_interval: DEFAULT_SCRUB_INTERVAL,
             scrub_rate: DEFAULT_SCRUB_RATE,
+            cluster: None,
             domains: domains
                 .iter()
                 .map(|name| DomainConfig {
@@ -339,6 +380,14 @@ impl ServerConfig {
         }
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "is empty".into()));
+        }
+        if let Some(cluster) = &self.cluster {
+            let field = if cluster.nodes.contains(&cluster.self_node) || cluster.nodes.is_empty() {
+                "cluster"
+            } else {
+                "cluster.self"
+            };
+            cluster.fleet().map_err(|detail| invalid(field, detail))?;
         }
         Ok(())
     }

@@ -69,7 +69,7 @@ use tusk_store::{Catalog, DownloadOptions, ObjectStore, RateLimiter, StoreError}
 
 pub use config::{ConfigError, DomainConfig, ServerConfig};
 pub use error::{LoadError, ReadError, ServerError};
-pub use ownership::{AllShards, ShardOwnership};
+pub use ownership::Ownership;
 
 use crate::data_dir::DomainDir;
 use crate::domain::Domain;
@@ -94,12 +94,10 @@ impl Server {
         Server::builder(config).start().await
     }
 
-    /// A server for `config` whose shard ownership or store opening can be changed
-    /// before it starts.
+    /// A server for `config` whose store opening can be changed before it starts.
     pub fn builder(config: ServerConfig) -> ServerBuilder {
         ServerBuilder {
             config,
-            ownership: Arc::new(AllShards),
             open_store: Box::new(|d| tusk_store::open_store(&d.store)),
         }
     }
@@ -112,7 +110,6 @@ type OpenStore =
 /// A server not started yet: [`Server::builder`], then [`ServerBuilder::start`].
 pub struct ServerBuilder {
     config: ServerConfig,
-    ownership: Arc<dyn ShardOwnership>,
     open_store: OpenStore,
 }
 
@@ -120,18 +117,11 @@ impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("config", &self.config)
-            .field("ownership", &self.ownership)
             .finish_non_exhaustive()
     }
 }
 
 impl ServerBuilder {
-    /// The rule deciding which shards this node holds (default: every shard).
-    pub fn ownership(mut self, ownership: Arc<dyn ShardOwnership>) -> Self {
-        self.ownership = ownership;
-        self
-    }
-
     /// The function that opens each domain's store (default:
     /// [`tusk_store::open_store`] of its URL). Tests use it to wrap a store with
     /// fault injection; an embedding application can supply its own backend.
@@ -145,11 +135,7 @@ impl ServerBuilder {
 
     /// Starts the server; see [`Server::start`].
     pub async fn start(self) -> Result<RunningServer, ServerError> {
-        let ServerBuilder {
-            config,
-            ownership,
-            open_store,
-        } = self;
+        let ServerBuilder { config, open_store } = self;
         config.validate("server config")?;
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
@@ -168,6 +154,7 @@ impl ServerBuilder {
 
         let grpc_listener = bind(config.listen, "grpc").await?;
         let grpc_addr = local_addr(&grpc_listener, config.listen, "grpc")?;
+        let ownership = Arc::new(ownership(&config, grpc_addr)?);
         let metrics_listener = match config.metrics_listen {
             Some(addr) => Some(bind(addr, "metrics").await?),
             None => None,
@@ -215,6 +202,7 @@ impl ServerBuilder {
             .map_err(|e| ServerError::Reflection(e.to_string()))?;
 
         let node = NodeFacts {
+            ownership: Arc::clone(&ownership),
             listen_addr: grpc_addr,
             started: Instant::now(),
             started_at: SystemTime::now(),
@@ -285,7 +273,10 @@ impl ServerBuilder {
             Arc::clone(&metrics),
         );
         let scrubber = tokio::spawn(scrubber.run(stop_rx.clone()));
-        tracing::info!(addr = %grpc_addr, metrics = ?metrics_addr, domains = config.domains.len(), "tusk server started");
+        tracing::info!(addr = %grpc_addr, metrics = ?metrics_addr, domains = config.domains.len(),
+            node = %ownership.node(), nodes = ownership.fleet().nodes().len(),
+            replication = ownership.fleet().replication(), topology = %ownership.fingerprint(),
+            "tusk server started");
 
         Ok(RunningServer {
             grpc_addr,
@@ -382,6 +373,23 @@ fn flatten_grpc(
             detail: e.to_string(),
         }),
     }
+}
+
+/// This node's place in its fleet: `[cluster]`, or alone under its bound address.
+fn ownership(config: &ServerConfig, grpc_addr: SocketAddr) -> Result<Ownership, ServerError> {
+    let Some(cluster) = &config.cluster else {
+        return Ok(Ownership::single(&grpc_addr.to_string()));
+    };
+    let invalid = |detail: String| {
+        ServerError::Config(ConfigError::Invalid {
+            origin: "server config".into(),
+            field: "cluster".into(),
+            detail,
+        })
+    };
+    let fleet = cluster.fleet().map_err(invalid)?;
+    Ownership::new(fleet, &cluster.self_node)
+        .ok_or_else(|| invalid(format!("self {:?} is not a node", cluster.self_node)))
 }
 
 /// The download settings every domain shares: one limiter of ranged GETs in flight

@@ -152,6 +152,11 @@ impl HeldVersions {
         &self.versions[0]
     }
 
+    /// Every held version, current first.
+    pub fn all(&self) -> &[Arc<LoadedVersion>] {
+        &self.versions
+    }
+
     /// The version named `version`, or the current one for `""`.
     pub fn select(&self, domain: &str, version: &str) -> Result<&LoadedVersion, ReadError> {
         if version.is_empty() {

@@ -12,13 +12,13 @@ use tonic::{Request, Response, Status};
 use tusk_proto::v1::tusk_server::Tusk;
 use tusk_proto::v1::{
     Entry, GetRequest, GetResponse, MultiGetRequest, MultiGetResponse, StatusRequest,
-    StatusResponse,
+    StatusResponse, TopologyRequest, TopologyResponse,
 };
 
 use crate::domain::{Domain, ShardRef};
 use crate::error::ReadError;
 use crate::metrics::{Metrics, RpcHandles};
-use crate::status::{NodeFacts, build_status};
+use crate::status::{NodeFacts, build_status, build_topology};
 
 const SERVICE: &str = tusk_proto::SERVICE_NAME;
 
@@ -47,6 +47,7 @@ struct Rpcs {
     get: RpcHandles,
     multi_get: RpcHandles,
     status: RpcHandles,
+    topology: RpcHandles,
 }
 
 impl TuskService {
@@ -61,6 +62,7 @@ impl TuskService {
             get: metrics.rpc_handles(SERVICE, "Get"),
             multi_get: metrics.rpc_handles(SERVICE, "MultiGet"),
             status: metrics.rpc_handles(SERVICE, "Status"),
+            topology: metrics.rpc_handles(SERVICE, "Topology"),
         });
         TuskService {
             domains,
@@ -205,5 +207,14 @@ impl Tusk for TuskService {
         let start = Instant::now();
         let status = build_status(&self.node, &self.domains);
         self.finish(&self.rpcs.status, start, Ok(status))
+    }
+
+    async fn topology(
+        &self,
+        _request: Request<TopologyRequest>,
+    ) -> Result<Response<TopologyResponse>, Status> {
+        let start = Instant::now();
+        let topology = build_topology(&self.node, &self.domains);
+        self.finish(&self.rpcs.topology, start, Ok(topology))
     }
 }

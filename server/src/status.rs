@@ -1,17 +1,22 @@
-//! Building the Status RPC's answer.
+//! Building the Status and Topology RPCs' answers.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use tusk_proto::v1::{DomainStatus, NodeInfo, StatusResponse};
+use tusk_proto::v1::{
+    DomainStatus, DomainTopology, NodeInfo, StatusResponse, TopologyResponse, VersionShards,
+};
 use tusk_store::version_id::rfc3339;
 
 use crate::domain::{Domain, DomainState};
+use crate::ownership::Ownership;
 
 /// Facts about this node fixed at start.
 #[derive(Debug, Clone)]
 pub struct NodeFacts {
+    /// This node's place in its fleet.
+    pub ownership: Arc<Ownership>,
     /// Bound gRPC address.
     pub listen_addr: SocketAddr,
     /// Monotonic start time, for the uptime.
@@ -28,8 +33,41 @@ pub fn build_status(node: &NodeFacts, domains: &[Arc<Domain>]) -> StatusResponse
             tusk_version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_seconds: node.started.elapsed().as_secs(),
             started_at: rfc3339(node.started_at),
+            topology_fingerprint: node.ownership.fingerprint().to_string(),
+            node_name: node.ownership.node().to_string(),
         }),
         domains: domains.iter().map(|d| domain_status(d)).collect(),
+    }
+}
+
+/// The fleet as this node sees it, and the shards it holds of each held version.
+pub fn build_topology(node: &NodeFacts, domains: &[Arc<Domain>]) -> TopologyResponse {
+    let ownership = &node.ownership;
+    TopologyResponse {
+        nodes: ownership.fleet().nodes().to_vec(),
+        replication: ownership.fleet().replication() as u32,
+        fingerprint: ownership.fingerprint().to_string(),
+        self_: ownership.node().to_string(),
+        domains: domains
+            .iter()
+            .map(|d| DomainTopology {
+                name: d.name().to_string(),
+                versions: d
+                    .held_full()
+                    .map(|held| {
+                        held.all()
+                            .iter()
+                            .map(|v| VersionShards {
+                                version: v.version().to_string(),
+                                shard_count: v.manifest().shard_count,
+                                partitioner: v.manifest().partitioner.kind.clone(),
+                                shards: v.held_shards().map(|s| s.entry().index).collect(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect(),
     }
 }
 

@@ -40,6 +40,77 @@ fn the_example_file_parses_and_states_the_defaults() {
     assert!(c.metrics_listen.is_some());
     let names: Vec<&str> = c.domains.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["pages"]);
+    let cluster = c.cluster.expect("the example shows [cluster]");
+    assert_eq!(cluster.replication, DEFAULT_REPLICATION);
+    assert_eq!(cluster.self_node, DEFAULT_LISTEN);
+}
+
+const CLUSTER: &str = r#"
+data_dir = "/d"
+[cluster]
+nodes = ["10.0.0.1:7070", "10.0.0.2:7070", "10.0.0.3:7070"]
+self = "10.0.0.2:7070"
+replication = 2
+[[domains]]
+name = "a"
+store = "/s"
+"#;
+
+#[test]
+fn a_cluster_section_describes_the_fleet() {
+    let c = ServerConfig::from_toml_str(CLUSTER, "fleet.toml").expect("valid");
+    let cluster = c.cluster.expect("cluster");
+    assert_eq!(cluster.self_node, "10.0.0.2:7070");
+    let fleet = cluster.fleet().expect("fleet");
+    assert_eq!(fleet.nodes().len(), 3);
+    assert_eq!(fleet.replication(), 2);
+}
+
+#[test]
+fn cluster_mistakes_name_the_field() {
+    let cases = [
+        (
+            "self = \"10.0.0.2:7070\"",
+            "self = \"10.0.0.9:7070\"",
+            "cluster.self",
+            "not one of the nodes",
+        ),
+        (
+            "replication = 2",
+            "replication = 4",
+            "cluster",
+            "between 1 and the number of nodes (3)",
+        ),
+        ("replication = 2", "replication = 0", "cluster", "between 1"),
+        (
+            "\"10.0.0.3:7070\"]",
+            "\"10.0.0.1:7070\"]",
+            "cluster",
+            "listed twice",
+        ),
+    ];
+    for (from, to, field, detail) in cases {
+        let text = CLUSTER.replace(from, to);
+        assert_ne!(text, CLUSTER, "{from}");
+        let err = ServerConfig::from_toml_str(&text, "fleet.toml").expect_err(to);
+        let msg = err.to_string();
+        assert!(
+            matches!(&err, ConfigError::Invalid { field: f, .. } if f == field),
+            "{to}: {msg}"
+        );
+        assert!(
+            msg.contains(detail) && msg.starts_with("fleet.toml"),
+            "{to}: {msg}"
+        );
+    }
+    let text = CLUSTER.replace("self = ", "me = ");
+    let msg = ServerConfig::from_toml_str(&text, "fleet.toml")
+        .expect_err("unknown key")
+        .to_string();
+    assert!(
+        msg.contains("`me`") && msg.starts_with("fleet.toml:5:"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
 use crate::local_shard::{Checked, LocalShard};
-use crate::ownership::ShardOwnership;
+use crate::ownership::Ownership;
 
 /// What a download or an open needs; cheap to clone into a task.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct Fetcher {
     /// Its directory in the data dir.
     pub dir: DomainDir,
     /// Which shards this node holds.
-    pub ownership: Arc<dyn ShardOwnership>,
+    pub ownership: Arc<Ownership>,
     /// Shards of one version downloaded at once.
     pub concurrency: usize,
     /// Chunking and the server-wide limits.

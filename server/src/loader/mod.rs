@@ -35,7 +35,7 @@ use crate::error::LoadError;
 use crate::health::Health;
 use crate::loaded::LoadedVersion;
 use crate::metrics::Metrics;
-use crate::ownership::ShardOwnership;
+use crate::ownership::Ownership;
 use crate::retry::{Backoff, LoadFailure};
 
 pub use fetch::Fetcher;
@@ -106,7 +106,7 @@ impl Loader {
         domain: Arc<Domain>,
         catalog: Catalog,
         dir: DomainDir,
-        ownership: Arc<dyn ShardOwnership>,
+        ownership: Arc<Ownership>,
         metrics: Arc<Metrics>,
         health: Health,
         settings: LoaderSettings,
