@@ -71,6 +71,12 @@ mod tests {
             ) -> Result<tonic::Response<v1::StatusResponse>, tonic::Status> {
                 Err(tonic::Status::unimplemented("test"))
             }
+            async fn topology(
+                &self,
+                _: tonic::Request<v1::TopologyRequest>,
+            ) -> Result<tonic::Response<v1::TopologyResponse>, tonic::Status> {
+                Err(tonic::Status::unimplemented("test"))
+            }
         }
         assert_eq!(
             <v1::tusk_server::TuskServer<Dummy> as tonic::server::NamedService>::NAME,
