@@ -24,6 +24,20 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("tusk
 /// Full gRPC name of the tusk service.
 pub const SERVICE_NAME: &str = "tusk.v1.Tusk";
 
+/// Request metadata a node sets on a request it forwards to another node. A node
+/// never forwards a request that carries it, so forwarding never loops.
+pub const FORWARDED_HEADER: &str = "tusk-forwarded";
+
+/// Response metadata naming why a read failed, for clients that fail over: one
+/// of the `REASON_*` values.
+pub const REASON_HEADER: &str = "tusk-reason";
+/// [`REASON_HEADER`]: the node does not hold the shard of a key (ask a replica).
+pub const REASON_SHARD_NOT_HELD: &str = "shard-not-held";
+/// [`REASON_HEADER`]: the node does not hold the version the request names.
+pub const REASON_VERSION_NOT_HELD: &str = "version-not-held";
+/// [`REASON_HEADER`]: the node has no version of the domain loaded yet.
+pub const REASON_NOT_LOADED: &str = "not-loaded";
+
 #[cfg(test)]
 mod tests {
     use super::*;

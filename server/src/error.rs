@@ -312,9 +312,29 @@ impl ReadError {
     }
 }
 
+impl ReadError {
+    /// The machine-readable reason sent in the `tusk-reason` metadata, for the
+    /// errors another node may not share (a client then asks another replica).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ReadError::ShardNotHeld { .. } => Some(tusk_proto::REASON_SHARD_NOT_HELD),
+            ReadError::VersionNotHeld { .. } => Some(tusk_proto::REASON_VERSION_NOT_HELD),
+            ReadError::NotLoaded { .. } => Some(tusk_proto::REASON_NOT_LOADED),
+            _ => None,
+        }
+    }
+}
+
 impl From<ReadError> for tonic::Status {
     fn from(e: ReadError) -> tonic::Status {
-        tonic::Status::new(e.code(), e.to_string())
+        let mut status = tonic::Status::new(e.code(), e.to_string());
+        if let Some(reason) = e.reason() {
+            status.metadata_mut().insert(
+                tusk_proto::REASON_HEADER,
+                tonic::metadata::MetadataValue::from_static(reason),
+            );
+        }
+        status
     }
 }
 
