@@ -27,6 +27,8 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_KEEP_VERSIONS: usize = 2;
 /// Default number of nodes holding each shard in a `[cluster]`.
 pub const DEFAULT_REPLICATION: usize = 1;
+/// Default time one forwarded request may take before the next replica is asked.
+pub const DEFAULT_FORWARD_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default largest number of keys in one MultiGet.
 pub const DEFAULT_MAX_BATCH: usize = 10_000;
 /// Default largest key length in bytes (the shard format's limit).
@@ -117,6 +119,12 @@ pub struct ClusterConfig {
     /// How many nodes hold each shard (1 up to the number of nodes).
     #[serde(default = "default_replication")]
     pub replication: usize,
+    /// How long one forwarded request may take before the next replica is asked.
+    #[serde(
+        default = "default_forward_timeout",
+        deserialize_with = "duration::duration"
+    )]
+    pub forward_timeout: Duration,
 }
 
 impl ClusterConfig {
@@ -225,6 +233,9 @@ fn default_poll_interval() -> Duration {
 }
 fn default_keep_versions() -> usize {
     DEFAULT_KEEP_VERSIONS
+}
+fn default_forward_timeout() -> Duration {
+    DEFAULT_FORWARD_TIMEOUT
 }
 fn default_replication() -> usize {
     DEFAULT_REPLICATION

@@ -42,6 +42,7 @@ pub mod config;
 mod data_dir;
 mod domain;
 pub mod error;
+mod forward;
 mod health;
 mod http;
 mod loaded;
@@ -211,11 +212,24 @@ impl ServerBuilder {
             max_key_len: config.max_key_len,
             max_batch: config.max_batch,
         };
+        let forward_timeout = config
+            .cluster
+            .as_ref()
+            .map_or(config::DEFAULT_FORWARD_TIMEOUT, |c| c.forward_timeout);
+        let peers = forward::Peers::new(&ownership, forward_timeout, config.max_message_bytes)
+            .map_err(|detail| {
+                ServerError::Config(ConfigError::Invalid {
+                    origin: "server config".into(),
+                    field: "cluster.nodes".into(),
+                    detail,
+                })
+            })?;
         let tusk = TuskServer::new(TuskService::new(
             Arc::clone(&domains),
             limits,
             Arc::clone(&metrics),
             node,
+            peers,
         ))
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(config.max_message_bytes);

@@ -70,6 +70,7 @@ pub struct Metrics {
     damaged_shards: Family<DomainLabels, Counter>,
     repaired_shards: Family<DomainLabels, Counter>,
     scrubbed_bytes: Family<DomainLabels, Counter>,
+    forwarded_keys: Family<DomainLabels, Counter>,
 }
 
 /// One method's RPC counter for `OK` and its latency histogram, looked up once, so a
@@ -113,6 +114,7 @@ impl Metrics {
         let damaged_shards = Family::<DomainLabels, Counter>::default();
         let repaired_shards = Family::<DomainLabels, Counter>::default();
         let scrubbed_bytes = Family::<DomainLabels, Counter>::default();
+        let forwarded_keys = Family::<DomainLabels, Counter>::default();
         // Counters get their `_total` suffix from the encoder.
         registry.register(
             "grpc_server_handled",
@@ -156,6 +158,11 @@ impl Metrics {
             "Bytes of served shards re-read by the scrubber",
             scrubbed_bytes.clone(),
         );
+        registry.register(
+            "tusk_forwarded_keys",
+            "Keys this node forwarded to the nodes holding their shards",
+            forwarded_keys.clone(),
+        );
         Metrics {
             registry,
             handled,
@@ -168,6 +175,7 @@ impl Metrics {
             damaged_shards,
             repaired_shards,
             scrubbed_bytes,
+            forwarded_keys,
         }
     }
 
@@ -248,6 +256,13 @@ impl Metrics {
         self.store_errors
             .get_or_create(&domain_labels(domain))
             .inc();
+    }
+
+    /// Records `keys` keys of `domain` forwarded to other nodes.
+    pub fn forwarded_keys(&self, domain: &str, keys: u64) {
+        self.forwarded_keys
+            .get_or_create(&domain_labels(domain))
+            .inc_by(keys);
     }
 
     /// Records a served shard of `domain` found damaged.

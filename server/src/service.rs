@@ -1,7 +1,8 @@
-//! The `tusk.v1.Tusk` gRPC service: Get, MultiGet, Status.
+//! The `tusk.v1.Tusk` gRPC service: Get, MultiGet, Status, Topology.
 //!
 //! Each request loads its domain's held versions once and answers every key from
-//! that one version (never a mix across a swap). Nothing is allocated per key
+//! that one version (never a mix across a swap). Keys of shards this node does not
+//! hold are forwarded to nodes that do (`forward.rs`), pinned to the same version. Nothing is allocated per key
 //! beyond the returned value. A read that hits a damaged record fails `INTERNAL`
 //! and flags its shard, which wakes the scrubber for it.
 
@@ -17,7 +18,9 @@ use tusk_proto::v1::{
 
 use crate::domain::{Domain, ShardRef};
 use crate::error::ReadError;
+use crate::forward::{self, Peers};
 use crate::metrics::{Metrics, RpcHandles};
+use crate::ownership::Ownership;
 use crate::status::{NodeFacts, build_status, build_topology};
 
 const SERVICE: &str = tusk_proto::SERVICE_NAME;
@@ -39,6 +42,8 @@ pub struct TuskService {
     metrics: Arc<Metrics>,
     rpcs: Arc<Rpcs>,
     node: NodeFacts,
+    ownership: Arc<Ownership>,
+    peers: Peers,
 }
 
 /// Each method's pre-resolved metric handles.
@@ -57,6 +62,7 @@ impl TuskService {
         limits: Limits,
         metrics: Arc<Metrics>,
         node: NodeFacts,
+        peers: Peers,
     ) -> Self {
         let rpcs = Arc::new(Rpcs {
             get: metrics.rpc_handles(SERVICE, "Get"),
@@ -69,7 +75,9 @@ impl TuskService {
             limits,
             metrics,
             rpcs,
+            ownership: Arc::clone(&node.ownership),
             node,
+            peers,
         }
     }
 
@@ -102,7 +110,8 @@ impl TuskService {
         Ok(())
     }
 
-    fn get_inner(&self, req: &GetRequest) -> Result<GetResponse, ReadError> {
+    /// Looks `req.key` up in the version the request names (or the current one).
+    fn get_local(&self, req: &GetRequest) -> Result<GetResponse, ReadError> {
         let domain = self.domain(&req.domain)?;
         self.check_key(&req.key, None)?;
         let held = domain.held()?;
@@ -118,7 +127,34 @@ impl TuskService {
         })
     }
 
-    fn multi_get_inner(&self, req: &MultiGetRequest) -> Result<MultiGetResponse, ReadError> {
+    /// A Get, forwarded to the replicas of its shard when this node does not hold
+    /// it (and to every other node while nothing is loaded here).
+    async fn get_inner(&self, req: &GetRequest, forwarded: bool) -> Result<GetResponse, Status> {
+        let may_forward = !forwarded && self.peers.any();
+        match self.get_local(req) {
+            Err(ReadError::ShardNotHeld { shard, .. }) if may_forward => {
+                let replicas = self.ownership.other_replicas(&req.domain, shard);
+                self.count_forwarded(&req.domain, 1);
+                self.peers.get(&replicas, req).await
+            }
+            Err(e @ ReadError::NotLoaded { .. }) if may_forward => {
+                self.count_forwarded(&req.domain, 1);
+                let all = self.peers.all();
+                self.peers.get(&all, req).await.map_err(|_| Status::from(e))
+            }
+            other => other.map_err(Status::from),
+        }
+    }
+
+    /// Looks every key up in one version (`version`, else the one the request
+    /// names, else the current one). With `allow_missing`, keys of shards this
+    /// node does not hold are left for forwarding instead of failing the request.
+    fn multi_get_local(
+        &self,
+        req: &MultiGetRequest,
+        version: Option<&str>,
+        allow_missing: bool,
+    ) -> Result<LocalPart, ReadError> {
         let domain = self.domain(&req.domain)?;
         if req.keys.len() > self.limits.max_batch {
             return Err(ReadError::TooManyKeys {
@@ -130,32 +166,145 @@ impl TuskService {
             self.check_key(key, Some(i))?;
         }
         let held = domain.held()?;
-        let version = held.select(domain.name(), &req.version)?;
+        let version = held.select(domain.name(), version.unwrap_or(&req.version))?;
         let mut entries = Vec::with_capacity(req.keys.len());
+        let mut missing = Vec::new();
         let mut hits = 0u64;
-        for key in &req.keys {
-            let value = version.get(key).inspect_err(|e| flag_damage(domain, e))?;
-            hits += u64::from(value.is_some());
-            entries.push(Entry {
-                found: value.is_some(),
-                value: value.map(<[u8]>::to_vec).unwrap_or_default(),
-            });
+        for (i, key) in req.keys.iter().enumerate() {
+            match version.get(key) {
+                Ok(value) => {
+                    hits += u64::from(value.is_some());
+                    entries.push(Entry {
+                        found: value.is_some(),
+                        value: value.map(<[u8]>::to_vec).unwrap_or_default(),
+                    });
+                }
+                Err(ReadError::ShardNotHeld { shard, .. }) if allow_missing => {
+                    missing.push((i, shard));
+                    entries.push(Entry::default());
+                }
+                Err(e) => {
+                    flag_damage(domain, &e);
+                    return Err(e);
+                }
+            }
         }
+        let local = (entries.len() - missing.len()) as u64;
         domain.keys().hits.inc_by(hits);
-        domain.keys().misses.inc_by(entries.len() as u64 - hits);
-        Ok(MultiGetResponse {
+        domain.keys().misses.inc_by(local - hits);
+        Ok(LocalPart {
             entries,
             version: version.version().to_string(),
+            missing,
         })
+    }
+
+    /// A MultiGet: the keys this node holds answered here, the others forwarded
+    /// (grouped by replicas, in parallel) pinned to the same version, so the answer
+    /// comes from one version. When the other nodes do not hold this node's version
+    /// (mid-rollout) and the request names none, the version they serve is used
+    /// instead if this node still holds it.
+    async fn multi_get_inner(
+        &self,
+        req: &MultiGetRequest,
+        forwarded: bool,
+    ) -> Result<MultiGetResponse, Status> {
+        let may_forward = !forwarded && self.peers.any();
+        let local = match self.multi_get_local(req, None, may_forward) {
+            Err(e @ ReadError::NotLoaded { .. }) if may_forward => {
+                self.count_forwarded(&req.domain, req.keys.len() as u64);
+                let all = self.peers.all();
+                return self
+                    .peers
+                    .multi_get(&all, req)
+                    .await
+                    .map_err(|_| Status::from(e));
+            }
+            other => other.map_err(Status::from)?,
+        };
+        let first = self.complete(req, local).await;
+        let Err(status) = &first else { return first };
+        if !req.version.is_empty()
+            || forward::reason(status) != Some(tusk_proto::REASON_VERSION_NOT_HELD)
+        {
+            return first;
+        }
+        // The replicas serve another version: learn which from one of them.
+        let probe = self.probe_version(req).await?;
+        match self.multi_get_local(req, Some(&probe), true) {
+            Ok(local) => self.complete(req, local).await,
+            Err(ReadError::VersionNotHeld { held, .. }) => Err(Status::unavailable(format!(
+                "the fleet is between versions of {:?}: this node holds {held}, its peers serve {probe}; retry, or name a version",
+                req.domain
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Fills the keys `local` left missing from the nodes holding them, pinned to
+    /// `local`'s version.
+    async fn complete(
+        &self,
+        req: &MultiGetRequest,
+        local: LocalPart,
+    ) -> Result<MultiGetResponse, Status> {
+        let LocalPart {
+            mut entries,
+            version,
+            missing,
+        } = local;
+        if !missing.is_empty() {
+            self.count_forwarded(&req.domain, missing.len() as u64);
+            let groups = forward::group_by_replicas(&self.ownership, &req.domain, missing);
+            let calls = groups.iter().map(|group| {
+                let part = MultiGetRequest {
+                    domain: req.domain.clone(),
+                    keys: group.keys.iter().map(|&i| req.keys[i].clone()).collect(),
+                    version: version.clone(),
+                };
+                async move { self.peers.multi_get(&group.replicas, &part).await }
+            });
+            let answers = futures::future::try_join_all(calls).await?;
+            for (group, answer) in groups.iter().zip(answers) {
+                if answer.entries.len() != group.keys.len() || answer.version != version {
+                    return Err(Status::internal(format!(
+                        "a forwarded MultiGet answered {} keys from version {:?}; asked {} from {version:?}",
+                        answer.entries.len(),
+                        answer.version,
+                        group.keys.len()
+                    )));
+                }
+                for (&i, entry) in group.keys.iter().zip(answer.entries) {
+                    entries[i] = entry;
+                }
+            }
+        }
+        Ok(MultiGetResponse { entries, version })
+    }
+
+    /// The version the replicas of the request's first key serve.
+    async fn probe_version(&self, req: &MultiGetRequest) -> Result<String, Status> {
+        let key = req.keys.first().cloned().unwrap_or_default();
+        let all = self.peers.all();
+        let probe = GetRequest {
+            domain: req.domain.clone(),
+            key,
+            version: String::new(),
+        };
+        Ok(self.peers.get(&all, &probe).await?.version)
+    }
+
+    fn count_forwarded(&self, domain: &str, keys: u64) {
+        self.metrics.forwarded_keys(domain, keys);
     }
 
     fn finish<T>(
         &self,
         rpc: &RpcHandles,
         start: Instant,
-        result: Result<T, ReadError>,
+        result: Result<T, Status>,
     ) -> Result<Response<T>, Status> {
-        let result = result.map(Response::new).map_err(Status::from);
+        let result = result.map(Response::new);
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),
@@ -163,6 +312,23 @@ impl TuskService {
         self.metrics.observe_rpc(rpc, code, start.elapsed());
         result
     }
+}
+
+/// The part of a MultiGet this node answered itself.
+struct LocalPart {
+    /// One entry per key; the missing ones are placeholders.
+    entries: Vec<Entry>,
+    /// The version that answered.
+    version: String,
+    /// Keys (index, shard) of shards this node does not hold.
+    missing: Vec<(usize, u32)>,
+}
+
+/// True when another node forwarded this request (it is never forwarded again).
+fn is_forwarded<T>(request: &Request<T>) -> bool {
+    request
+        .metadata()
+        .contains_key(tusk_proto::FORWARDED_HEADER)
 }
 
 /// A damaged record wakes the scrubber for its shard (the request still fails).
@@ -187,7 +353,9 @@ fn count(domain: &Domain, found: bool, n: u64) {
 impl Tusk for TuskService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
         let start = Instant::now();
-        let result = self.get_inner(request.get_ref());
+        let result = self
+            .get_inner(request.get_ref(), is_forwarded(&request))
+            .await;
         self.finish(&self.rpcs.get, start, result)
     }
 
@@ -196,7 +364,9 @@ impl Tusk for TuskService {
         request: Request<MultiGetRequest>,
     ) -> Result<Response<MultiGetResponse>, Status> {
         let start = Instant::now();
-        let result = self.multi_get_inner(request.get_ref());
+        let result = self
+            .multi_get_inner(request.get_ref(), is_forwarded(&request))
+            .await;
         self.finish(&self.rpcs.multi_get, start, result)
     }
 

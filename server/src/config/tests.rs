@@ -43,6 +43,7 @@ fn the_example_file_parses_and_states_the_defaults() {
     let cluster = c.cluster.expect("the example shows [cluster]");
     assert_eq!(cluster.replication, DEFAULT_REPLICATION);
     assert_eq!(cluster.self_node, DEFAULT_LISTEN);
+    assert_eq!(cluster.forward_timeout, DEFAULT_FORWARD_TIMEOUT);
 }
 
 const CLUSTER: &str = r#"
