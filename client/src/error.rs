@@ -1,6 +1,6 @@
 //! Client errors.
 
-/// Everything a [`crate::Client`] call can fail with.
+/// Everything a [`crate::Node`] call can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {

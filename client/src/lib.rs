@@ -2,8 +2,8 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tusk_client::ClientError> {
-//! let client = tusk_client::Client::connect("127.0.0.1:7070").await?;
-//! let got = client.get("pages", b"home", None).await?;
+//! let node = tusk_client::Node::connect("127.0.0.1:7070").await?;
+//! let got = node.get("pages", b"home", None).await?;
 //! if got.found {
 //!     println!("{} bytes from version {}", got.value.len(), got.version);
 //! }
@@ -11,195 +11,21 @@
 //! # }
 //! ```
 //!
-//! Calls take `&self`; the client is cheap to clone and safe to share between
+//! Calls take `&self`; a [`Node`] is cheap to clone and safe to share between
 //! tasks (one HTTP/2 connection, multiplexed).
 #![deny(missing_docs)]
 
 mod error;
-
-use std::time::Duration;
-
-use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
-use tusk_proto::v1::tusk_client::TuskClient;
-use tusk_proto::v1::{GetRequest, MultiGetRequest, StatusRequest};
+mod node;
 
 pub use error::ClientError;
+pub use node::{Node, NodeOptions};
 pub use tonic::Code;
 pub use tonic_health::pb::health_check_response::ServingStatus;
 pub use tusk_proto::v1::{
-    DomainState, DomainStatus, Entry, GetResponse, MultiGetResponse, NodeInfo, StatusResponse,
+    DomainState, DomainStatus, DomainTopology, Entry, GetResponse, MultiGetResponse, NodeInfo,
+    StatusResponse, TopologyResponse, VersionShards,
 };
 
 /// Default limit on one encoded gRPC message, each way (64 MiB).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
-/// Connection settings for [`Client::connect_with`].
-#[derive(Debug, Clone)]
-pub struct ClientOptions {
-    /// Time allowed to establish the connection. Default 5 s.
-    pub connect_timeout: Duration,
-    /// Deadline of each call, if any. Default none.
-    pub request_timeout: Option<Duration>,
-    /// Largest message sent or received. Default [`DEFAULT_MAX_MESSAGE_BYTES`].
-    pub max_message_bytes: usize,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: None,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-        }
-    }
-}
-
-/// A connection to one tusk node.
-#[derive(Debug, Clone)]
-pub struct Client {
-    tusk: TuskClient<Channel>,
-    health: HealthClient<Channel>,
-}
-
-impl Client {
-    /// Connects to `addr` (`host:port` or `http://host:port`) with default options.
-    pub async fn connect(addr: &str) -> Result<Client, ClientError> {
-        Client::connect_with(addr, ClientOptions::default()).await
-    }
-
-    /// Connects to `addr` with `options`.
-    pub async fn connect_with(addr: &str, options: ClientOptions) -> Result<Client, ClientError> {
-        let uri = normalize_addr(addr);
-        let mut endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|e| ClientError::InvalidAddress {
-                addr: addr.to_string(),
-                detail: e.to_string(),
-            })?
-            .connect_timeout(options.connect_timeout);
-        if let Some(timeout) = options.request_timeout {
-            endpoint = endpoint.timeout(timeout);
-        }
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|source| ClientError::Connect { addr: uri, source })?;
-        Ok(Client::from_channel(channel, options.max_message_bytes))
-    }
-
-    /// A client over an existing channel (for callers that build their own).
-    pub fn from_channel(channel: Channel, max_message_bytes: usize) -> Client {
-        let tusk = TuskClient::new(channel.clone())
-            .max_decoding_message_size(max_message_bytes)
-            .max_encoding_message_size(max_message_bytes);
-        let health = HealthClient::new(channel)
-            .max_decoding_message_size(max_message_bytes)
-            .max_encoding_message_size(max_message_bytes);
-        Client { tusk, health }
-    }
-
-    /// Looks up `key` in `domain`, in `version` or (when `None`) the node's current
-    /// version. A missing key is `Ok` with `found == false`.
-    pub async fn get(
-        &self,
-        domain: &str,
-        key: &[u8],
-        version: Option<&str>,
-    ) -> Result<GetResponse, ClientError> {
-        let request = GetRequest {
-            domain: domain.to_string(),
-            key: key.to_vec(),
-            version: version.unwrap_or_default().to_string(),
-        };
-        let response = self.tusk.clone().get(request).await;
-        Ok(response.map_err(ClientError::rpc("Get"))?.into_inner())
-    }
-
-    /// Looks up every key of `keys` in one version; `entries[i]` answers `keys[i]`.
-    pub async fn multi_get(
-        &self,
-        domain: &str,
-        keys: Vec<Vec<u8>>,
-        version: Option<&str>,
-    ) -> Result<MultiGetResponse, ClientError> {
-        let request = MultiGetRequest {
-            domain: domain.to_string(),
-            keys,
-            version: version.unwrap_or_default().to_string(),
-        };
-        let response = self.tusk.clone().multi_get(request).await;
-        Ok(response.map_err(ClientError::rpc("MultiGet"))?.into_inner())
-    }
-
-    /// The node's status: node info and every domain's state.
-    pub async fn status(&self) -> Result<StatusResponse, ClientError> {
-        let response = self.tusk.clone().status(StatusRequest {}).await;
-        Ok(response.map_err(ClientError::rpc("Status"))?.into_inner())
-    }
-
-    /// The `grpc.health.v1` status of `service`: a domain name, or `""` for the
-    /// whole node. An unknown service is an error with code `NotFound`.
-    pub async fn health(&self, service: &str) -> Result<ServingStatus, ClientError> {
-        let request = HealthCheckRequest {
-            service: service.to_string(),
-        };
-        let response = self.health.clone().check(request).await;
-        let status = response
-            .map_err(ClientError::rpc("Health.Check"))?
-            .into_inner()
-            .status;
-        Ok(ServingStatus::try_from(status).unwrap_or(ServingStatus::Unknown))
-    }
-}
-
-/// `host:port` -> `http://host:port`; URIs with a scheme are kept.
-fn normalize_addr(addr: &str) -> String {
-    let addr = addr.trim();
-    if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bare_addresses_get_a_scheme() {
-        assert_eq!(normalize_addr("127.0.0.1:7070"), "http://127.0.0.1:7070");
-        assert_eq!(normalize_addr(" http://h:1 "), "http://h:1");
-        assert_eq!(normalize_addr("https://h:1"), "https://h:1");
-    }
-
-    #[tokio::test]
-    async fn a_closed_port_is_a_connect_error() {
-        // Bind then drop a listener so the port is (almost certainly) closed.
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let err = Client::connect(&format!("127.0.0.1:{port}"))
-            .await
-            .expect_err("nothing listens");
-        assert!(matches!(err, ClientError::Connect { .. }), "{err}");
-        assert_eq!(err.code(), Code::Unavailable);
-        assert!(err.to_string().contains(&port.to_string()), "{err}");
-    }
-
-    #[tokio::test]
-    async fn a_malformed_address_is_rejected() {
-        let err = Client::connect("not a uri").await.expect_err("bad address");
-        assert_eq!(err.code(), Code::InvalidArgument, "{err}");
-    }
-
-    #[test]
-    fn rpc_errors_keep_the_status() {
-        let err = ClientError::rpc("Get")(tonic::Status::not_found("unknown domain \"x\""));
-        assert_eq!(err.code(), Code::NotFound);
-        assert_eq!(err.message(), "unknown domain \"x\"");
-        assert!(err.to_string().starts_with("Get failed"), "{err}");
-    }
-}

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tusk_client::{Client, ServingStatus};
+use tusk_client::{Node, ServingStatus};
 use tusk_tests::{ServerProcess, Tusk, write_tsv};
 
 const DOMAIN: &str = "pages";
@@ -134,14 +134,12 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-async fn client(server: &ServerProcess) -> Client {
-    Client::connect(&server.server_arg())
-        .await
-        .expect("connect")
+async fn client(server: &ServerProcess) -> Node {
+    Node::connect(&server.server_arg()).await.expect("connect")
 }
 
 /// The version answering a Get of key 0 right now, if any.
-async fn served(client: &Client) -> Option<String> {
+async fn served(client: &Node) -> Option<String> {
     client
         .get(DOMAIN, key(0).as_bytes(), None)
         .await
@@ -150,14 +148,14 @@ async fn served(client: &Client) -> Option<String> {
 }
 
 /// Waits (at most `secs` seconds) until the node answers with `version`.
-async fn wait_served(c: &Client, version: &str, secs: u64) {
+async fn wait_served(c: &Node, version: &str, secs: u64) {
     let what = format!("{version} served");
     wait_for_async(&what, secs, || served(c), |v| v.as_deref() == Some(version)).await;
 }
 
 /// Reads the first `keys` keys with one MultiGet: `Ok(version)` when every value is
 /// `tag`'s, else a description of what is wrong.
-async fn read_all(client: &Client, tag: &str, keys: usize) -> Result<String, String> {
+async fn read_all(client: &Node, tag: &str, keys: usize) -> Result<String, String> {
     let wanted: Vec<Vec<u8>> = (0..keys).map(|i| key(i).into_bytes()).collect();
     let reply = client
         .multi_get(DOMAIN, wanted, None)
@@ -172,7 +170,7 @@ async fn read_all(client: &Client, tag: &str, keys: usize) -> Result<String, Str
     Ok(reply.version)
 }
 
-async fn domain_status(client: &Client) -> tusk_client::DomainStatus {
+async fn domain_status(client: &Node) -> tusk_client::DomainStatus {
     client
         .status()
         .await
@@ -284,7 +282,7 @@ fn a_rollback_during_a_slow_download_is_never_undone_by_it() {
     let reader = {
         let (seen, stop, addr) = (seen.clone(), stop.clone(), server.server_arg());
         rt.spawn(async move {
-            let c = Client::connect(&addr).await.expect("connect");
+            let c = Node::connect(&addr).await.expect("connect");
             while !stop.load(Ordering::Relaxed) {
                 if let Some(v) = served(&c).await {
                     let mut seen = seen.lock().expect("lock");

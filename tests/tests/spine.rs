@@ -122,7 +122,7 @@ fn runtime() -> tokio::runtime::Runtime {
 /// Reads every key with MultiGet batches; returns the version that answered, asserting
 /// every value carries `tag`.
 async fn read_all(addr: &str, tag: &str) -> String {
-    let client = tusk_client::Client::connect(addr).await.expect("connect");
+    let client = tusk_client::Node::connect(addr).await.expect("connect");
     let keys: Vec<Vec<u8>> = (0..KEYS)
         .map(|i| format!("key-{i:05}").into_bytes())
         .collect();
@@ -153,7 +153,7 @@ async fn read_all(addr: &str, tag: &str) -> String {
 /// The version the server answers with right now (one Get).
 fn served_version(rt: &tokio::runtime::Runtime, addr: &str) -> Option<String> {
     rt.block_on(async {
-        let client = tusk_client::Client::connect(addr).await.ok()?;
+        let client = tusk_client::Node::connect(addr).await.ok()?;
         client
             .get(DOMAIN, b"key-00000", None)
             .await
@@ -254,7 +254,7 @@ fn spine(fx: &Fixture, tmp: &Path) {
             addr.clone(),
         );
         rt.spawn(async move {
-            let client = tusk_client::Client::connect(&addr).await.expect("connect");
+            let client = tusk_client::Node::connect(&addr).await.expect("connect");
             let keys: Vec<Vec<u8>> = (0..KEYS)
                 .step_by(37)
                 .map(|i| format!("key-{i:05}").into_bytes())

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
-use tusk_client::Client;
+use tusk_client::Node;
 use tusk_format::partition::shard_for;
 use tusk_format::{BuildOptions, ShardBuilder};
 use tusk_server::{RunningServer, Server, ServerConfig};
@@ -126,9 +126,9 @@ impl Fixture {
     }
 
     /// Starts a server with `config` and connects a client to it.
-    pub async fn start(&self, config: ServerConfig) -> (RunningServer, Client) {
+    pub async fn start(&self, config: ServerConfig) -> (RunningServer, Node) {
         let server = Server::start(config).await.expect("server starts");
-        let client = Client::connect(&server.grpc_addr().to_string())
+        let client = Node::connect(&server.grpc_addr().to_string())
             .await
             .expect("client connects");
         (server, client)
@@ -192,7 +192,7 @@ where
 }
 
 /// Waits until `domain` answers with `version` (no explicit version).
-pub async fn wait_for_version(client: &Client, domain: &str, version: &str) {
+pub async fn wait_for_version(client: &Node, domain: &str, version: &str) {
     eventually(&format!("{domain} serves {version}"), || async {
         match client.get(domain, b"key-00000", None).await {
             Ok(r) => r.version == version,

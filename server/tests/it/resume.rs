@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tusk_client::{Client, DomainState};
+use tusk_client::{DomainState, Node};
 use tusk_server::{RunningServer, Server, ServerConfig};
 use tusk_store::conformance::{Intercepted, RangeFaults};
 use tusk_store::{LocalStore, ObjectStore};
@@ -28,21 +28,21 @@ fn faulty_store(fx: &Fixture) -> (Arc<RangeFaults>, Arc<dyn ObjectStore>) {
     (faults.clone(), Arc::new(Intercepted::new(local, faults)))
 }
 
-async fn start(config: ServerConfig, store: &Arc<dyn ObjectStore>) -> (RunningServer, Client) {
+async fn start(config: ServerConfig, store: &Arc<dyn ObjectStore>) -> (RunningServer, Node) {
     let store = store.clone();
     let server = Server::builder(config)
         .open_store(move |_| Ok(store.clone()))
         .start()
         .await
         .expect("server starts");
-    let client = Client::connect(&server.grpc_addr().to_string())
+    let client = Node::connect(&server.grpc_addr().to_string())
         .await
         .expect("client connects");
     (server, client)
 }
 
 /// Waits until the status of `pages` reports an interrupted download; returns it.
-async fn wait_interrupted(client: &Client) -> tusk_client::DomainStatus {
+async fn wait_interrupted(client: &Node) -> tusk_client::DomainStatus {
     let status = || async { client.status().await.expect("status").domains.remove(0) };
     eventually("status reports the interrupted download", || async {
         status().await.last_error.contains("interrupted")

@@ -105,7 +105,7 @@ async fn fetch(
     keys: Vec<Vec<u8>>,
     version: Option<&str>,
 ) -> anyhow::Result<(Vec<Option<Vec<u8>>>, String)> {
-    let client = tusk_client::Client::connect(server)
+    let client = tusk_client::Node::connect(server)
         .await
         .with_context(|| format!("connecting to {server}"))?;
     if keys.len() == 1 {

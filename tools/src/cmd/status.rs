@@ -21,7 +21,7 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let status = block_on(async {
-        let client = tusk_client::Client::connect(&args.server.server)
+        let client = tusk_client::Node::connect(&args.server.server)
             .await
             .with_context(|| format!("connecting to {}", args.server.server))?;
         client
