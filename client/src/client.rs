@@ -39,8 +39,12 @@ pub struct ClientStats {
     pub requests: u64,
     /// Attempts sent to another node after one failed.
     pub failovers: u64,
-    /// Hedged attempts sent because one was slow.
+    /// Hedges sent because an attempt was slow (a MultiGet's hedge counts once
+    /// even when it sends several requests).
     pub hedges: u64,
+    /// MultiGet rounds asked again because parts answered from different
+    /// versions (or a node lacked the version).
+    pub version_rounds: u64,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +52,7 @@ pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub failovers: AtomicU64,
     pub hedges: AtomicU64,
+    pub version_rounds: AtomicU64,
 }
 
 /// What every clone of a [`Client`] shares.
@@ -117,8 +122,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends a `get` to the next candidate too when the current attempt has not
-    /// answered after `delay`; the first good answer wins. Default off.
+    /// Sends a call to the next candidate too when the current attempt has not
+    /// answered after `delay` (for a MultiGet: the unanswered keys, each to its
+    /// next candidate, once per round); the first good answer wins and the other
+    /// RPC is cancelled. Default off.
     pub fn hedge(mut self, delay: Duration) -> Self {
         self.hedge = Some(delay);
         self
@@ -263,6 +270,7 @@ impl Client {
             requests: c.requests.load(Ordering::Relaxed),
             failovers: c.failovers.load(Ordering::Relaxed),
             hedges: c.hedges.load(Ordering::Relaxed),
+            version_rounds: c.version_rounds.load(Ordering::Relaxed),
         }
     }
 
@@ -434,12 +442,17 @@ pub(crate) fn failure_error(
             node,
             status,
         },
-        Failure::Exhausted { tried, timed_out } => ClientError::Exhausted {
+        Failure::Exhausted {
+            tried,
+            timed_out,
+            last_code,
+        } => ClientError::Exhausted {
             method,
             domain: domain.to_string(),
             keys,
             tried,
             timed_out: timed_out.then_some(request_timeout),
+            last_code,
         },
     }
 }
@@ -479,6 +492,13 @@ mod tests {
             .expect("valid");
         assert!(client.pool().is_empty());
         assert!(client.topology_snapshot().is_none());
+    }
+
+    #[test]
+    fn the_client_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Client>();
+        shareable::<Pool>();
     }
 
     #[test]
