@@ -54,7 +54,7 @@ pub(crate) fn verdict(status: &Status) -> Verdict {
 
 /// A status's one-line description for error reports.
 pub(crate) fn describe(status: &Status) -> String {
-    format!("{}: {}", status.code(), status.message())
+    format!("{:?}: {}", status.code(), status.message())
 }
 
 /// The status inside a node call's error.
