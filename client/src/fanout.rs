@@ -13,9 +13,10 @@ use tusk_format::partition::shard_for;
 
 use crate::ClientError;
 use crate::call::{Verdict, attempt, describe, note_failure, verdict};
-use crate::client::{MultiGot, Shared, locate, shard_candidates};
+use crate::client::{MultiGot, Shared};
 use crate::error::Tried;
 use crate::multi::{Decision, Slot, assemble, decide, group, pending};
+use crate::route::{locate, shard_candidates};
 use crate::topology::View;
 
 /// Most rounds of a MultiGet before it gives up agreeing on a version.

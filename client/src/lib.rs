@@ -59,6 +59,7 @@
 //! version from the start and never moves.
 #![deny(missing_docs)]
 
+mod builder;
 mod call;
 mod client;
 mod error;
@@ -70,7 +71,8 @@ mod pool;
 mod route;
 mod topology;
 
-pub use client::{Client, ClientBuilder, ClientStats, Got, MultiGot};
+pub use builder::ClientBuilder;
+pub use client::{Client, ClientStats, Got, MultiGot};
 pub use error::{ClientError, Tried};
 pub use node::{Node, NodeOptions};
 pub use pool::Pool;
