@@ -149,7 +149,8 @@ fn every_key_reads_through_the_routing_client_and_each_node_holds_only_its_shard
         let expected = placement::shards_of(&fleet, DOMAIN, SHARDS, addr);
         assert_eq!(version.shards, expected, "{addr}");
         assert!(
-            (8..SHARDS as usize).contains(&version.shards.len()),
+            // About 2/3 of the shards; the exact set depends on the ports.
+            (1..SHARDS as usize).contains(&version.shards.len()),
             "{addr} holds {:?}",
             version.shards
         );
@@ -187,14 +188,30 @@ fn every_key_reads_through_the_routing_client_and_each_node_holds_only_its_shard
             .await
             .expect("multi_get_at");
         assert_eq!(pinned.values, all.values[..10]);
+        // Every key went to a node holding it first: no attempt had to fail over.
+        let stats = client.stats();
+        assert_eq!(stats.failovers, 0, "{stats:?}");
+        // A version no node holds: every node is tried, and named.
+        let err = client
+            .get_at(DOMAIN, key(1), "19990101T000000Z-none")
+            .await
+            .expect_err("no such version");
+        assert_eq!(err.code(), tusk_client::Code::FailedPrecondition, "{err}");
+        for addr in &addrs {
+            assert!(err.to_string().contains(addr.as_str()), "{err}");
+        }
+        let err = client
+            .multi_get_at(DOMAIN, &keys[..10], "19990101T000000Z-none")
+            .await
+            .expect_err("no such version");
+        assert_eq!(err.code(), tusk_client::Code::FailedPrecondition, "{err}");
+        assert!(err.to_string().contains("of 10"), "{err}");
         // An unknown domain is refused at once, naming the domain.
         let err = client.get("nope", "k").await.expect_err("unknown domain");
         assert_eq!(err.code(), tusk_client::Code::NotFound, "{err}");
         assert!(err.to_string().contains("\"nope\""), "{err}");
     });
-    // Every key went to a node holding it first: no attempt had to fail over.
-    let stats = client.stats();
-    assert_eq!(stats.failovers, 0, "{stats:?}");
+
     let snapshot = client.topology_snapshot().expect("a view");
     assert_eq!(snapshot.nodes, addrs);
     assert_eq!(snapshot.fingerprint, fleet.fingerprint().to_string());
@@ -443,10 +460,29 @@ fn a_paused_replica_is_hedged_around() {
         }
         out
     });
+    let after_gets = client.stats();
+    // MultiGets spanning every node: the paused node's part is hedged too.
+    let multi: Vec<Result<(), String>> = s.rt.block_on(async {
+        let mut out = Vec::new();
+        for round in 0..20 {
+            let indexes: Vec<usize> = (0..100).map(|j| (j * 50 + round) % KEYS).collect();
+            let keys: Vec<String> = indexes.iter().map(|&i| key(i)).collect();
+            out.push(match client.multi_get(DOMAIN, &keys).await {
+                Ok(got) => check_values(&got.values, &indexes, "v1"),
+                Err(e) => Err(e.to_string()),
+            });
+        }
+        out
+    });
     s.fleet.resume(0);
-    let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    let failed: Vec<&String> = results
+        .iter()
+        .chain(&multi)
+        .filter_map(|r| r.as_ref().err())
+        .collect();
     assert!(failed.is_empty(), "{failed:?}");
+    assert!(after_gets.hedges > 0, "{after_gets:?}");
     let stats = client.stats();
-    assert!(stats.hedges > 0, "{stats:?}");
+    assert!(stats.hedges > after_gets.hedges, "{stats:?}");
     assert!(stats.hedges <= stats.requests, "{stats:?}");
 }
