@@ -67,6 +67,11 @@ impl FleetNode {
 pub struct LocalFleet {
     nodes: Vec<FleetNode>,
     runtime: tokio::runtime::Runtime,
+    dir: PathBuf,
+    store: PathBuf,
+    domains: Vec<String>,
+    replication: usize,
+    extra: String,
 }
 
 /// A free port on 127.0.0.1 (free when this returns; the node binds it soon after).
@@ -75,7 +80,8 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local addr").port()
 }
 
-/// The TOML config of node `me` of `nodes`.
+/// The TOML config of node `me` of `nodes`; `extra` holds more top-level settings
+/// (TOML lines), e.g. a download rate limit.
 pub fn node_config(
     nodes: &[String],
     me: usize,
@@ -83,10 +89,11 @@ pub fn node_config(
     data_dir: &Path,
     store: &Path,
     domains: &[&str],
+    extra: &str,
 ) -> String {
     let list: Vec<String> = nodes.iter().map(|n| format!("{n:?}")).collect();
     let mut text = format!(
-        "listen = {:?}\ndata_dir = {:?}\npoll_interval = \"200ms\"\n\n[cluster]\nnodes = [{}]\nself = {:?}\nreplication = {replication}\n",
+        "listen = {:?}\ndata_dir = {:?}\npoll_interval = \"200ms\"\n{extra}\n\n[cluster]\nnodes = [{}]\nself = {:?}\nreplication = {replication}\n",
         nodes[me],
         data_dir.to_str().expect("UTF-8 path"),
         list.join(", "),
@@ -113,35 +120,87 @@ impl LocalFleet {
         n: usize,
         replication: usize,
     ) -> LocalFleet {
+        LocalFleet::start_with(dir, store, domains, n, replication, "")
+    }
+
+    /// Like [`LocalFleet::start`], with `extra` top-level TOML lines in every
+    /// node's config (e.g. `download_rate_limit = "1MiB"`).
+    pub fn start_with(
+        dir: &Path,
+        store: &Path,
+        domains: &[&str],
+        n: usize,
+        replication: usize,
+        extra: &str,
+    ) -> LocalFleet {
         std::fs::create_dir_all(store).expect("create the store directory");
-        let addrs: Vec<String> = (0..n)
-            .map(|_| format!("127.0.0.1:{}", free_port()))
-            .collect();
-        let mut nodes: Vec<FleetNode> = (0..n)
-            .map(|i| {
-                let data_dir = dir.join(format!("node-{i}"));
-                let config = dir.join(format!("node-{i}.toml"));
-                let text = node_config(&addrs, i, replication, &data_dir, store, domains);
-                std::fs::write(&config, text).expect("write the node config");
-                FleetNode {
-                    addr: addrs[i].clone(),
-                    config,
-                    data_dir,
-                    log_dir: dir.to_path_buf(),
-                    starts: 0,
-                    process: None,
-                    paused: false,
-                }
-            })
-            .collect();
-        for node in &mut nodes {
-            node.start();
-        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime for the fleet's own checks");
-        LocalFleet { nodes, runtime }
+        let mut fleet = LocalFleet {
+            nodes: Vec::new(),
+            runtime,
+            dir: dir.to_path_buf(),
+            store: store.to_path_buf(),
+            domains: domains.iter().map(|d| (*d).to_string()).collect(),
+            replication,
+            extra: extra.to_string(),
+        };
+        for i in 0..n {
+            fleet.nodes.push(FleetNode {
+                addr: format!("127.0.0.1:{}", free_port()),
+                config: dir.join(format!("node-{i}.toml")),
+                data_dir: dir.join(format!("node-{i}")),
+                log_dir: dir.to_path_buf(),
+                starts: 0,
+                process: None,
+                paused: false,
+            });
+        }
+        fleet.write_configs();
+        for node in &mut fleet.nodes {
+            node.start();
+        }
+        fleet
+    }
+
+    /// (Re)writes every node's config with the current node list. Running nodes
+    /// read it at their next (re)start.
+    fn write_configs(&self) {
+        let addrs = self.addrs();
+        let domains: Vec<&str> = self.domains.iter().map(String::as_str).collect();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let text = node_config(
+                &addrs,
+                i,
+                self.replication,
+                &node.data_dir,
+                &self.store,
+                &domains,
+                &self.extra,
+            );
+            std::fs::write(&node.config, text).expect("write the node config");
+        }
+    }
+
+    /// Adds a node: every config is rewritten with the longer node list (running
+    /// nodes keep the old list until [`LocalFleet::restart`]), and the new node
+    /// starts. Returns its index.
+    pub fn grow(&mut self) -> usize {
+        let i = self.nodes.len();
+        self.nodes.push(FleetNode {
+            addr: format!("127.0.0.1:{}", free_port()),
+            config: self.dir.join(format!("node-{i}.toml")),
+            data_dir: self.dir.join(format!("node-{i}")),
+            log_dir: self.dir.clone(),
+            starts: 0,
+            process: None,
+            paused: false,
+        });
+        self.write_configs();
+        self.nodes[i].start();
+        i
     }
 
     /// The nodes' addresses, in fleet order.
@@ -221,6 +280,50 @@ impl LocalFleet {
     pub fn resume(&mut self, i: usize) {
         resume(&mut self.nodes[i]);
     }
+}
+
+/// Key `i` of the fleet tests' datasets.
+pub fn key(i: usize) -> String {
+    format!("key-{i:05}")
+}
+
+/// The value of key `i` in the version tagged `tag`.
+pub fn value(tag: &str, i: usize) -> String {
+    format!("{tag}-{i}")
+}
+
+/// Writes and activates, with `tusk write`, a version of `domain` holding keys
+/// `0..keys` whose values carry `tag`, in `shards` shards; returns its id.
+pub fn publish_tagged(
+    dir: &Path,
+    store: &Path,
+    domain: &str,
+    tag: &str,
+    keys: usize,
+    shards: u32,
+) -> String {
+    let records: Vec<(String, String)> = (0..keys).map(|i| (key(i), value(tag, i))).collect();
+    let input = dir.join(format!("{tag}.tsv"));
+    crate::write_tsv(&input, &records);
+    let out = crate::Tusk::default().ok(&[
+        "write",
+        "--store",
+        store.to_str().expect("UTF-8 path"),
+        "--domain",
+        domain,
+        "--format",
+        "tsv",
+        "--input",
+        input.to_str().expect("UTF-8 path"),
+        "--shards",
+        &shards.to_string(),
+        "--json",
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
+    summary["version"]
+        .as_str()
+        .expect("the summary names the version")
+        .to_string()
 }
 
 /// Sends `sig` to `pid`; true when `kill` succeeded.
