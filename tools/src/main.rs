@@ -3,6 +3,7 @@
 //! One file per command under `cmd/`; each is thin glue over the library crates.
 
 mod cmd;
+mod fleet;
 mod output;
 mod runtime;
 mod status_json;
@@ -51,7 +52,7 @@ enum Command {
     Rollback(cmd::rollback::Args),
     /// Show every activation and rollback of a domain.
     History(cmd::history::Args),
-    /// Show what a running server serves, per domain.
+    /// Show what a running server (or, with --servers, a fleet) serves, per domain.
     Status(cmd::status::Args),
     /// Show a shard file's header, counts and checks.
     Inspect(cmd::inspect::Args),
