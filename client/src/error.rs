@@ -1,15 +1,27 @@
 //! Client errors.
 
-/// Everything a [`crate::Node`] call can fail with.
+use std::fmt;
+use std::time::Duration;
+
+/// Everything a [`crate::Node`] or [`crate::Client`] call can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The address given to `connect` cannot be parsed as a URI.
+    /// An address (given to `connect`, or a seed of [`crate::ClientBuilder`])
+    /// cannot be parsed as `host:port` or a URI.
     #[error("invalid server address {addr:?}: {detail}")]
     InvalidAddress {
         /// The address as given.
         addr: String,
         /// Why it was rejected.
+        detail: String,
+    },
+    /// A [`crate::ClientBuilder`] setting is unusable.
+    #[error("invalid client setting {setting}: {detail}")]
+    InvalidSetting {
+        /// The setting, e.g. `seeds` or `hedge_budget`.
+        setting: &'static str,
+        /// Why.
         detail: String,
     },
     /// No connection could be established.
@@ -24,28 +36,115 @@ pub enum ClientError {
     /// The server answered with a non-OK gRPC status.
     #[error("{method} failed: {}: {}", .status.code(), .status.message())]
     Rpc {
-        /// The RPC (`Get`, `MultiGet`, `Status`, `Health.Check`).
+        /// The RPC (`Get`, `MultiGet`, `Status`, `Topology`, `Health.Check`).
         method: &'static str,
         /// The gRPC status the server (or the transport) returned.
         status: tonic::Status,
     },
+    /// A node answered a routed read with an error no other node would mend
+    /// (unknown domain, invalid key, ...): the call stops there.
+    #[error("{method} on domain {domain:?} ({keys}) refused by {node}: {}: {}", .status.code(), .status.message())]
+    Refused {
+        /// The RPC (`Get` or `MultiGet`).
+        method: &'static str,
+        /// The domain read.
+        domain: String,
+        /// Which keys: `key "k"`, or `key 3 of 10` for a MultiGet.
+        keys: String,
+        /// The node that answered.
+        node: String,
+        /// Its answer.
+        status: tonic::Status,
+    },
+    /// Every node that could answer a routed read failed (or the time ran out).
+    #[error("{method} on domain {domain:?} ({keys}) failed{}: tried {tried}", deadline_note(.timed_out))]
+    Exhausted {
+        /// The RPC (`Get` or `MultiGet`).
+        method: &'static str,
+        /// The domain read.
+        domain: String,
+        /// Which keys: `key "k"`, or `key 3 of 10` for a MultiGet.
+        keys: String,
+        /// The nodes tried, each with its error, in the order tried.
+        tried: Tried,
+        /// The whole-call deadline (`request_timeout`) when it ran out first.
+        timed_out: Option<Duration>,
+    },
+    /// A MultiGet found no version every part could be answered from.
+    #[error("MultiGet on domain {domain:?} ({keys} keys): no one version answers every key: {detail} (versions seen: {})", .seen.join(", "))]
+    NoCommonVersion {
+        /// The domain read.
+        domain: String,
+        /// How many keys were asked.
+        keys: usize,
+        /// What happened last.
+        detail: String,
+        /// Every version an answer or a refusal named, in the order seen.
+        seen: Vec<String>,
+    },
+    /// No seed (nor any known node) answered the Topology RPC.
+    #[error("no node answered Topology: tried {tried}")]
+    NoTopology {
+        /// The addresses tried, each with its error.
+        tried: Tried,
+    },
+}
+
+fn deadline_note(after: &Option<Duration>) -> String {
+    after
+        .map(|d| format!(" within request_timeout {d:?}"))
+        .unwrap_or_default()
+}
+
+/// The nodes a routed call tried, each with its error, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tried(pub Vec<(String, String)>);
+
+impl fmt::Display for Tried {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no node");
+        }
+        for (i, (node, error)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{node}: {error}")?;
+        }
+        Ok(())
+    }
 }
 
 impl ClientError {
-    /// The gRPC code of the failure: the server's code for [`ClientError::Rpc`],
-    /// `Unavailable` for a connection failure and `InvalidArgument` for a bad address.
+    /// The gRPC code of the failure: the server's code for [`ClientError::Rpc`] and
+    /// [`ClientError::Refused`], `Unavailable` for a connection failure or an
+    /// exhausted failover (`DeadlineExceeded` when the time ran out),
+    /// `FailedPrecondition` for [`ClientError::NoCommonVersion`] and
+    /// `InvalidArgument` for a bad address or setting.
     pub fn code(&self) -> tonic::Code {
         match self {
-            ClientError::InvalidAddress { .. } => tonic::Code::InvalidArgument,
-            ClientError::Connect { .. } => tonic::Code::Unavailable,
-            ClientError::Rpc { status, .. } => status.code(),
+            ClientError::InvalidAddress { .. } | ClientError::InvalidSetting { .. } => {
+                tonic::Code::InvalidArgument
+            }
+            ClientError::Connect { .. } | ClientError::NoTopology { .. } => {
+                tonic::Code::Unavailable
+            }
+            ClientError::Rpc { status, .. } | ClientError::Refused { status, .. } => status.code(),
+            ClientError::Exhausted { timed_out, .. } => match timed_out {
+                Some(_) => tonic::Code::DeadlineExceeded,
+                None => tonic::Code::Unavailable,
+            },
+            ClientError::NoCommonVersion { .. } => tonic::Code::FailedPrecondition,
         }
     }
 
-    /// The server's message for [`ClientError::Rpc`], else this error's text.
+    /// The server's message for [`ClientError::Rpc`] and [`ClientError::Refused`],
+    /// else this error's text.
     pub fn message(&self) -> String {
         match self {
-            ClientError::Rpc { status, .. } => status.message().to_string(),
+            ClientError::Rpc { status, .. } | ClientError::Refused { status, .. } => {
+                status.message().to_string()
+            }
             other => other.to_string(),
         }
     }
@@ -53,7 +152,7 @@ impl ClientError {
     /// The gRPC status, when the server (or transport) returned one.
     pub fn status(&self) -> Option<&tonic::Status> {
         match self {
-            ClientError::Rpc { status, .. } => Some(status),
+            ClientError::Rpc { status, .. } | ClientError::Refused { status, .. } => Some(status),
             _ => None,
         }
     }

@@ -49,20 +49,19 @@ impl Node {
 
     /// Connects to `addr` with `options`.
     pub async fn connect_with(addr: &str, options: NodeOptions) -> Result<Node, ClientError> {
+        let endpoint = endpoint(addr, &options)?;
         let uri = normalize_addr(addr);
-        let mut endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|e| ClientError::InvalidAddress {
-                addr: addr.to_string(),
-                detail: e.to_string(),
-            })?
-            .connect_timeout(options.connect_timeout);
-        if let Some(timeout) = options.request_timeout {
-            endpoint = endpoint.timeout(timeout);
-        }
         let channel = endpoint
             .connect()
             .await
             .map_err(|source| ClientError::Connect { addr: uri, source })?;
+        Ok(Node::from_channel(channel, options.max_message_bytes))
+    }
+
+    /// A node for `addr` that connects on its first call (and reconnects after a
+    /// failure) instead of now: no I/O here, only the address is checked.
+    pub fn lazy(addr: &str, options: &NodeOptions) -> Result<Node, ClientError> {
+        let channel = endpoint(addr, options)?.connect_lazy();
         Ok(Node::from_channel(channel, options.max_message_bytes))
     }
 
@@ -136,6 +135,21 @@ impl Node {
             .status;
         Ok(ServingStatus::try_from(status).unwrap_or(ServingStatus::Unknown))
     }
+}
+
+/// The endpoint for `addr` with `options` applied.
+fn endpoint(addr: &str, options: &NodeOptions) -> Result<Endpoint, ClientError> {
+    let uri = normalize_addr(addr);
+    let mut endpoint = Endpoint::from_shared(uri)
+        .map_err(|e| ClientError::InvalidAddress {
+            addr: addr.to_string(),
+            detail: e.to_string(),
+        })?
+        .connect_timeout(options.connect_timeout);
+    if let Some(timeout) = options.request_timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    Ok(endpoint)
 }
 
 /// `host:port` -> `http://host:port`; URIs with a scheme are kept.
