@@ -184,3 +184,122 @@ fn status_servers_lists_nodes_and_flags_a_differing_topology_and_a_dead_node() {
     assert!(b.terminate());
     assert!(a.terminate());
 }
+
+/// `tusk bench ... --json` against `server`, parsed.
+fn bench(server: &str, keys: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "bench",
+        "--servers",
+        server,
+        "--domain",
+        DOMAIN,
+        "--keys",
+        path_str(keys),
+        "--duration",
+        "1s",
+        "--concurrency",
+        "4",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&tusk_ok(&args))
+}
+
+fn assert_clean_run(report: &Value) {
+    let requests = report["requests"].as_u64().expect("requests");
+    assert!(requests > 0, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["errors_by_code"], serde_json::json!({}), "{report}");
+    let p50 = report["p50_us"].as_u64().expect("p50_us");
+    let p99 = report["p99_us"].as_u64().expect("p99_us");
+    assert!(p50 > 0 && p99 >= p50, "{report}");
+    assert!(
+        report["p999_us"].as_u64().expect("p999_us") >= p99,
+        "{report}"
+    );
+    assert!(report["rps"].as_f64().expect("rps") > 0.0, "{report}");
+    assert!(
+        report["worst_window_p99_us"].as_u64().expect("worst") > 0,
+        "{report}"
+    );
+}
+
+#[test]
+fn bench_drives_gets_and_multi_gets_and_refuses_an_empty_key_file() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = publish(tmp.path());
+    let node = serve_alone(tmp.path(), "a", &store);
+    let addr = node.server_arg();
+    wait_for("the node to serve", Duration::from_secs(60), || {
+        let (_, status) = fleet_status(&[&addr]);
+        serving(&status, 0).then_some(())
+    });
+    // Half the keys exist; a missing key is an answer, not an error.
+    let keys = tmp.path().join("keys.txt");
+    let lines: Vec<String> = (0..100).map(|i| format!("key-{}", i * 2)).collect();
+    std::fs::write(&keys, format!("{}\n\n", lines.join("\n"))).expect("write keys");
+
+    let gets = bench(&addr, &keys, &["--timeline"]);
+    assert_clean_run(&gets);
+    let windows = gets["windows"].as_array().expect("windows with --timeline");
+    assert!(!windows.is_empty(), "{gets}");
+    let in_windows: u64 = windows
+        .iter()
+        .map(|w| w["requests"].as_u64().expect("window requests"))
+        .sum();
+    assert_eq!(in_windows, gets["requests"].as_u64().expect("requests"));
+    assert_eq!(
+        gets["keys"], gets["requests"],
+        "a Get reads one key: {gets}"
+    );
+
+    let multi = bench(&addr, &keys, &["--multi-get", "10"]);
+    assert_clean_run(&multi);
+    assert!(multi["windows"].is_null(), "no timeline asked: {multi}");
+    assert_eq!(
+        multi["keys"].as_u64(),
+        multi["requests"].as_u64().map(|r| r * 10),
+        "{multi}"
+    );
+
+    // An empty key file is refused, naming it.
+    let empty = tmp.path().join("no-keys.txt");
+    std::fs::write(&empty, "\n\n").expect("write empty keys");
+    let out = tusk(&[
+        "bench",
+        "--servers",
+        &addr,
+        "--domain",
+        DOMAIN,
+        "--keys",
+        path_str(&empty),
+        "--duration",
+        "1s",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(path_str(&empty)), "{stderr}");
+
+    // Requests to a domain the node does not serve are counted by code; the run
+    // still completes with exit 0.
+    let report = json(&tusk_ok(&[
+        "bench",
+        "--servers",
+        &addr,
+        "--domain",
+        "nosuch",
+        "--keys",
+        path_str(&keys),
+        "--duration",
+        "1s",
+        "--concurrency",
+        "2",
+        "--json",
+    ]));
+    let errors = report["errors"].as_u64().expect("errors");
+    assert!(errors > 0, "{report}");
+    assert_eq!(report["errors"], report["requests"], "{report}");
+    assert_eq!(report["errors_by_code"]["NOT_FOUND"], errors, "{report}");
+
+    assert!(node.terminate());
+}

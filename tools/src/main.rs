@@ -2,6 +2,7 @@
 //!
 //! One file per command under `cmd/`; each is thin glue over the library crates.
 
+mod bench;
 mod cmd;
 mod fleet;
 mod output;
@@ -64,6 +65,8 @@ enum Command {
     Policy(cmd::policy::Args),
     /// Count records added, removed and changed between two versions.
     Diff(cmd::diff::Args),
+    /// Drive read load at a fleet; report throughput, errors and latency.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Gc(args) => cmd::gc::run(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

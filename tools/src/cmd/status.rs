@@ -68,7 +68,11 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(servers) = &args.servers {
-        return run_fleet(&parse_servers(servers)?, args.timeout, args.json);
+        return run_fleet(
+            &super::server_list(servers, "--servers")?,
+            args.timeout,
+            args.json,
+        );
     }
     let options = tusk_client::NodeOptions {
         connect_timeout: args.timeout,
@@ -89,18 +93,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     crate::status_json::print_human(&status);
     Ok(())
-}
-
-/// The `--servers` list without blanks and repeats; at least one address.
-fn parse_servers(given: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut servers: Vec<String> = Vec::new();
-    for s in given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if !servers.iter().any(|known| known == s) {
-            servers.push(s.to_string());
-        }
-    }
-    anyhow::ensure!(!servers.is_empty(), "--servers names no address");
-    Ok(servers)
 }
 
 fn run_fleet(servers: &[String], timeout: Duration, json: bool) -> anyhow::Result<()> {
@@ -138,10 +130,13 @@ mod tests {
     fn servers_are_comma_separated_given_once_and_exclude_server() {
         let cli = Cli::try_parse_from(["t", "--servers", "a:1, b:1,,a:1"]).unwrap();
         let given = cli.args.servers.unwrap();
-        assert_eq!(super::parse_servers(&given).unwrap(), ["a:1", "b:1"]);
+        assert_eq!(
+            crate::cmd::server_list(&given, "--servers").unwrap(),
+            ["a:1", "b:1"]
+        );
         assert!(Cli::try_parse_from(["t", "--servers", "a:1", "--servers", "b:1"]).is_err());
         assert!(Cli::try_parse_from(["t", "--servers", "a:1", "--server", "b:1"]).is_err());
-        let err = super::parse_servers(&[" ".to_string()]).unwrap_err();
+        let err = crate::cmd::server_list(&[" ".to_string()], "--servers").unwrap_err();
         assert!(err.to_string().contains("--servers"), "{err}");
         let cli = Cli::try_parse_from(["t", "--server", "a:1"]).unwrap();
         assert_eq!(cli.args.timeout, std::time::Duration::from_secs(2));

@@ -43,27 +43,13 @@ async fn ask(addr: &str, timeout: Duration) -> NodeReport {
             addr,
             format!("no answer within {}", humantime::format_duration(timeout)),
         ),
-        Ok(Err(e)) => NodeReport::unreachable(addr, with_causes(&e)),
-        Ok(Ok((status, topology))) => {
-            NodeReport::from_answers(addr, &status, topology.as_ref().map_err(|e| with_causes(e)))
-        }
+        Ok(Err(e)) => NodeReport::unreachable(addr, crate::output::with_causes(&e)),
+        Ok(Ok((status, topology))) => NodeReport::from_answers(
+            addr,
+            &status,
+            topology.as_ref().map_err(|e| crate::output::with_causes(e)),
+        ),
     }
-}
-
-/// The error and its causes on one line, skipping a cause whose text is already
-/// there (a transport error alone says only "transport error").
-fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text.replace('\n', " ")
 }
 
 #[cfg(test)]
