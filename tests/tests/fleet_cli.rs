@@ -64,8 +64,38 @@ fn serve_alone(dir: &Path, name: &str, store: &Path) -> ServerProcess {
 
 /// A port nothing listens on (bound, then released).
 fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct ports nothing listens on (all bound at once, then released).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<_> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("local addr").port())
+}
+
+/// A node of the fleet `nodes` (replication 1) over `store`, listening on `me`.
+fn serve_in_fleet(dir: &Path, me: &str, nodes: &[String], store: &Path) -> ServerProcess {
+    let tag = me.replace([':', '.'], "-");
+    let config = dir.join(format!("{tag}.toml"));
+    let list: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{me}\"\ndata_dir = \"{}\"\npoll_interval = \"100ms\"\n\
+             [cluster]\nnodes = [{}]\nself = \"{me}\"\nreplication = 1\n\
+             [[domains]]\nname = \"{DOMAIN}\"\nstore = \"file://{}\"\n",
+            dir.join(format!("data-{tag}")).display(),
+            list.join(", "),
+            store.display()
+        ),
+    )
+    .expect("write the config");
+    ServerProcess::start(
+        &["--config", path_str(&config)],
+        &dir.join(format!("{tag}.log")),
+    )
 }
 
 /// `tusk status --servers LIST --json`: (exit code, parsed object).
@@ -302,4 +332,72 @@ fn bench_drives_gets_and_multi_gets_and_refuses_an_empty_key_file() {
     assert_eq!(report["errors_by_code"]["NOT_FOUND"], errors, "{report}");
 
     assert!(node.terminate());
+}
+
+#[test]
+fn a_fleet_of_two_splits_the_shards_serves_bench_and_shows_a_gap_when_one_stops() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = publish(tmp.path());
+    let nodes: Vec<String> = free_ports::<2>()
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let a = serve_in_fleet(tmp.path(), &nodes[0], &nodes, &store);
+    let b = serve_in_fleet(tmp.path(), &nodes[1], &nodes, &store);
+    let (a_addr, b_addr) = (a.server_arg(), b.server_arg());
+    assert_eq!([&a_addr, &b_addr], [&nodes[0], &nodes[1]]);
+
+    let (code, status) = wait_for("both nodes to serve", Duration::from_secs(60), || {
+        let (code, status) = fleet_status(&[&a_addr, &b_addr]);
+        (serving(&status, 0) && serving(&status, 1)).then_some((code, status))
+    });
+    assert_eq!(code, Some(0), "{status}");
+    let held = |node: usize| -> Vec<u64> {
+        status["nodes"][node]["domains"][0]["shards"][0]["held"]
+            .as_array()
+            .expect("held shards")
+            .iter()
+            .map(|s| s.as_u64().expect("a shard number"))
+            .collect()
+    };
+    let (held_a, held_b) = (held(0), held(1));
+    assert_eq!(held_a.len() + held_b.len(), 8, "replication 1: {status}");
+    assert!(held_a.iter().all(|s| !held_b.contains(s)), "{status}");
+    assert_eq!(
+        status["nodes"][0]["fingerprint"], status["nodes"][1]["fingerprint"],
+        "{status}"
+    );
+    let errors: Vec<_> = status["flags"]
+        .as_array()
+        .expect("flags")
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "{status}");
+
+    // The routing client reads every key through both nodes without errors.
+    let keys = tmp.path().join("keys.txt");
+    let lines: Vec<String> = (0..200).map(|i| format!("key-{i}")).collect();
+    std::fs::write(&keys, lines.join("\n")).expect("write keys");
+    assert_clean_run(&bench(&a_addr, &keys, &["--multi-get", "20"]));
+
+    // One node stops: it is unreachable and the shards only it held are a gap.
+    // (Stop one that holds shards: rendezvous may, rarely, give all eight to one.)
+    let (stopped, kept, lost) = if held_b.is_empty() {
+        (a, b, held_a)
+    } else {
+        (b, a, held_b)
+    };
+    assert!(stopped.terminate());
+    let (code, status) = fleet_status(&[&a_addr, &b_addr]);
+    assert_eq!(code, Some(1), "{status}");
+    assert_eq!(flags_of_kind(&status, "unreachable").len(), 1, "{status}");
+    let gap = flags_of_kind(&status, "coverage-gap");
+    assert_eq!(gap.len(), 1, "{status}");
+    let message = gap[0]["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("({} of 8)", lost.len())),
+        "{message}"
+    );
+    assert!(kept.terminate());
 }

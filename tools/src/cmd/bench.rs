@@ -16,6 +16,9 @@ use crate::bench::summary::{Summary, print_human, summarize};
 use crate::output::print_json;
 use crate::runtime::block_on;
 
+/// Longest one attempt on one node may take before the client tries the next.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Drive read load at a fleet and report throughput, errors and latency.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
@@ -28,8 +31,8 @@ Examples:
 Closed loop: --concurrency tasks each send requests back to back for --duration,
 through the routing client (each key to a node holding its shard, failing over and,
 with --hedge, hedging slow gets). Keys are drawn from the key file (one UTF-8 key per
-line, blank lines skipped) by a fast generator seeded with --seed, so two runs with
-the same seed ask the same keys. With --multi-get N each request is one MultiGet of
+line, blank lines skipped) by a fast generator seeded with --seed (each task draws
+the same sequence in every run with that seed). With --multi-get N each request is one MultiGet of
 N keys.
 
 Prints requests, errors by gRPC code, throughput (requests/s; keys/s counts the keys
@@ -73,7 +76,8 @@ pub struct Args {
     /// this long (within the client's hedge budget, 5 % of requests).
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     hedge: Option<Duration>,
-    /// Deadline of one request, failovers included.
+    /// Deadline of one request, failovers included (each attempt on one node gets
+    /// at most 1s of it).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     timeout: Duration,
     /// Seed of the key generator.
@@ -121,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut builder = Client::builder()
         .seeds(&servers)
         .request_timeout(args.timeout)
-        .attempt_timeout(args.timeout);
+        .attempt_timeout(args.timeout.min(ATTEMPT_TIMEOUT));
     if let Some(delay) = args.hedge {
         builder = builder.hedge(delay);
     }
@@ -259,4 +263,43 @@ async fn task_loop(
     let (totals, last) = recorder.finish();
     hand_over(last);
     (totals, samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    const BASE: [&str; 7] = ["t", "--servers", "a:1,b:1", "--domain", "d", "--keys", "k"];
+
+    fn parse(extra: &[&str]) -> Result<super::Args, clap::Error> {
+        let argv: Vec<&str> = BASE.iter().chain(extra).copied().collect();
+        Cli::try_parse_from(argv).map(|c| c.args)
+    }
+
+    #[test]
+    fn arguments_have_the_documented_defaults_and_limits() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.servers, ["a:1", "b:1"]);
+        assert_eq!(args.duration, std::time::Duration::from_secs(30));
+        assert_eq!(
+            (args.concurrency, args.multi_get, args.hedge),
+            (64, None, None)
+        );
+        let args = parse(&["--multi-get", "100", "--hedge", "5ms", "--duration", "1s"]).unwrap();
+        assert_eq!(args.multi_get, Some(100));
+        assert_eq!(args.hedge, Some(std::time::Duration::from_millis(5)));
+        assert!(parse(&["--concurrency", "0"]).is_err());
+        assert!(parse(&["--multi-get", "0"]).is_err());
+        assert!(
+            parse(&["--servers", "c:1"]).is_err(),
+            "--servers is given once"
+        );
+        assert!(parse(&["--duration", "soon"]).is_err());
+    }
 }
