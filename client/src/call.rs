@@ -54,7 +54,7 @@ pub(crate) fn verdict(status: &Status) -> Verdict {
 
 /// A status's one-line description for error reports.
 pub(crate) fn describe(status: &Status) -> String {
-    format!("{}: {}", status.code(), status.message())
+    format!("{:?}: {}", status.code(), status.message())
 }
 
 /// The status inside a node call's error.
@@ -106,7 +106,11 @@ pub(crate) enum Failure {
     /// A node answered with an error that ends the call.
     Stopped { node: String, status: Status },
     /// Every candidate failed, or the deadline passed first.
-    Exhausted { tried: Tried, timed_out: bool },
+    Exhausted {
+        tried: Tried,
+        timed_out: bool,
+        last_code: Option<Code>,
+    },
 }
 
 /// The first good answer of `op` among `candidates` (addresses, in order): one
@@ -132,10 +136,12 @@ where
     let mut tried = Vec::new();
     let mut inflight = FuturesUnordered::new();
     let mut launched = Vec::new();
+    let mut last_code = None;
     if candidates.is_empty() {
         return Err(Failure::Exhausted {
             tried: Tried(tried),
             timed_out: false,
+            last_code: None,
         });
     }
     inflight.push(launch(0));
@@ -160,6 +166,7 @@ where
                 }
                 Err(status) => {
                     tried.push((candidates[i].clone(), describe(&status)));
+                    last_code = Some(status.code());
                     let verdict = verdict(&status);
                     note_failure(shared, &candidates[i], verdict);
                     if verdict == Verdict::Stop {
@@ -175,7 +182,7 @@ where
                             armed = true;
                         }
                     } else if inflight.is_empty() {
-                        return Err(Failure::Exhausted { tried: Tried(tried), timed_out: false });
+                        return Err(Failure::Exhausted { tried: Tried(tried), timed_out: false, last_code });
                     }
                 }
             },
@@ -196,7 +203,7 @@ where
                         tried.push((candidates[i].clone(), "no answer before the deadline".into()));
                     }
                 }
-                return Err(Failure::Exhausted { tried: Tried(tried), timed_out: true });
+                return Err(Failure::Exhausted { tried: Tried(tried), timed_out: true, last_code });
             }
         }
     }

@@ -69,6 +69,8 @@ pub enum ClientError {
         tried: Tried,
         /// The whole-call deadline (`request_timeout`) when it ran out first.
         timed_out: Option<Duration>,
+        /// The code of the last failed attempt (`None` when none finished).
+        last_code: Option<tonic::Code>,
     },
     /// A MultiGet found no version every part could be answered from.
     #[error("MultiGet on domain {domain:?} ({keys} keys): no one version answers every key: {detail} (versions seen: {})", .seen.join(", "))]
@@ -117,8 +119,9 @@ impl fmt::Display for Tried {
 
 impl ClientError {
     /// The gRPC code of the failure: the server's code for [`ClientError::Rpc`] and
-    /// [`ClientError::Refused`], `Unavailable` for a connection failure or an
-    /// exhausted failover (`DeadlineExceeded` when the time ran out),
+    /// [`ClientError::Refused`], `Unavailable` for a connection failure, the last
+    /// attempt's code for an exhausted failover (`DeadlineExceeded` when the
+    /// call's time ran out, `Unavailable` when no attempt finished),
     /// `FailedPrecondition` for [`ClientError::NoCommonVersion`] and
     /// `InvalidArgument` for a bad address or setting.
     pub fn code(&self) -> tonic::Code {
@@ -130,9 +133,13 @@ impl ClientError {
                 tonic::Code::Unavailable
             }
             ClientError::Rpc { status, .. } | ClientError::Refused { status, .. } => status.code(),
-            ClientError::Exhausted { timed_out, .. } => match timed_out {
+            ClientError::Exhausted {
+                timed_out,
+                last_code,
+                ..
+            } => match timed_out {
                 Some(_) => tonic::Code::DeadlineExceeded,
-                None => tonic::Code::Unavailable,
+                None => last_code.unwrap_or(tonic::Code::Unavailable),
             },
             ClientError::NoCommonVersion { .. } => tonic::Code::FailedPrecondition,
         }

@@ -13,9 +13,10 @@ use tusk_format::partition::shard_for;
 
 use crate::ClientError;
 use crate::call::{Verdict, attempt, describe, note_failure, verdict};
-use crate::client::{MultiGot, Shared, locate, shard_candidates};
+use crate::client::{MultiGot, Shared};
 use crate::error::Tried;
 use crate::multi::{Decision, Slot, assemble, decide, group, pending};
+use crate::route::{locate, shard_candidates};
 use crate::topology::View;
 
 /// Most rounds of a MultiGet before it gives up agreeing on a version.
@@ -73,6 +74,7 @@ pub(crate) async fn multi_get(
                 return Ok(MultiGot { values, version: v });
             }
             Decision::Retry(v) => {
+                shared.stats.version_rounds.fetch_add(1, Ordering::Relaxed);
                 todo = pending(&slots, &v);
                 last = format!(
                     "{} keys still answered from another version than {v}",
@@ -140,10 +142,14 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
+    /// Asks every key of `todo` (each key's next candidate after a failure) and
+    /// records the answers in `slots`; ends once every key is answered. With a
+    /// hedge delay, keys of parts still unanswered after it are also sent to
+    /// their next candidates (once per round, budget permitting).
     async fn run(&self, todo: &[usize], slots: &mut [Slot]) -> Result<Outcome, ClientError> {
         let n = self.keys.len();
         let nodes = self.view.fleet.nodes();
-        let launch = |node: usize, ks: Vec<usize>, version: Option<String>| {
+        let launch = |id: usize, node: usize, ks: Vec<usize>, version: Option<String>| {
             let handle = self.shared.pool.node(&nodes[node]);
             let request: Vec<Vec<u8>> = ks.iter().map(|&k| self.keys[k].clone()).collect();
             let asked = version.clone();
@@ -153,25 +159,61 @@ impl Round<'_> {
                     n.multi_get(domain, request, asked.as_deref()).await
                 })
                 .await;
-                (node, ks, version, result)
+                (id, node, ks, version, result)
             }
         };
         let mut outcome = Outcome::default();
         let mut next = vec![0usize; n];
+        let mut done = vec![false; n];
+        let mut in_flight = vec![0u32; n];
+        let mut answered = 0usize;
         let mut errors: Vec<(String, String)> = Vec::new();
+        let mut last_code = None;
         let mut key_errors: HashMap<usize, Vec<usize>> = HashMap::new();
         let mut refused_by: HashMap<usize, usize> = HashMap::new();
+        // Jobs in flight by id: their keys.
+        let mut running: HashMap<usize, Vec<usize>> = HashMap::new();
         let mut jobs = FuturesUnordered::new();
+        let mut ids = 0usize;
         let target = self.target.map(str::to_string);
+        let mut spawn = |node: usize,
+                         ks: Vec<usize>,
+                         version: Option<String>,
+                         in_flight: &mut [u32],
+                         running: &mut HashMap<usize, Vec<usize>>| {
+            ids += 1;
+            for &k in &ks {
+                in_flight[k] += 1;
+            }
+            running.insert(ids, ks.clone());
+            launch(ids, node, ks, version)
+        };
         for (node, ks) in group(todo.iter().map(|&k| (k, self.cands[k][0]))) {
-            jobs.push(launch(node, ks, target.clone()));
+            jobs.push(spawn(
+                node,
+                ks,
+                target.clone(),
+                &mut in_flight,
+                &mut running,
+            ));
         }
+        let hedge = self.shared.hedge;
+        let hedge_timer = tokio::time::sleep_until(match hedge {
+            Some(delay) => Instant::now() + delay,
+            None => self.deadline,
+        });
+        tokio::pin!(hedge_timer);
+        let mut armed = hedge.is_some();
         let until = tokio::time::sleep_until(self.deadline);
         tokio::pin!(until);
-        while !jobs.is_empty() {
+        while answered < todo.len() && !jobs.is_empty() {
             tokio::select! {
                 biased;
-                Some((node, ks, asked, result)) = jobs.next() => {
+                Some((id, node, ks, asked, result)) = jobs.next() => {
+                    running.remove(&id);
+                    for &k in &ks {
+                        in_flight[k] -= 1;
+                    }
                     let addr = &nodes[node];
                     match result {
                         Ok(reply) => {
@@ -186,20 +228,32 @@ impl Round<'_> {
                                 outcome.refusal.get_or_insert_with(|| reply.version.clone());
                             }
                             for (k, entry) in ks.into_iter().zip(reply.entries) {
+                                if done[k] {
+                                    continue;
+                                }
                                 let value = entry.found.then(|| Bytes::from(entry.value));
                                 slots[k] = Some((reply.version.clone(), value));
+                                done[k] = true;
+                                answered += 1;
                             }
                         }
                         Err(status) => {
                             let verdict = verdict(&status);
                             note_failure(self.shared, addr, verdict);
+                            // Keys another attempt answered, or still may, need nothing.
+                            let open: Vec<usize> =
+                                ks.into_iter().filter(|&k| !done[k] && in_flight[k] == 0).collect();
                             let Verdict::Next { version_not_held, .. } = verdict else {
-                                return Err(self.refused(addr, &ks, status));
+                                if open.is_empty() {
+                                    continue;
+                                }
+                                return Err(self.refused(addr, &open, status));
                             };
                             errors.push((addr.clone(), describe(&status)));
+                            last_code = Some(status.code());
                             let mut again = Vec::new();
                             let mut unpinned = Vec::new();
-                            for k in ks {
+                            for k in open {
                                 key_errors.entry(k).or_default().push(errors.len() - 1);
                                 if version_not_held {
                                     refused_by.entry(k).or_insert(node);
@@ -223,16 +277,39 @@ impl Round<'_> {
                                         keys: format!("key {k} of {n}"),
                                         tried: Tried(tried),
                                         timed_out: None,
+                                        last_code,
                                     });
                                 }
                             }
                             for (node, ks) in group(again) {
                                 self.shared.stats.failovers.fetch_add(1, Ordering::Relaxed);
-                                jobs.push(launch(node, ks, target.clone()));
+                                jobs.push(spawn(node, ks, target.clone(), &mut in_flight, &mut running));
                             }
                             for (node, ks) in group(unpinned) {
-                                jobs.push(launch(node, ks, None));
+                                jobs.push(spawn(node, ks, None, &mut in_flight, &mut running));
                             }
+                        }
+                    }
+                },
+                () = &mut hedge_timer, if armed => {
+                    armed = false;
+                    let mut waiting: Vec<usize> =
+                        running.values().flatten().copied().filter(|&k| !done[k]).collect();
+                    waiting.sort_unstable();
+                    waiting.dedup();
+                    let slow: Vec<(usize, usize)> = waiting
+                        .into_iter()
+                        .filter_map(|k| self.cands[k].get(next[k] + 1).map(|&other| (k, other)))
+                        .collect();
+                    let allowed = !slow.is_empty()
+                        && self.shared.budget.lock().unwrap_or_else(|e| e.into_inner()).try_hedge();
+                    if allowed {
+                        self.shared.stats.hedges.fetch_add(1, Ordering::Relaxed);
+                        for &(k, _) in &slow {
+                            next[k] += 1;
+                        }
+                        for (node, ks) in group(slow) {
+                            jobs.push(spawn(node, ks, target.clone(), &mut in_flight, &mut running));
                         }
                     }
                 },
@@ -240,9 +317,10 @@ impl Round<'_> {
                     return Err(ClientError::Exhausted {
                         method: "MultiGet",
                         domain: self.domain.to_string(),
-                        keys: format!("{n} keys"),
+                        keys: format!("{} of {n} keys unanswered", todo.len() - answered),
                         tried: Tried(errors),
                         timed_out: Some(self.shared.request_timeout),
+                        last_code,
                     });
                 }
             }

@@ -45,11 +45,13 @@
 //!
 //! With `hedge(delay)`, a `get` whose attempt has not answered after `delay`
 //! also goes to the next candidate; the first good answer wins and the other RPC
-//! is cancelled. A token bucket keeps hedges under `hedge_budget` (default 5%) of
-//! calls.
+//! is cancelled. A MultiGet hedges the same way, once per round: the keys not
+//! answered after `delay` also go to their next candidates. A token bucket keeps
+//! hedges under `hedge_budget` (default 5%) of calls.
 //!
 //! A `multi_get` groups keys by their first candidate and sends one request per
-//! node, in parallel; a failed part's keys move to their next candidates. All
+//! node, in parallel; a failed part's keys move to their next candidates; a
+//! round ends as soon as every key is answered (slower attempts are cancelled). All
 //! values come from one version: the first part to answer names it, parts
 //! answered from another version are asked again pinned to it, and when a node
 //! does not hold it, everyone moves to the version that node serves; at most
@@ -57,6 +59,7 @@
 //! version from the start and never moves.
 #![deny(missing_docs)]
 
+mod builder;
 mod call;
 mod client;
 mod error;
@@ -68,7 +71,8 @@ mod pool;
 mod route;
 mod topology;
 
-pub use client::{Client, ClientBuilder, ClientStats, Got, MultiGot};
+pub use builder::ClientBuilder;
+pub use client::{Client, ClientStats, Got, MultiGot};
 pub use error::{ClientError, Tried};
 pub use node::{Node, NodeOptions};
 pub use pool::Pool;

@@ -14,7 +14,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tusk_format::partition::shard_for;
 use tusk_format::placement::{self, Fleet};
+
+use crate::topology::View;
 
 /// The order to try the nodes of `fleet` in for shard `shard` of `domain`, as
 /// indexes into [`Fleet::nodes`]. `holds(i)` says whether node `i` reported holding
@@ -81,6 +84,54 @@ impl DownList {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         self.failed_at.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The order to try the fleet's nodes in for `key`: the shard is computed with
+/// the shard count of `version` (or of the newest version the fleet serves).
+pub(crate) fn key_candidates(
+    view: &View,
+    down: &DownList,
+    domain: &str,
+    key: &[u8],
+    version: Option<&str>,
+) -> Vec<usize> {
+    let located = locate(view, domain, version);
+    let shard = located.map(|(_, count)| shard_for(key, count.max(1)));
+    shard_candidates(view, down, domain, located.map(|(v, _)| v), shard)
+}
+
+/// The version whose shard count places keys, with that count: `version` when a
+/// node reported it, else the newest version the fleet serves (placement does not
+/// depend on the version, only on the shard count).
+pub(crate) fn locate<'a>(
+    view: &'a View,
+    domain: &str,
+    version: Option<&'a str>,
+) -> Option<(&'a str, u32)> {
+    version
+        .and_then(|v| view.shard_count(domain, v).map(|count| (v, count)))
+        .or_else(|| view.newest_version(domain))
+}
+
+/// The candidates for `shard` of `version` (see [`crate::route`]).
+pub(crate) fn shard_candidates(
+    view: &View,
+    down: &DownList,
+    domain: &str,
+    version: Option<&str>,
+    shard: Option<u32>,
+) -> Vec<usize> {
+    let nodes = view.fleet.nodes();
+    candidates(
+        &view.fleet,
+        domain,
+        shard,
+        |i| match (version, shard) {
+            (Some(v), Some(s)) => view.holds(i, domain, v, s),
+            _ => false,
+        },
+        |i| down.is_down(&nodes[i]),
+    )
 }
 
 #[cfg(test)]

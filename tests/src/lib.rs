@@ -5,6 +5,7 @@
 //! `$TUSK_BIN`. `scripts/test` builds it before running the suite.
 #![deny(missing_docs)]
 
+pub mod fleet;
 pub mod s3;
 
 use std::io::{BufRead, BufReader};
@@ -231,6 +232,11 @@ impl ServerProcess {
     /// The address as a `host:port` string for `--server`.
     pub fn server_arg(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// The process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the server logged so far.
