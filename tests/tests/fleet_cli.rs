@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
+use tusk_tests::fleet::{LocalFleet, node_config};
 use tusk_tests::{ServerProcess, tusk, tusk_ok, wait_for, write_tsv};
 
 const DOMAIN: &str = "pages";
@@ -64,44 +65,19 @@ fn serve_alone(dir: &Path, name: &str, store: &Path) -> ServerProcess {
 
 /// A port nothing listens on (bound, then released).
 fn free_port() -> u16 {
-    free_ports::<1>()[0]
-}
-
-/// `N` distinct ports nothing listens on (all bound at once, then released).
-fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<_> = (0..N)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    std::array::from_fn(|i| listeners[i].local_addr().expect("local addr").port())
-}
-
-/// A node of the fleet `nodes` (replication 1) over `store`, listening on `me`.
-fn serve_in_fleet(dir: &Path, me: &str, nodes: &[String], store: &Path) -> ServerProcess {
-    let tag = me.replace([':', '.'], "-");
-    let config = dir.join(format!("{tag}.toml"));
-    let list: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{me}\"\ndata_dir = \"{}\"\npoll_interval = \"100ms\"\n\
-             [cluster]\nnodes = [{}]\nself = \"{me}\"\nreplication = 1\n\
-             [[domains]]\nname = \"{DOMAIN}\"\nstore = \"file://{}\"\n",
-            dir.join(format!("data-{tag}")).display(),
-            list.join(", "),
-            store.display()
-        ),
-    )
-    .expect("write the config");
-    ServerProcess::start(
-        &["--config", path_str(&config)],
-        &dir.join(format!("{tag}.log")),
-    )
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
 }
 
 /// `tusk status --servers LIST --json`: (exit code, parsed object).
 fn fleet_status(servers: &[&str]) -> (Option<i32>, Value) {
+    fleet_status_within(servers, "3s")
+}
+
+/// [`fleet_status`] with `--timeout TIMEOUT`.
+fn fleet_status_within(servers: &[&str], timeout: &str) -> (Option<i32>, Value) {
     let list = servers.join(",");
-    let out = tusk(&["status", "--servers", &list, "--timeout", "3s", "--json"]);
+    let out = tusk(&["status", "--servers", &list, "--timeout", timeout, "--json"]);
     let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
     (out.status.code(), json(&stdout))
 }
@@ -161,17 +137,16 @@ fn status_servers_lists_nodes_and_flags_a_differing_topology_and_a_dead_node() {
     let c_port = free_port();
     let c_name = format!("127.0.0.1:{c_port}");
     let config = tmp.path().join("c.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{c_name}\"\ndata_dir = \"{}\"\npoll_interval = \"100ms\"\n\
-             [cluster]\nnodes = [\"{c_name}\", \"127.0.0.1:1\"]\nself = \"{c_name}\"\n\
-             [[domains]]\nname = \"{DOMAIN}\"\nstore = \"file://{}\"\n",
-            tmp.path().join("data-c").display(),
-            store.display()
-        ),
-    )
-    .expect("write the config");
+    let c_fleet = [c_name.clone(), "127.0.0.1:1".to_string()];
+    let text = node_config(
+        &c_fleet,
+        0,
+        1,
+        &tmp.path().join("data-c"),
+        &store,
+        &[DOMAIN],
+    );
+    std::fs::write(&config, text).expect("write the config");
     let c = ServerProcess::start(&["--config", path_str(&config)], &tmp.path().join("c.log"));
     let c_addr = c.server_arg();
     assert_eq!(c_addr, c_name);
@@ -335,20 +310,15 @@ fn bench_drives_gets_and_multi_gets_and_refuses_an_empty_key_file() {
 }
 
 #[test]
-fn a_fleet_of_two_splits_the_shards_serves_bench_and_shows_a_gap_when_one_stops() {
+fn a_fleet_of_two_splits_the_shards_serves_bench_and_shows_a_gap_when_one_hangs() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let store = publish(tmp.path());
-    let nodes: Vec<String> = free_ports::<2>()
-        .iter()
-        .map(|p| format!("127.0.0.1:{p}"))
-        .collect();
-    let a = serve_in_fleet(tmp.path(), &nodes[0], &nodes, &store);
-    let b = serve_in_fleet(tmp.path(), &nodes[1], &nodes, &store);
-    let (a_addr, b_addr) = (a.server_arg(), b.server_arg());
-    assert_eq!([&a_addr, &b_addr], [&nodes[0], &nodes[1]]);
+    let mut fleet = LocalFleet::start(tmp.path(), &store, &[DOMAIN], 2, 1);
+    let addrs = fleet.addrs();
+    let (a_addr, b_addr) = (addrs[0].as_str(), addrs[1].as_str());
 
     let (code, status) = wait_for("both nodes to serve", Duration::from_secs(60), || {
-        let (code, status) = fleet_status(&[&a_addr, &b_addr]);
+        let (code, status) = fleet_status(&[a_addr, b_addr]);
         (serving(&status, 0) && serving(&status, 1)).then_some((code, status))
     });
     assert_eq!(code, Some(0), "{status}");
@@ -379,19 +349,29 @@ fn a_fleet_of_two_splits_the_shards_serves_bench_and_shows_a_gap_when_one_stops(
     let keys = tmp.path().join("keys.txt");
     let lines: Vec<String> = (0..200).map(|i| format!("key-{i}")).collect();
     std::fs::write(&keys, lines.join("\n")).expect("write keys");
-    assert_clean_run(&bench(&a_addr, &keys, &["--multi-get", "20"]));
+    assert_clean_run(&bench(a_addr, &keys, &["--multi-get", "20"]));
 
-    // One node stops: it is unreachable and the shards only it held are a gap.
-    // (Stop one that holds shards: rendezvous may, rarely, give all eight to one.)
-    let (stopped, kept, lost) = if held_b.is_empty() {
-        (a, b, held_a)
+    // A node that hangs (SIGSTOP: its socket accepts, it answers nothing) is
+    // unreachable within --timeout, and the shards only it holds are a gap. (Pause
+    // one that holds shards: rendezvous may, rarely, give all eight to one node.)
+    let (hung, lost) = if held_b.is_empty() {
+        (0, held_a)
     } else {
-        (b, a, held_b)
+        (1, held_b)
     };
-    assert!(stopped.terminate());
-    let (code, status) = fleet_status(&[&a_addr, &b_addr]);
+    fleet.pause(hung);
+    let (code, status) = fleet_status_within(&[a_addr, b_addr], "1s");
     assert_eq!(code, Some(1), "{status}");
-    assert_eq!(flags_of_kind(&status, "unreachable").len(), 1, "{status}");
+    let down = flags_of_kind(&status, "unreachable");
+    assert_eq!(down.len(), 1, "{status}");
+    assert_eq!(down[0]["nodes"], serde_json::json!([addrs[hung]]));
+    assert!(
+        down[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("no answer within 1s"),
+        "{status}"
+    );
     let gap = flags_of_kind(&status, "coverage-gap");
     assert_eq!(gap.len(), 1, "{status}");
     let message = gap[0]["message"].as_str().expect("message");
@@ -399,5 +379,4 @@ fn a_fleet_of_two_splits_the_shards_serves_bench_and_shows_a_gap_when_one_stops(
         message.contains(&format!("({} of 8)", lost.len())),
         "{message}"
     );
-    assert!(kept.terminate());
 }

@@ -27,9 +27,11 @@ pub async fn collect(addresses: &[String], timeout: Duration) -> Vec<NodeReport>
 }
 
 async fn ask(addr: &str, timeout: Duration) -> NodeReport {
+    // One deadline covers the connection and both RPCs (so its message is the
+    // one a hung node gets); the connect timeout only ends a hopeless dial early.
     let options = NodeOptions {
         connect_timeout: timeout,
-        request_timeout: Some(timeout),
+        request_timeout: None,
         ..NodeOptions::default()
     };
     let answers = tokio::time::timeout(timeout, async {
