@@ -10,21 +10,28 @@ use tusk_client::Code;
 /// Largest latency recorded, in microseconds (60 s); longer ones count as this.
 const MAX_LATENCY_US: u64 = 60_000_000;
 
-/// Histogram of the whole run: three significant digits.
+/// Histogram of the whole run: three significant digits. Histograms grow with the
+/// largest value recorded, so a task whose requests take milliseconds holds a few
+/// tens of KiB, however many tasks run.
 fn total_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant bounds are valid")
+    Histogram::new(3).expect("3 significant digits are supported")
 }
 
 /// Histogram of one second: two significant digits (a window's p99 to 1 %), so a
-/// long run's windows stay small (about 20 KiB each).
+/// long run's windows stay small.
 fn window_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("constant bounds are valid")
+    Histogram::new(2).expect("2 significant digits are supported")
 }
 
+/// Why recording cannot fail: the histograms resize to hold any value up to
+/// [`MAX_LATENCY_US`], and larger ones are clamped before they are recorded.
+const GROWS: &str = "auto-resizing histograms hold every clamped latency";
+
+/// The latency to record, in microseconds: at least 1, at most [`MAX_LATENCY_US`].
 fn micros(latency: Duration) -> u64 {
     u64::try_from(latency.as_micros())
         .unwrap_or(u64::MAX)
-        .max(1)
+        .clamp(1, MAX_LATENCY_US)
 }
 
 /// The canonical gRPC name of a code, e.g. `DEADLINE_EXCEEDED`.
@@ -73,7 +80,7 @@ impl Window {
     fn merge(&mut self, other: &Window) {
         self.latency
             .add(&other.latency)
-            .expect("windows share their bounds");
+            .expect("auto-resizing histograms take any value");
         self.requests += other.requests;
         self.errors += other.errors;
     }
@@ -107,7 +114,7 @@ impl Totals {
     pub fn merge(&mut self, other: &Totals) {
         self.latency
             .add(&other.latency)
-            .expect("totals share their bounds");
+            .expect("auto-resizing histograms take any value");
         self.requests += other.requests;
         self.errors += other.errors;
         for (code, n) in &other.errors_by_code {
@@ -170,9 +177,9 @@ impl TaskRecorder {
         };
         let (_, window) = self.current.as_mut().expect("set just above");
         let us = micros(latency);
-        window.latency.saturating_record(us);
+        window.latency.record(us).expect(GROWS);
         window.requests += 1;
-        self.totals.latency.saturating_record(us);
+        self.totals.latency.record(us).expect(GROWS);
         self.totals.requests += 1;
         if let Err(code) = outcome {
             window.errors += 1;
@@ -256,7 +263,10 @@ mod tests {
         task.record(Duration::ZERO, Duration::ZERO, Ok(()));
         let (totals, _) = task.finish();
         assert_eq!(totals.latency.len(), 2);
-        assert!(totals.latency.max() >= MAX_LATENCY_US);
+        assert_eq!(
+            totals.latency.max(),
+            totals.latency.highest_equivalent(MAX_LATENCY_US)
+        );
         assert_eq!(totals.latency.min(), 1);
     }
 }
