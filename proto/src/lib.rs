@@ -35,6 +35,9 @@ pub const REASON_HEADER: &str = "tusk-reason";
 pub const REASON_SHARD_NOT_HELD: &str = "shard-not-held";
 /// [`REASON_HEADER`]: the node does not hold the version the request names.
 pub const REASON_VERSION_NOT_HELD: &str = "version-not-held";
+/// Response metadata sent with [`REASON_VERSION_NOT_HELD`]: the version the node
+/// serves instead, so a caller can re-read everything from it.
+pub const SERVED_VERSION_HEADER: &str = "tusk-served-version";
 /// [`REASON_HEADER`]: the node has no version of the domain loaded yet.
 pub const REASON_NOT_LOADED: &str = "not-loaded";
 

@@ -334,6 +334,14 @@ impl From<ReadError> for tonic::Status {
                 tonic::metadata::MetadataValue::from_static(reason),
             );
         }
+        if let ReadError::VersionNotHeld { held, .. } = &e
+            && let Some(served) = held.split(", ").next()
+            && let Ok(value) = served.parse()
+        {
+            status
+                .metadata_mut()
+                .insert(tusk_proto::SERVED_VERSION_HEADER, value);
+        }
         status
     }
 }

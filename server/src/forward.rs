@@ -155,6 +155,14 @@ pub fn worth_another_replica(status: &Status) -> bool {
     )
 }
 
+/// The version a `version-not-held` refusal says the refusing node serves.
+pub fn served_version(status: &Status) -> Option<&str> {
+    status
+        .metadata()
+        .get(tusk_proto::SERVED_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+}
+
 /// The reason (`tusk-reason`) a status carries, if any.
 pub fn reason(status: &Status) -> Option<&str> {
     status
@@ -189,6 +197,15 @@ fn all_failed(failures: Vec<(String, Status)>) -> Status {
             tusk_proto::REASON_HEADER,
             MetadataValue::from_static(tusk_proto::REASON_VERSION_NOT_HELD),
         );
+        if let Some(served) = failures[0]
+            .1
+            .metadata()
+            .get(tusk_proto::SERVED_VERSION_HEADER)
+        {
+            status
+                .metadata_mut()
+                .insert(tusk_proto::SERVED_VERSION_HEADER, served.clone());
+        }
     }
     status
 }

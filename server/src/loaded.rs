@@ -16,6 +16,9 @@ pub struct LoadedVersion {
     /// Indexed by shard number; `None` for shards this node does not hold. Shared
     /// with the versions built from this one by [`LoadedVersion::with_shard`].
     shards: Vec<Option<Arc<LocalShard>>>,
+    /// Shards this node owns but has not got on disk yet (after a topology change):
+    /// forwarded until a download fetches them.
+    missing: Vec<u32>,
 }
 
 impl std::fmt::Debug for LoadedVersion {
@@ -60,7 +63,38 @@ impl LoadedVersion {
             let shard = LocalShard::open(&manifest.version, &path, entry, checked)?;
             shards[index as usize] = Some(Arc::new(shard));
         }
-        Ok(LoadedVersion { manifest, shards })
+        Ok(LoadedVersion {
+            manifest,
+            shards,
+            missing: Vec::new(),
+        })
+    }
+
+    /// Opens a complete local copy of `manifest` as [`LoadedVersion::open`] does,
+    /// tolerating a topology change since it was downloaded: owned shards whose files
+    /// are absent are listed in [`LoadedVersion::missing`] (to be downloaded), and
+    /// shards no longer owned whose files are still there are opened too, so the
+    /// node keeps answering for them until the download of the missing ones ends.
+    pub fn open_local(
+        dir: &DomainDir,
+        manifest: Manifest,
+        owned: &[u32],
+    ) -> Result<LoadedVersion, LoadError> {
+        let present = |index: u32| {
+            manifest
+                .shards
+                .get(index as usize)
+                .is_some_and(|e| dir.shard_path(&manifest.version, &e.object).is_file())
+        };
+        let (open, missing) = split_present(owned, manifest.shard_count, present);
+        let mut loaded = LoadedVersion::open(dir, manifest, &open, Checked::Recorded)?;
+        loaded.missing = missing;
+        Ok(loaded)
+    }
+
+    /// Owned shards not on local disk yet (empty once the version is complete).
+    pub fn missing(&self) -> &[u32] {
+        &self.missing
     }
 
     /// The same version with shard `shard.entry().index` replaced by `shard` (a
@@ -74,6 +108,7 @@ impl LoadedVersion {
         LoadedVersion {
             manifest: self.manifest.clone(),
             shards,
+            missing: self.missing.clone(),
         }
     }
 
@@ -115,6 +150,18 @@ impl LoadedVersion {
             source,
         })
     }
+}
+
+/// Which shards of a local copy to open, and which owned ones are missing: every
+/// present shard (owned or not, ascending) and the owned shards not present.
+pub fn split_present(
+    owned: &[u32],
+    shard_count: u32,
+    present: impl Fn(u32) -> bool,
+) -> (Vec<u32>, Vec<u32>) {
+    let open = (0..shard_count).filter(|&i| present(i)).collect();
+    let missing = owned.iter().copied().filter(|&i| !present(i)).collect();
+    (open, missing)
 }
 
 /// The versions a domain holds in memory, newest swap first: `versions[0]` answers
@@ -218,6 +265,7 @@ mod tests {
         Arc::new(LoadedVersion {
             manifest,
             shards: vec![None, None],
+            missing: Vec::new(),
         })
     }
 
@@ -262,6 +310,21 @@ mod tests {
         assert_eq!(held.select("d", "v1").expect("previous").version(), "v1");
         let err = held.select("d", "v0").expect_err("not held");
         assert!(err.to_string().contains("holds v2, v1"), "{err}");
+    }
+
+    #[test]
+    fn a_changed_topology_opens_what_is_there_and_lists_what_is_missing() {
+        // Owned now: 1, 2, 5. On disk (owned under the old topology): 0, 1, 2.
+        let on_disk = [0u32, 1, 2];
+        let (open, missing) = split_present(&[1, 2, 5], 6, |i| on_disk.contains(&i));
+        assert_eq!(
+            open,
+            [0, 1, 2],
+            "shards no longer owned keep answering meanwhile"
+        );
+        assert_eq!(missing, [5]);
+        let (open, missing) = split_present(&[1, 2], 6, |i| on_disk.contains(&i));
+        assert_eq!((open.len(), missing.len()), (3, 0));
     }
 
     #[test]

@@ -229,12 +229,14 @@ impl TuskService {
         {
             return first;
         }
-        // The replicas serve another version: learn which from one of them.
-        let probe = self.probe_version(req).await?;
-        match self.multi_get_local(req, Some(&probe), true) {
+        // The replicas serve another version, which their refusal names.
+        let Some(served) = forward::served_version(status).map(str::to_string) else {
+            return first;
+        };
+        match self.multi_get_local(req, Some(&served), true) {
             Ok(local) => self.complete(req, local).await,
             Err(ReadError::VersionNotHeld { held, .. }) => Err(Status::unavailable(format!(
-                "the fleet is between versions of {:?}: this node holds {held}, its peers serve {probe}; retry, or name a version",
+                "the fleet is between versions of {:?}: this node holds {held}, its peers serve {served}; retry, or name a version",
                 req.domain
             ))),
             Err(e) => Err(e.into()),
@@ -280,18 +282,6 @@ impl TuskService {
             }
         }
         Ok(MultiGetResponse { entries, version })
-    }
-
-    /// The version the replicas of the request's first key serve.
-    async fn probe_version(&self, req: &MultiGetRequest) -> Result<String, Status> {
-        let key = req.keys.first().cloned().unwrap_or_default();
-        let all = self.peers.all();
-        let probe = GetRequest {
-            domain: req.domain.clone(),
-            key,
-            version: String::new(),
-        };
-        Ok(self.peers.get(&all, &probe).await?.version)
     }
 
     fn count_forwarded(&self, domain: &str, keys: u64) {

@@ -64,9 +64,11 @@ impl Fetcher {
         let owned = self.ownership.owned_shards(&manifest);
         let dir = self.dir.clone();
         let manifest = Manifest::clone(&manifest);
+        let domain = self.domain.clone();
         let loaded = blocking("open downloaded shards", move || {
             let loaded = LoadedVersion::open(&dir, manifest, &owned, Checked::ByDownload)?;
             dir.write_manifest(loaded.manifest())?;
+            shed_unowned(&dir, loaded.manifest(), &owned, &domain)?;
             Ok(loaded)
         })
         .await?;
@@ -185,10 +187,29 @@ impl Fetcher {
         blocking("open local version", move || {
             let manifest = dir.read_manifest(&v)?;
             let owned = ownership.owned_shards(&manifest);
-            LoadedVersion::open(&dir, manifest, &owned, Checked::Recorded).map(Arc::new)
+            LoadedVersion::open_local(&dir, manifest, &owned).map(Arc::new)
         })
         .await
     }
+}
+
+/// Deletes the files of shards of `manifest` this node no longer owns (left by an
+/// older topology). Mappings of them stay valid until the old version is dropped.
+fn shed_unowned(
+    dir: &DomainDir,
+    manifest: &Manifest,
+    owned: &[u32],
+    domain: &str,
+) -> Result<(), LoadError> {
+    for entry in manifest.shards.iter().filter(|e| !owned.contains(&e.index)) {
+        let path = dir.shard_path(&manifest.version, &entry.object);
+        if path.is_file() {
+            dir.remove_shard(&manifest.version, &entry.object)?;
+            tracing::info!(domain, version = %manifest.version, shard = entry.index,
+                "removed a shard this node no longer owns");
+        }
+    }
+    Ok(())
 }
 
 /// Runs blocking file-system or CPU work off the async workers.

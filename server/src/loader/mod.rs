@@ -193,6 +193,10 @@ impl Loader {
             let target = self.domain.store_current();
             let held = self.domain.held_full().map(|h| h.ids()).unwrap_or_default();
             let served = self.domain.current_version();
+            let served_missing = self
+                .domain
+                .held_full()
+                .is_some_and(|h| !h.current().missing().is_empty());
             let view = View {
                 target: target.as_deref(),
                 served: served.as_deref(),
@@ -202,6 +206,7 @@ impl Loader {
                 held_back: target
                     .as_deref()
                     .is_some_and(|t| self.failed.as_ref().is_some_and(|f| f.holds_back(t))),
+                served_missing,
             };
             match plan::next_step(&view) {
                 Step::Idle => return,

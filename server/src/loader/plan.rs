@@ -5,7 +5,9 @@
 //!
 //! The rules, in the order [`next_step`] applies them:
 //! 1. A download whose version `CURRENT` no longer names is abandoned.
-//! 2. Nothing to do when `CURRENT`'s version is served.
+//! 2. Nothing to do when `CURRENT`'s version is served, unless it lacks owned
+//!    shards (the topology changed): then it is downloaded again (the shards on
+//!    disk are kept and checked, the missing ones fetched) while it serves.
 //! 3. `CURRENT`'s version held in memory is swapped in at once.
 //! 4. `CURRENT`'s version complete on local disk is opened and swapped in.
 //! 5. While nothing is served, the newest complete local version is served
@@ -35,6 +37,9 @@ pub struct View<'a> {
     pub downloading: Option<&'a str>,
     /// True while a recent failure of `target` holds a new attempt back.
     pub held_back: bool,
+    /// True when the served version lacks shards this node owns (the topology
+    /// changed since it was downloaded).
+    pub served_missing: bool,
 }
 
 /// The loader's next step.
@@ -73,6 +78,9 @@ pub fn next_step(v: &View) -> Step {
         return fallback().unwrap_or(Step::Idle);
     };
     if v.served == Some(target) {
+        if v.served_missing && !v.held_back && v.downloading.is_none() {
+            return Step::Download(target.to_string());
+        }
         return Step::Idle;
     }
     if v.held.iter().any(|h| h == target) {
@@ -205,6 +213,36 @@ mod tests {
             ..view
         };
         assert_eq!(next_step(&in_memory), Step::SwapHeld("v1".into()));
+    }
+
+    #[test]
+    fn a_served_version_missing_owned_shards_downloads_them_while_serving() {
+        let local = ids(&["v1"]);
+        let held = ids(&["v1"]);
+        let served = View {
+            target: Some("v1"),
+            served: Some("v1"),
+            held: &held,
+            local: &local,
+            served_missing: true,
+            ..View::default()
+        };
+        assert_eq!(next_step(&served), Step::Download("v1".into()));
+        let running = View {
+            downloading: Some("v1"),
+            ..served
+        };
+        assert_eq!(next_step(&running), Step::Idle);
+        let held_back = View {
+            held_back: true,
+            ..served
+        };
+        assert_eq!(next_step(&held_back), Step::Idle);
+        let complete = View {
+            served_missing: false,
+            ..served
+        };
+        assert_eq!(next_step(&complete), Step::Idle);
     }
 
     #[test]

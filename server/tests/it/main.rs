@@ -2,6 +2,7 @@
 
 mod common;
 mod damage;
+mod fleet;
 mod restart;
 mod resume;
 mod serve;
