@@ -2,7 +2,9 @@
 //!
 //! One file per command under `cmd/`; each is thin glue over the library crates.
 
+mod bench;
 mod cmd;
+mod fleet;
 mod output;
 mod runtime;
 mod status_json;
@@ -51,7 +53,7 @@ enum Command {
     Rollback(cmd::rollback::Args),
     /// Show every activation and rollback of a domain.
     History(cmd::history::Args),
-    /// Show what a running server serves, per domain.
+    /// Show what a running server (or, with --servers, a fleet) serves, per domain.
     Status(cmd::status::Args),
     /// Show a shard file's header, counts and checks.
     Inspect(cmd::inspect::Args),
@@ -63,6 +65,8 @@ enum Command {
     Policy(cmd::policy::Args),
     /// Count records added, removed and changed between two versions.
     Diff(cmd::diff::Args),
+    /// Drive read load at a fleet; report throughput, errors and latency.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Gc(args) => cmd::gc::run(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Diff(args) => cmd::diff::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

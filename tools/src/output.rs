@@ -44,6 +44,22 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// The error and its causes on one line, skipping a cause whose text is already
+/// there (a transport error alone says only "transport error").
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
 /// Prints rows as an aligned table with a header line.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -1,6 +1,7 @@
 //! One module per `tusk` command.
 
 pub mod activate;
+pub mod bench;
 pub mod diff;
 mod encoding;
 pub mod gc;
@@ -49,4 +50,17 @@ pub struct ServerArgs {
         value_name = "ADDR"
     )]
     pub server: String,
+}
+
+/// A comma-separated address list (`--servers`) without blanks and repeats; at
+/// least one address, else an error naming `flag`.
+pub fn server_list(given: &[String], flag: &str) -> anyhow::Result<Vec<String>> {
+    let mut servers: Vec<String> = Vec::new();
+    for s in given.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if !servers.iter().any(|known| known == s) {
+            servers.push(s.to_string());
+        }
+    }
+    anyhow::ensure!(!servers.is_empty(), "{flag} names no address");
+    Ok(servers)
 }

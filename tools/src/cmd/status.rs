@@ -1,18 +1,65 @@
-//! `tusk status`: what a server serves.
+//! `tusk status`: what a server serves, or with `--servers` what a fleet serves.
+
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::ServerArgs;
+use crate::fleet;
 use crate::output::print_json;
 use crate::runtime::block_on;
 
 /// Show what a running server serves: per domain, the current version, the versions
-/// held locally, the state (loading / serving / failed) and the last error.
+/// held locally, the state (loading / serving / failed) and the last error. With
+/// `--servers`, the same for every node of a fleet side by side, checked for
+/// agreement (the flags are listed in `after_help`).
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  tusk status --server 127.0.0.1:7070 --json")]
+#[command(after_help = "\
+Examples:
+  tusk status --server 127.0.0.1:7070 --json
+  tusk status --servers 10.0.0.1:7070,10.0.0.2:7070,10.0.0.3:7070
+  tusk status --servers 10.0.0.1:7070,10.0.0.2:7070 --timeout 500ms --json
+
+With --servers, every node is asked at once (Status and Topology, each node within
+--timeout). One table row per node and domain: state, version served, versions loaded,
+shards held of the served version (held/total), placement fingerprint, last error.
+Then the flags, one per line:
+  error    unreachable           a node did not answer (with its error)
+  error    fingerprint-mismatch  nodes disagree on the fleet (node list or
+                                 replication); nodes running alone agree
+  error    coverage-gap          shards of a served version that no reachable
+                                 node holds
+  warning  version-skew          nodes serve different versions of a domain
+  warning  topology-unavailable  a node answered Status but not Topology
+  info     unlisted-node         a node's topology names a node not in --servers
+
+Exit status: 0 when no flag is an error, 1 otherwise (a node down included), so
+scripts and probes can run it as a check.
+
+With --servers, --json prints one object:
+  {\"nodes\": [{\"address\", \"reachable\", \"error\", \"name\", \"tusk_version\",
+              \"fingerprint\",
+              \"fleet_nodes\", \"replication\", \"topology_error\",
+              \"domains\": [{\"name\", \"state\", \"serving\", \"loaded_versions\",
+                \"local_versions\", \"last_error\", \"failed_version\",
+                \"shards\": [{\"version\", \"shard_count\", \"held\"}]}]}],
+   \"flags\": [{\"severity\", \"kind\", \"message\", \"nodes\"}]}")]
 pub struct Args {
     #[command(flatten)]
     server: ServerArgs,
+    /// Every node of a fleet, comma-separated (`A,B,C`): show them side by side and
+    /// check that they agree. Replaces --server.
+    #[arg(
+        long,
+        value_name = "ADDR,ADDR,...",
+        value_delimiter = ',',
+        action = clap::ArgAction::Set,
+        conflicts_with = "server"
+    )]
+    servers: Option<Vec<String>>,
+    /// How long each node may take to connect and answer.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    timeout: Duration,
     /// Print the status as one JSON object.
     #[arg(long)]
     json: bool,
@@ -20,8 +67,20 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(servers) = &args.servers {
+        return run_fleet(
+            &super::server_list(servers, "--servers")?,
+            args.timeout,
+            args.json,
+        );
+    }
+    let options = tusk_client::NodeOptions {
+        connect_timeout: args.timeout,
+        request_timeout: Some(args.timeout),
+        ..Default::default()
+    };
     let status = block_on(async {
-        let client = tusk_client::Node::connect(&args.server.server)
+        let client = tusk_client::Node::connect_with(&args.server.server, options)
             .await
             .with_context(|| format!("connecting to {}", args.server.server))?;
         client
@@ -34,4 +93,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     crate::status_json::print_human(&status);
     Ok(())
+}
+
+fn run_fleet(servers: &[String], timeout: Duration, json: bool) -> anyhow::Result<()> {
+    let nodes = block_on(fleet::collect(servers, timeout))?;
+    let flags = fleet::fleet_flags(&nodes);
+    if json {
+        print_json(&fleet::to_json(&nodes, &flags))?;
+    } else {
+        fleet::print_human(&nodes, &flags);
+    }
+    if fleet::has_errors(&flags) {
+        let errors = flags
+            .iter()
+            .filter(|f| f.severity == fleet::Severity::Error)
+            .count();
+        anyhow::bail!(
+            "the fleet check found {errors} error{} (see the flags above)",
+            if errors == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::Args,
+    }
+
+    #[test]
+    fn servers_are_comma_separated_given_once_and_exclude_server() {
+        let cli = Cli::try_parse_from(["t", "--servers", "a:1, b:1,,a:1"]).unwrap();
+        let given = cli.args.servers.unwrap();
+        assert_eq!(
+            crate::cmd::server_list(&given, "--servers").unwrap(),
+            ["a:1", "b:1"]
+        );
+        assert!(Cli::try_parse_from(["t", "--servers", "a:1", "--servers", "b:1"]).is_err());
+        assert!(Cli::try_parse_from(["t", "--servers", "a:1", "--server", "b:1"]).is_err());
+        let err = crate::cmd::server_list(&[" ".to_string()], "--servers").unwrap_err();
+        assert!(err.to_string().contains("--servers"), "{err}");
+        let cli = Cli::try_parse_from(["t", "--server", "a:1"]).unwrap();
+        assert_eq!(cli.args.timeout, std::time::Duration::from_secs(2));
+        assert!(cli.args.servers.is_none());
+    }
 }

@@ -1,0 +1,144 @@
+//! Printing the fleet view: one JSON object, or a table and the flags.
+
+use serde_json::{Value, json};
+
+use super::flags::{Flag, Severity};
+use super::report::NodeReport;
+use crate::output::print_table;
+
+/// `{"nodes": [...], "flags": [{severity, kind, message, nodes}]}`.
+pub fn to_json(nodes: &[NodeReport], flags: &[Flag]) -> Value {
+    json!({ "nodes": nodes, "flags": flags })
+}
+
+fn dash(s: Option<&str>) -> String {
+    match s {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => "-".to_string(),
+    }
+}
+
+/// The table's rows: one per node and domain (one per node when it has none).
+fn rows(nodes: &[NodeReport]) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for n in nodes {
+        let label = match &n.name {
+            Some(name) if name != &n.address => format!("{} ({name})", n.address),
+            _ => n.address.clone(),
+        };
+        let fingerprint = dash(n.fingerprint.as_deref());
+        if !n.reachable {
+            let error = dash(n.error.as_deref());
+            rows.push(vec![
+                label,
+                "-".into(),
+                "unreachable".into(),
+                "-".into(),
+                "-".into(),
+                "-".into(),
+                fingerprint,
+                error,
+            ]);
+            continue;
+        }
+        if n.domains.is_empty() {
+            let none = || "-".to_string();
+            rows.push(vec![
+                label.clone(),
+                none(),
+                none(),
+                none(),
+                none(),
+                none(),
+                fingerprint.clone(),
+                none(),
+            ]);
+        }
+        for d in &n.domains {
+            let shards = d
+                .serving
+                .as_deref()
+                .and_then(|v| d.held(v))
+                .map(|h| format!("{}/{}", h.held.len(), h.shard_count))
+                .unwrap_or_else(|| "-".into());
+            let error = match (&d.last_error, &d.failed_version) {
+                (Some(e), Some(v)) => format!("{v}: {e}"),
+                (Some(e), None) => e.clone(),
+                _ => "-".into(),
+            };
+            rows.push(vec![
+                label.clone(),
+                d.name.clone(),
+                d.state.clone(),
+                dash(d.serving.as_deref()),
+                dash(Some(&d.loaded_versions.join(","))),
+                shards,
+                fingerprint.clone(),
+                error.replace('\n', " "),
+            ]);
+        }
+    }
+    rows
+}
+
+/// Prints the table, then the flags one per line (or that there are none).
+pub fn print_human(nodes: &[NodeReport], flags: &[Flag]) {
+    print_table(
+        &[
+            "NODE",
+            "DOMAIN",
+            "STATE",
+            "SERVING",
+            "LOADED",
+            "SHARDS",
+            "FINGERPRINT",
+            "LAST ERROR",
+        ],
+        &rows(nodes),
+    );
+    println!();
+    if flags.is_empty() {
+        println!("no flags: every node answered and agrees");
+    }
+    for f in flags {
+        let severity = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        };
+        println!("{severity:<7}  {:<20}  {}", f.kind, f.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::flags::fleet_flags;
+
+    #[test]
+    fn json_has_the_stable_keys() {
+        let nodes = vec![NodeReport::unreachable("a:1", "refused".into())];
+        let flags = fleet_flags(&nodes);
+        let v = to_json(&nodes, &flags);
+        assert_eq!(v["nodes"][0]["address"], "a:1");
+        assert_eq!(v["nodes"][0]["reachable"], false);
+        assert_eq!(v["nodes"][0]["error"], "refused");
+        assert_eq!(v["flags"][0]["severity"], "error");
+        assert_eq!(v["flags"][0]["kind"], "unreachable");
+        assert_eq!(v["flags"][0]["nodes"][0], "a:1");
+        assert!(
+            v["flags"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("refused")
+        );
+    }
+
+    #[test]
+    fn an_unreachable_node_is_one_row_with_its_error() {
+        let rows = rows(&[NodeReport::unreachable("a:1", "refused".into())]);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0][2], "unreachable");
+        assert_eq!(rows[0][7], "refused");
+    }
+}
