@@ -145,6 +145,7 @@ fn status_servers_lists_nodes_and_flags_a_differing_topology_and_a_dead_node() {
         &tmp.path().join("data-c"),
         &store,
         &[DOMAIN],
+        "",
     );
     std::fs::write(&config, text).expect("write the config");
     let c = ServerProcess::start(&["--config", path_str(&config)], &tmp.path().join("c.log"));

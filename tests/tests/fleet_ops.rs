@@ -239,8 +239,9 @@ fn a_rollback_while_the_fleet_downloads_the_bad_version_never_serves_it() {
     let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     let bad = summary["version"].as_str().expect("version").to_string();
     // Let the fleet start downloading it, then roll back.
+    let started = format!("downloading version domain={DOMAIN} version={bad}");
     wait_for("a node to start downloading the bad version", WAIT, || {
-        (0..fleet.len()).find(|&i| fleet.node(i).log().contains("downloading version"))
+        (0..fleet.len()).find(|&i| fleet.node(i).log().contains(&started))
     });
     Tusk::default().ok(&["rollback", "--store", store_arg(&store), "--domain", DOMAIN]);
     let rolled_back_at = Instant::now();
@@ -270,7 +271,11 @@ fn a_rollback_while_the_fleet_downloads_the_bad_version_never_serves_it() {
     let abandoned = (0..fleet.len())
         .filter(|&i| fleet.node(i).log().contains("abandoning the download"))
         .count();
-    assert!(abandoned > 0, "some node abandoned the bad download");
+    assert!(
+        abandoned > 0,
+        "some node abandoned the bad download; node 0 logged:\n{}",
+        fleet.node(0).log()
+    );
 }
 
 #[test]
