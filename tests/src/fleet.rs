@@ -303,8 +303,21 @@ pub fn publish_tagged(
     shards: u32,
 ) -> String {
     let records: Vec<(String, String)> = (0..keys).map(|i| (key(i), value(tag, i))).collect();
-    let input = dir.join(format!("{tag}.tsv"));
-    crate::write_tsv(&input, &records);
+    publish_records(dir, store, domain, tag, &records, shards)
+}
+
+/// Writes and activates, with `tusk write`, a version of `domain` holding
+/// `records` in `shards` shards (the input file is `<dir>/<name>.tsv`); returns its id.
+pub fn publish_records(
+    dir: &Path,
+    store: &Path,
+    domain: &str,
+    name: &str,
+    records: &[(String, String)],
+    shards: u32,
+) -> String {
+    let input = dir.join(format!("{name}.tsv"));
+    crate::write_tsv(&input, records);
     let out = crate::Tusk::default().ok(&[
         "write",
         "--store",

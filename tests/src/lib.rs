@@ -271,7 +271,16 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Writes a TSV file of `records` to `path`.
+/// A two-worker tokio runtime for a test's own async calls (clients, readers).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// Writes `records` as a TSV file (one `key<TAB>value` line each).
 pub fn write_tsv(path: &Path, records: &[(String, String)]) {
     let mut text = String::new();
     for (k, v) in records {

@@ -12,42 +12,16 @@ use std::time::{Duration, Instant};
 use tusk_client::Client;
 use tusk_format::partition::shard_for;
 use tusk_format::placement::{self, Fleet};
-use tusk_tests::fleet::LocalFleet;
-use tusk_tests::{Tusk, wait_for, write_tsv};
+use tusk_tests::fleet::{LocalFleet, key, publish_tagged, value};
+use tusk_tests::wait_for;
 
 const DOMAIN: &str = "pages";
 const KEYS: usize = 5000;
 const SHARDS: u32 = 16;
 
-fn key(i: usize) -> String {
-    format!("key-{i:05}")
-}
-
-fn value(tag: &str, i: usize) -> String {
-    format!("{tag}-{i}")
-}
-
 /// Writes (and activates) a version of `DOMAIN` whose values carry `tag`.
 fn publish(dir: &Path, store: &Path, tag: &str) -> String {
-    let records: Vec<(String, String)> = (0..KEYS).map(|i| (key(i), value(tag, i))).collect();
-    let input = dir.join(format!("{tag}.tsv"));
-    write_tsv(&input, &records);
-    let out = Tusk::default().ok(&[
-        "write",
-        "--store",
-        store.to_str().unwrap(),
-        "--domain",
-        DOMAIN,
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().unwrap(),
-        "--shards",
-        &SHARDS.to_string(),
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
-    summary["version"].as_str().expect("a version").to_string()
+    publish_tagged(dir, store, DOMAIN, tag, KEYS, SHARDS)
 }
 
 /// A fleet of 3 nodes, replication 2, serving version `v1` of `DOMAIN`.

@@ -11,21 +11,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tusk_client::{Client, Node};
-use tusk_tests::fleet::{LocalFleet, key, publish_tagged, value};
-use tusk_tests::{Tusk, wait_for, write_tsv};
+use tusk_tests::fleet::{LocalFleet, key, publish_records, publish_tagged, value};
+use tusk_tests::{Tusk, runtime, wait_for};
 
 const DOMAIN: &str = "pages";
 const KEYS: usize = 1500;
 const SHARDS: u32 = 12;
 const WAIT: Duration = Duration::from_secs(60);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
-}
 
 /// Version id -> the tag its values carry, for checking answers.
 type Tags = Arc<Mutex<BTreeMap<String, String>>>;
@@ -109,15 +101,39 @@ fn store_arg(store: &Path) -> &str {
     store.to_str().expect("UTF-8 path")
 }
 
-#[test]
-fn a_plain_grpc_client_gets_every_key_from_any_one_node() {
+/// A fleet of `n` nodes (replication `replication`, `extra` settings) serving v1.
+struct Setup {
+    dir: tempfile::TempDir,
+    store: std::path::PathBuf,
+    fleet: LocalFleet,
+    v1: String,
+}
+
+fn setup(n: usize, replication: usize, extra: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("store");
     std::fs::create_dir_all(&store).expect("store dir");
     let v1 = publish_tagged(dir.path(), &store, DOMAIN, "v1", KEYS, SHARDS);
-    // Replication 1: each node holds a third of the shards and forwards the rest.
-    let fleet = LocalFleet::start(dir.path(), &store, &[DOMAIN], 3, 1);
+    let fleet = LocalFleet::start_with(dir.path(), &store, &[DOMAIN], n, replication, extra);
     fleet.wait_serving(DOMAIN, &v1, WAIT);
+    Setup {
+        dir,
+        store,
+        fleet,
+        v1,
+    }
+}
+
+#[test]
+fn a_plain_grpc_client_gets_every_key_from_any_one_node() {
+    // Replication 1: each node holds a third of the shards and forwards the rest.
+    // `_dir` holds the store and the nodes' data until the end.
+    let Setup {
+        dir: _dir,
+        fleet,
+        v1,
+        ..
+    } = setup(3, 1, "");
     let rt = runtime();
     for i in 0..fleet.len() {
         let held = fleet.topology(i).expect("topology").domains[0].versions[0]
@@ -166,12 +182,12 @@ fn a_plain_grpc_client_gets_every_key_from_any_one_node() {
 
 #[test]
 fn a_rollback_under_load_keeps_every_read_whole() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).expect("store dir");
-    let v1 = publish_tagged(dir.path(), &store, DOMAIN, "v1", KEYS, SHARDS);
-    let fleet = LocalFleet::start(dir.path(), &store, &[DOMAIN], 3, 2);
-    fleet.wait_serving(DOMAIN, &v1, WAIT);
+    let Setup {
+        dir,
+        store,
+        fleet,
+        v1,
+    } = setup(3, 2, "");
     let v2 = publish_tagged(dir.path(), &store, DOMAIN, "v2", KEYS, SHARDS);
     fleet.wait_serving(DOMAIN, &v2, WAIT);
 
@@ -195,21 +211,18 @@ fn a_rollback_under_load_keeps_every_read_whole() {
 
 #[test]
 fn a_rollback_while_the_fleet_downloads_the_bad_version_never_serves_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).expect("store dir");
-    let v1 = publish_tagged(dir.path(), &store, DOMAIN, "v1", KEYS, SHARDS);
     // Downloads crawl (256 KiB/s per node), so the bad version takes seconds to
     // arrive: long enough to roll back in the middle.
-    let fleet = LocalFleet::start_with(
-        dir.path(),
-        &store,
-        &[DOMAIN],
+    let Setup {
+        dir,
+        store,
+        fleet,
+        v1,
+    } = setup(
         3,
         2,
         "download_rate_limit = \"256KiB\"\ndownload_chunk_size = \"16KiB\"",
     );
-    fleet.wait_serving(DOMAIN, &v1, WAIT);
 
     let tags: Tags = Arc::new(Mutex::new(BTreeMap::from([(v1.clone(), "v1".to_string())])));
     let stop = Arc::new(AtomicBool::new(false));
@@ -220,24 +233,7 @@ fn a_rollback_while_the_fleet_downloads_the_bad_version_never_serves_it() {
     let records: Vec<(String, String)> = (0..KEYS)
         .map(|i| (key(i), format!("{}{padding}", value("bad", i))))
         .collect();
-    let input = dir.path().join("bad.tsv");
-    write_tsv(&input, &records);
-    let out = Tusk::default().ok(&[
-        "write",
-        "--store",
-        store_arg(&store),
-        "--domain",
-        DOMAIN,
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().expect("UTF-8"),
-        "--shards",
-        &SHARDS.to_string(),
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
-    let bad = summary["version"].as_str().expect("version").to_string();
+    let bad = publish_records(dir.path(), &store, DOMAIN, "bad", &records, SHARDS);
     // Let the fleet start downloading it, then roll back.
     let started = format!("downloading version domain={DOMAIN} version={bad}");
     wait_for("a node to start downloading the bad version", WAIT, || {
@@ -280,12 +276,12 @@ fn a_rollback_while_the_fleet_downloads_the_bad_version_never_serves_it() {
 
 #[test]
 fn growing_the_fleet_by_a_rolling_restart_loses_no_read() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).expect("store dir");
-    let v1 = publish_tagged(dir.path(), &store, DOMAIN, "v1", KEYS, SHARDS);
-    let mut fleet = LocalFleet::start(dir.path(), &store, &[DOMAIN], 3, 2);
-    fleet.wait_serving(DOMAIN, &v1, WAIT);
+    let Setup {
+        dir: _dir,
+        mut fleet,
+        v1,
+        ..
+    } = setup(3, 2, "");
     let tags: Tags = Arc::new(Mutex::new(BTreeMap::from([(v1.clone(), "v1".to_string())])));
     let stop = Arc::new(AtomicBool::new(false));
     let reader = read_loop(fleet.addrs(), tags, Arc::clone(&stop));

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tusk_client::{Node, ServingStatus};
-use tusk_tests::{ServerProcess, Tusk, write_tsv};
+use tusk_tests::{ServerProcess, Tusk, runtime, write_tsv};
 
 const DOMAIN: &str = "pages";
 /// Keys of every small version.
@@ -124,14 +124,6 @@ impl Env {
         }
         panic!("{needle} is in no shard of {}", dir.display());
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 async fn client(server: &ServerProcess) -> Node {

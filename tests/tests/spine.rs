@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tusk_store::{LocalStore, ObjectStore, PutMode};
 use tusk_tests::s3::MotoServer;
-use tusk_tests::{ServerProcess, Tusk, wait_for, write_tsv};
+use tusk_tests::{ServerProcess, Tusk, runtime, wait_for, write_tsv};
 
 const DOMAIN: &str = "pages";
 const KEYS: usize = 3000;
@@ -109,14 +109,6 @@ fn write_version(fx: &Fixture, input: &Path, extra: &[&str]) -> String {
         .as_str()
         .expect("summary has a version")
         .to_string()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Reads every key with MultiGet batches; returns the version that answered, asserting

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use tusk_client::{DomainState, StatusResponse};
 
-fn state_name(state: i32) -> &'static str {
+/// The readable name of a Status `DomainState` value.
+pub fn state_name(state: i32) -> &'static str {
     match DomainState::try_from(state) {
         Ok(DomainState::Loading) => "loading",
         Ok(DomainState::Serving) => "serving",

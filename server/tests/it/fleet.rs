@@ -334,9 +334,14 @@ fn shard_files(dir: &std::path::Path, version: &str) -> BTreeMap<u32, u64> {
     files
 }
 
-/// Starts a 3-node fleet (replication 1) on v1, stops it, and returns the data
-/// dirs and addresses.
-async fn fleet_of_three_stopped(fixture: &Fixture) -> (Vec<TempDir>, Vec<SocketAddr>) {
+/// Publishes v1, starts a 3-node fleet (replication 1) on it, stops it, and
+/// returns v1's records, the data dirs and the addresses.
+async fn fleet_of_three_stopped(
+    fixture: &Fixture,
+) -> (Vec<crate::common::Record>, Vec<TempDir>, Vec<SocketAddr>) {
+    let data = records("v1", 400);
+    fixture.publish(DOMAIN, "v1", &data, SHARDS).await;
+    fixture.activate(DOMAIN, "v1").await;
     let fleet = start_fleet(fixture, 3, 1).await;
     fleet.wait_serving("v1").await;
     let Fleet {
@@ -348,7 +353,18 @@ async fn fleet_of_three_stopped(fixture: &Fixture) -> (Vec<TempDir>, Vec<SocketA
     for node in nodes.into_iter().flatten() {
         node.shutdown().await;
     }
-    (dirs, addrs)
+    (data, dirs, addrs)
+}
+
+/// A node of a stopped fleet, started again (same address and data) as a member
+/// of the fleet `names`.
+async fn rejoin(
+    fixture: &Fixture,
+    names: &[String],
+    addr: SocketAddr,
+    dir: &TempDir,
+) -> (RunningServer, Node) {
+    start_node(node_config(fixture, names, addr, dir.path(), 1)).await
 }
 
 fn owned(names: &[String], node: &str) -> Vec<u32> {
@@ -359,10 +375,7 @@ fn owned(names: &[String], node: &str) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_restarted_in_a_smaller_fleet_fetches_only_the_shards_it_gained() {
     let fixture = Fixture::new();
-    let data = records("v1", 400);
-    fixture.publish(DOMAIN, "v1", &data, SHARDS).await;
-    fixture.activate(DOMAIN, "v1").await;
-    let (dirs, addrs) = fleet_of_three_stopped(&fixture).await;
+    let (data, dirs, addrs) = fleet_of_three_stopped(&fixture).await;
     let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
 
     // One node leaves; of the two that stay, watch one that takes some of its shards.
@@ -387,22 +400,8 @@ async fn a_node_restarted_in_a_smaller_fleet_fetches_only_the_shards_it_gained()
     );
     let owned_now = owned(&names, &all[watched]);
 
-    let (node_w, client) = start_node(node_config(
-        &fixture,
-        &names,
-        addrs[watched],
-        dirs[watched].path(),
-        1,
-    ))
-    .await;
-    let (node_o, _) = start_node(node_config(
-        &fixture,
-        &names,
-        addrs[other],
-        dirs[other].path(),
-        1,
-    ))
-    .await;
+    let (node_w, client) = rejoin(&fixture, &names, addrs[watched], &dirs[watched]).await;
+    let (node_o, _) = rejoin(&fixture, &names, addrs[other], &dirs[other]).await;
     eventually("the node holds every shard it owns", || async {
         let t = client.topology().await.expect("topology");
         t.domains[0]
@@ -432,10 +431,7 @@ async fn a_node_restarted_in_a_smaller_fleet_fetches_only_the_shards_it_gained()
 async fn a_node_restarted_in_a_bigger_fleet_answers_for_the_shards_it_gave_up_until_the_next_version()
  {
     let fixture = Fixture::new();
-    let data = records("v1", 400);
-    fixture.publish(DOMAIN, "v1", &data, SHARDS).await;
-    fixture.activate(DOMAIN, "v1").await;
-    let (dirs, addrs) = fleet_of_three_stopped(&fixture).await;
+    let (data, dirs, addrs) = fleet_of_three_stopped(&fixture).await;
     let all: Vec<String> = addrs.iter().map(ToString::to_string).collect();
 
     // A fourth node joins; watch a node that gives shards up to it.
@@ -453,14 +449,7 @@ async fn a_node_restarted_in_a_bigger_fleet_answers_for_the_shards_it_gave_up_un
 
     // It comes back alone (the others are not up) and still answers every key of
     // the shards it has, including those it no longer owns.
-    let (node, client) = start_node(node_config(
-        &fixture,
-        &names,
-        addrs[watched],
-        dirs[watched].path(),
-        1,
-    ))
-    .await;
+    let (node, client) = rejoin(&fixture, &names, addrs[watched], &dirs[watched]).await;
     eventually("the node serves v1", || async {
         client
             .topology()

@@ -2,7 +2,7 @@
 //! answers reduced to the facts the fleet view prints and checks.
 
 use serde::Serialize;
-use tusk_client::{DomainState, StatusResponse, TopologyResponse};
+use tusk_client::{StatusResponse, TopologyResponse};
 
 /// One address given in `--servers` and what it answered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,14 +65,7 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-fn state_name(state: i32) -> &'static str {
-    match DomainState::try_from(state) {
-        Ok(DomainState::Loading) => "loading",
-        Ok(DomainState::Serving) => "serving",
-        Ok(DomainState::Failed) => "failed",
-        _ => "unknown",
-    }
-}
+use crate::status_json::state_name;
 
 impl NodeReport {
     /// A node that could not be asked: `error` says why.
@@ -170,7 +163,7 @@ impl DomainReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tusk_client::{DomainStatus, DomainTopology, NodeInfo, VersionShards};
+    use tusk_client::{DomainState, DomainStatus, DomainTopology, NodeInfo, VersionShards};
 
     fn status() -> StatusResponse {
         StatusResponse {
