@@ -20,7 +20,12 @@ pub struct ClientBuilder {
     hedge_budget: f64,
     refresh_interval: Duration,
     max_message_bytes: usize,
+    max_batch: usize,
 }
+
+/// Default most keys per MultiGet request to one node (the servers' default
+/// `max_batch`).
+pub const DEFAULT_MAX_BATCH: usize = 10_000;
 
 impl Default for ClientBuilder {
     fn default() -> Self {
@@ -33,6 +38,7 @@ impl Default for ClientBuilder {
             hedge_budget: 0.05,
             refresh_interval: Duration::from_secs(10),
             max_message_bytes: crate::DEFAULT_MAX_MESSAGE_BYTES,
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 }
@@ -91,6 +97,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Most keys sent to one node in one MultiGet request; a larger part is split
+    /// into several requests. Default 10 000, the servers' default `max_batch`:
+    /// set it to the fleet's `max_batch` if that is lower.
+    pub fn max_batch(mut self, keys: usize) -> Self {
+        self.max_batch = keys;
+        self
+    }
+
     /// Checks the settings and builds the client. No I/O: nodes are connected on
     /// first use.
     pub fn build(self) -> Result<Client, ClientError> {
@@ -114,6 +128,12 @@ impl ClientBuilder {
                 });
             }
         }
+        if self.max_batch == 0 {
+            return Err(ClientError::InvalidSetting {
+                setting: "max_batch",
+                detail: "must be at least 1".into(),
+            });
+        }
         let pool = Pool::new(NodeOptions {
             connect_timeout: self.connect_timeout,
             request_timeout: None,
@@ -135,6 +155,7 @@ impl ClientBuilder {
                 attempt_timeout: self.attempt_timeout,
                 request_timeout: self.request_timeout,
                 hedge: self.hedge,
+                max_batch: self.max_batch,
             }),
         })
     }

@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub attempt_timeout: Duration,
     pub request_timeout: Duration,
     pub hedge: Option<Duration>,
+    /// Most keys in one MultiGet request to one node.
+    pub max_batch: usize,
 }
 
 /// Reads routed over a fleet: each key goes to a node holding its shard (learned

@@ -188,7 +188,10 @@ impl Round<'_> {
             running.insert(ids, ks.clone());
             launch(ids, node, ks, version)
         };
-        for (node, ks) in group(todo.iter().map(|&k| (k, self.cands[k][0]))) {
+        for (node, ks) in group(
+            todo.iter().map(|&k| (k, self.cands[k][0])),
+            self.shared.max_batch,
+        ) {
             jobs.push(spawn(
                 node,
                 ks,
@@ -281,11 +284,11 @@ impl Round<'_> {
                                     });
                                 }
                             }
-                            for (node, ks) in group(again) {
+                            for (node, ks) in group(again, self.shared.max_batch) {
                                 self.shared.stats.failovers.fetch_add(1, Ordering::Relaxed);
                                 jobs.push(spawn(node, ks, target.clone(), &mut in_flight, &mut running));
                             }
-                            for (node, ks) in group(unpinned) {
+                            for (node, ks) in group(unpinned, self.shared.max_batch) {
                                 jobs.push(spawn(node, ks, None, &mut in_flight, &mut running));
                             }
                         }
@@ -308,7 +311,7 @@ impl Round<'_> {
                         for &(k, _) in &slow {
                             next[k] += 1;
                         }
-                        for (node, ks) in group(slow) {
+                        for (node, ks) in group(slow, self.shared.max_batch) {
                             jobs.push(spawn(node, ks, target.clone(), &mut in_flight, &mut running));
                         }
                     }

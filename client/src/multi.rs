@@ -7,12 +7,20 @@ use bytes::Bytes;
 /// The answer recorded for one key: the version that answered and the value.
 pub(crate) type Slot = Option<(String, Option<Bytes>)>;
 
-/// Groups `(key index, node)` pairs into one request per node: nodes in the order
-/// they first appear, key indexes in the order given.
-pub(crate) fn group(pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<(usize, Vec<usize>)> {
+/// Groups `(key index, node)` pairs into requests of at most `max` keys per node:
+/// nodes in the order they first appear, key indexes in the order given.
+pub(crate) fn group(
+    pairs: impl IntoIterator<Item = (usize, usize)>,
+    max: usize,
+) -> Vec<(usize, Vec<usize>)> {
+    let max = max.max(1);
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
     for (key, node) in pairs {
-        match groups.iter_mut().find(|(n, _)| *n == node) {
+        match groups
+            .iter_mut()
+            .rev()
+            .find(|(n, keys)| *n == node && keys.len() < max)
+        {
             Some((_, keys)) => keys.push(key),
             None => groups.push((node, vec![key])),
         }
@@ -98,9 +106,25 @@ mod tests {
 
     #[test]
     fn keys_group_by_node_in_first_seen_order() {
-        let groups = group([(0, 2), (1, 0), (2, 2), (3, 1), (4, 0)]);
+        let groups = group([(0, 2), (1, 0), (2, 2), (3, 1), (4, 0)], usize::MAX);
         assert_eq!(groups, vec![(2, vec![0, 2]), (0, vec![1, 4]), (1, vec![3])]);
-        assert!(group([]).is_empty());
+        assert!(group([], 10).is_empty());
+    }
+
+    #[test]
+    fn a_node_part_larger_than_max_batch_is_split() {
+        let pairs = (0..7).map(|k| (k, if k == 3 { 1 } else { 0 }));
+        let groups = group(pairs, 2);
+        assert_eq!(
+            groups,
+            vec![
+                (0, vec![0, 1]),
+                (0, vec![2, 4]),
+                (1, vec![3]),
+                (0, vec![5, 6])
+            ]
+        );
+        assert!(groups.iter().all(|(_, ks)| ks.len() <= 2));
     }
 
     #[test]
