@@ -91,6 +91,14 @@ fn get_json_status_inspect_and_errors_through_a_configured_server() {
     assert_eq!(status["domains"][0]["name"], "blobs");
     assert_eq!(status["domains"][0]["state"], "serving");
     assert_eq!(status["domains"][0]["current_version"], version);
+    // A node running alone is a fleet of one: itself, under its address.
+    assert_eq!(status["node"]["node_name"], addr.as_str());
+    assert_eq!(
+        status["node"]["topology_fingerprint"]
+            .as_str()
+            .map(str::len),
+        Some(16)
+    );
 
     // gRPC errors become one-line reasons.
     let err = tusk_err(&["get", "--server", &addr, "--domain", "nosuch", "k"]);

@@ -318,15 +318,24 @@ fn the_routing_client_splits_a_multi_get_to_the_fleets_max_batch() {
     } = setup(2, 1, "max_batch = 100");
     let keys: Vec<String> = (0..KEYS).map(key).collect();
     runtime().block_on(async {
-        let plain = Client::builder().seeds(fleet.addrs()).build().expect("seeds");
-        let err = plain.multi_get(DOMAIN, &keys).await.expect_err("parts over 100 keys");
+        let plain = Client::builder()
+            .seeds(fleet.addrs())
+            .build()
+            .expect("seeds");
+        let err = plain
+            .multi_get(DOMAIN, &keys)
+            .await
+            .expect_err("parts over 100 keys");
         assert_eq!(err.code(), tusk_client::Code::InvalidArgument, "{err}");
         let split = Client::builder()
             .seeds(fleet.addrs())
             .max_batch(100)
             .build()
             .expect("seeds");
-        let got = split.multi_get(DOMAIN, &keys).await.expect("split into parts");
+        let got = split
+            .multi_get(DOMAIN, &keys)
+            .await
+            .expect("split into parts");
         assert_eq!(got.version, v1);
         for (i, v) in got.values.iter().enumerate() {
             assert_eq!(v.as_deref(), Some(value("v1", i).as_bytes()), "{}", key(i));

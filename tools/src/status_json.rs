@@ -22,6 +22,8 @@ pub fn to_json(status: &StatusResponse) -> Value {
             "tusk_version": node.tusk_version,
             "uptime_seconds": node.uptime_seconds,
             "started_at": node.started_at,
+            "node_name": node.node_name,
+            "topology_fingerprint": node.topology_fingerprint,
         },
         "domains": status.domains.iter().map(|d| json!({
             "name": d.name,
@@ -47,6 +49,12 @@ pub fn print_human(status: &StatusResponse) {
         "node {} (tusk {}, up {}s since {})",
         node.listen_addr, node.tusk_version, node.uptime_seconds, node.started_at
     );
+    if !node.topology_fingerprint.is_empty() {
+        println!(
+            "fleet member {}, placement fingerprint {}",
+            node.node_name, node.topology_fingerprint
+        );
+    }
     for d in &status.domains {
         let dash = |s: &str| {
             if s.is_empty() {
