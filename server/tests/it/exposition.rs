@@ -84,9 +84,7 @@ fn parse_value(text: &str) -> Result<f64, String> {
 
 /// Parses `name{labels} value [timestamp]`.
 fn parse_sample(line: &str) -> Result<Sample, String> {
-    let name_end = line
-        .find(['{', ' '])
-        .ok_or("sample without value")?;
+    let name_end = line.find(['{', ' ']).ok_or("sample without value")?;
     let name = &line[..name_end];
     if !valid_name(name, true) {
         return Err(format!("bad metric name {name:?}"));
