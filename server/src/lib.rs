@@ -247,9 +247,14 @@ impl ServerBuilder {
                 .await
         });
         let metrics_task = metrics_listener.map(|listener| {
+            let observed = http::Observed {
+                metrics: Arc::clone(&metrics),
+                domains: Arc::clone(&domains),
+                data_dir: config.data_dir.clone(),
+            };
             tokio::spawn(http::serve_metrics(
                 listener,
-                Arc::clone(&metrics),
+                observed,
                 wait_stop(stop_rx.clone()),
             ))
         });

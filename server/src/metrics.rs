@@ -1,4 +1,10 @@
-//! Every Prometheus metric of the server, declared in one place.
+//! Every Prometheus metric of the server, declared in one place, and the
+//! exposition: OpenMetrics when asked for, else the Prometheus text format 0.0.4
+//! (`text.rs` converts). Facts read at scrape time (domain state, version age,
+//! process) are in `scrape.rs`.
+
+mod scrape;
+mod text;
 
 use std::time::Duration;
 
@@ -7,7 +13,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+pub use scrape::{DomainFacts, ProcessFacts};
 
 /// Labels of `grpc_server_handled_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -54,6 +63,39 @@ pub struct KeyLabels {
     pub result: &'static str,
 }
 
+/// Labels of `tusk_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Domain name (`(unknown)` for a domain this node does not serve).
+    pub domain: String,
+    /// Method name, e.g. `Get`.
+    pub method: &'static str,
+    /// Status code name, e.g. `OK`.
+    pub code: &'static str,
+}
+
+/// Labels of `tusk_request_duration_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DomainMethodLabels {
+    /// Domain name.
+    pub domain: String,
+    /// Method name.
+    pub method: &'static str,
+}
+
+/// The `domain` label of requests naming a domain this node does not serve (a
+/// client's typo must not create a series per name).
+pub const UNKNOWN_DOMAIN: &str = "(unknown)";
+
+/// Which text exposition a scrape gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4 (the default).
+    Prometheus,
+    /// OpenMetrics 1.0 text.
+    OpenMetrics,
+}
+
 type HistogramCtor = fn() -> Histogram;
 
 /// The server's metrics and their registry.
@@ -71,6 +113,13 @@ pub struct Metrics {
     repaired_shards: Family<DomainLabels, Counter>,
     scrubbed_bytes: Family<DomainLabels, Counter>,
     forwarded_keys: Family<DomainLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: Family<DomainMethodLabels, Histogram, HistogramCtor>,
+    scrubbed_shards: Family<DomainLabels, Counter>,
+    download_bytes: Family<DomainLabels, Counter>,
+    download_seconds: Family<DomainLabels, Histogram, HistogramCtor>,
+    download_retries: Family<DomainLabels, Counter>,
+    downloads_in_progress: Family<DomainLabels, Gauge>,
 }
 
 /// One method's RPC counter for `OK` and its latency histogram, looked up once, so a
@@ -92,9 +141,30 @@ pub struct KeyCounters {
     pub misses: Counter,
 }
 
+/// One domain's metric handles for one method (OK answers and latency), resolved
+/// once so a request does no label lookup.
+#[derive(Debug, Clone)]
+pub struct DomainRpc {
+    domain: String,
+    method: &'static str,
+    ok: Counter,
+    seconds: Histogram,
+}
+
+/// Request latency buckets: 10 µs to 10 s in 1-2.5-5 steps (×2 to ×2.5 apart), so
+/// a memory-mapped Get (tens of µs) and a slow forwarded MultiGet both resolve.
+pub const LATENCY_BUCKETS: [f64; 19] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 fn handling_histogram() -> Histogram {
-    // 50 µs .. ~13 s in ×4 steps.
-    Histogram::new(exponential_buckets(0.000_05, 4.0, 10))
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+fn download_histogram() -> Histogram {
+    // 100 ms .. ~55 min in ×2 steps.
+    Histogram::new(exponential_buckets(0.1, 2.0, 16))
 }
 
 impl Metrics {
@@ -115,6 +185,24 @@ impl Metrics {
         let repaired_shards = Family::<DomainLabels, Counter>::default();
         let scrubbed_bytes = Family::<DomainLabels, Counter>::default();
         let forwarded_keys = Family::<DomainLabels, Counter>::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let request_seconds =
+            Family::<DomainMethodLabels, Histogram, HistogramCtor>::new_with_constructor(
+                handling_histogram as HistogramCtor,
+            );
+        let scrubbed_shards = Family::<DomainLabels, Counter>::default();
+        let download_bytes = Family::<DomainLabels, Counter>::default();
+        let download_seconds =
+            Family::<DomainLabels, Histogram, HistogramCtor>::new_with_constructor(
+                download_histogram as HistogramCtor,
+            );
+        let download_retries = Family::<DomainLabels, Counter>::default();
+        let downloads_in_progress = Family::<DomainLabels, Gauge>::default();
+        registry.register(
+            "tusk_build",
+            "The running tusk's version (and commit when built with TUSK_COMMIT); value 1",
+            Info::new(build_labels()),
+        );
         // Counters get their `_total` suffix from the encoder.
         registry.register(
             "grpc_server_handled",
@@ -163,6 +251,41 @@ impl Metrics {
             "Keys this node forwarded to the nodes holding their shards",
             forwarded_keys.clone(),
         );
+        registry.register(
+            "tusk_requests",
+            "Get and MultiGet requests answered, by domain, method and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "tusk_request_duration_seconds",
+            "Time to answer a Get or MultiGet, by domain and method",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "tusk_scrubbed_shards",
+            "Served shards the scrubber re-read to the end (matching or not)",
+            scrubbed_shards.clone(),
+        );
+        registry.register(
+            "tusk_download_bytes",
+            "Bytes of shards fetched from the store (resumed bytes not counted again)",
+            download_bytes.clone(),
+        );
+        registry.register(
+            "tusk_download_duration_seconds",
+            "Time to download and open a whole version, successful downloads only",
+            download_seconds.clone(),
+        );
+        registry.register(
+            "tusk_download_retries",
+            "Downloads started again for a version whose previous download failed",
+            download_retries.clone(),
+        );
+        registry.register(
+            "tusk_downloads_in_progress",
+            "Version downloads running (0 or 1 per domain)",
+            downloads_in_progress.clone(),
+        );
         Metrics {
             registry,
             handled,
@@ -176,7 +299,86 @@ impl Metrics {
             repaired_shards,
             scrubbed_bytes,
             forwarded_keys,
+            requests,
+            request_seconds,
+            scrubbed_shards,
+            download_bytes,
+            download_seconds,
+            download_retries,
+            downloads_in_progress,
         }
+    }
+
+    /// The per-domain handles of `method`, resolved once when the service is built.
+    pub fn domain_rpc(&self, domain: &str, method: &'static str) -> DomainRpc {
+        DomainRpc {
+            domain: domain.to_string(),
+            method,
+            ok: self.requests.get_or_create_owned(&RequestLabels {
+                domain: domain.to_string(),
+                method,
+                code: code_name(tonic::Code::Ok),
+            }),
+            seconds: self
+                .request_seconds
+                .get_or_create_owned(&DomainMethodLabels {
+                    domain: domain.to_string(),
+                    method,
+                }),
+        }
+    }
+
+    /// Records one finished Get or MultiGet of a domain.
+    pub fn observe_request(&self, rpc: &DomainRpc, code: tonic::Code, elapsed: Duration) {
+        if code == tonic::Code::Ok {
+            rpc.ok.inc();
+        } else {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    domain: rpc.domain.clone(),
+                    method: rpc.method,
+                    code: code_name(code),
+                })
+                .inc();
+        }
+        rpc.seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a shard of `domain` the scrubber re-read to the end.
+    pub fn shard_scrubbed(&self, domain: &str) {
+        self.scrubbed_shards
+            .get_or_create(&domain_labels(domain))
+            .inc();
+    }
+
+    /// The counter of bytes fetched from the store for `domain`.
+    pub fn download_bytes(&self, domain: &str) -> Counter {
+        self.download_bytes
+            .get_or_create_owned(&domain_labels(domain))
+    }
+
+    /// Records a whole version of `domain` downloaded in `elapsed`.
+    pub fn download_finished(&self, domain: &str, elapsed: Duration) {
+        self.download_seconds
+            .get_or_create(&domain_labels(domain))
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a download started again after a failed one.
+    pub fn download_retried(&self, domain: &str) {
+        self.download_retries
+            .get_or_create(&domain_labels(domain))
+            .inc();
+    }
+
+    /// Counts a download of `domain` as running until the guard is dropped (also
+    /// when its task is aborted).
+    pub fn download_running(&self, domain: &str) -> InProgress {
+        let gauge = self
+            .downloads_in_progress
+            .get_or_create_owned(&domain_labels(domain));
+        gauge.inc();
+        InProgress(gauge)
     }
 
     /// One method's RPC metrics, resolved once when the service is built.
@@ -294,18 +496,54 @@ impl Metrics {
             &self.damaged_shards,
             &self.repaired_shards,
             &self.scrubbed_bytes,
+            &self.scrubbed_shards,
+            &self.forwarded_keys,
+            &self.download_bytes,
+            &self.download_retries,
         ] {
             let _ = family.get_or_create(&domain_labels(domain));
         }
+        let _ = self
+            .downloads_in_progress
+            .get_or_create(&domain_labels(domain));
         let _ = self.key_counters(domain);
     }
 
-    /// The OpenMetrics text exposition of every metric.
-    pub fn encode(&self) -> String {
+    /// The exposition of every metric in `format`, with the facts read for this
+    /// scrape (`process`: `None` where there is no `/proc`).
+    pub fn encode(
+        &self,
+        domains: &[DomainFacts],
+        process: Option<&ProcessFacts>,
+        format: Format,
+    ) -> String {
+        let mut scraped = Registry::default();
+        scrape::register_domains(&mut scraped, domains);
+        if let Some(p) = process {
+            scrape::register_process(&mut scraped, p);
+        }
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String cannot fail");
-        out
+        let write = |out: &mut String| -> std::fmt::Result {
+            use prometheus_client::encoding::text;
+            text::encode_registry(out, &self.registry)?;
+            text::encode_registry(out, &scraped)?;
+            text::encode_eof(out)
+        };
+        write(&mut out).expect("writing to a String cannot fail");
+        match format {
+            Format::OpenMetrics => out,
+            Format::Prometheus => text::openmetrics_to_prometheus(&out),
+        }
+    }
+}
+
+/// A running download, counted in `tusk_downloads_in_progress` while it lives.
+#[derive(Debug)]
+pub struct InProgress(Gauge);
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -313,6 +551,15 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+/// `version`, and `commit` when the build set `TUSK_COMMIT`.
+fn build_labels() -> Vec<(&'static str, &'static str)> {
+    let mut labels = vec![("version", env!("CARGO_PKG_VERSION"))];
+    if let Some(commit) = option_env!("TUSK_COMMIT").filter(|c| !c.is_empty()) {
+        labels.push(("commit", commit));
+    }
+    labels
 }
 
 fn domain_labels(domain: &str) -> DomainLabels {
@@ -364,7 +611,7 @@ mod tests {
         m.shard_repaired("pages");
         m.scrubbed_bytes("pages").inc_by(4096);
         m.key_counters("pages").hits.inc();
-        let text = m.encode();
+        let text = m.encode(&[], None, Format::OpenMetrics);
         for needle in [
             "grpc_server_handled_total{grpc_service=\"tusk.v1.Tusk\",grpc_method=\"Get\",grpc_code=\"NotFound\"} 1",
             "grpc_server_handled_total{grpc_service=\"tusk.v1.Tusk\",grpc_method=\"Get\",grpc_code=\"OK\"} 1",
@@ -385,6 +632,50 @@ mod tests {
         assert!(
             !text.contains("version=\"v1\""),
             "old version still exported:\n{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn prometheus_text_names_counters_with_total_and_has_no_eof() {
+        let m = Metrics::new();
+        m.register_domain("pages");
+        let get = m.domain_rpc("pages", "Get");
+        m.observe_request(&get, tonic::Code::Ok, Duration::from_micros(30));
+        m.observe_request(&get, tonic::Code::NotFound, Duration::from_micros(30));
+        let text = m.encode(&[], None, Format::Prometheus);
+        for needle in [
+            "# TYPE tusk_swaps_total counter\n",
+            "# HELP tusk_swaps_total Version swaps per domain",
+            "# TYPE tusk_build_info gauge\n",
+            "tusk_build_info{version=\"",
+            "tusk_requests_total{domain=\"pages\",method=\"Get\",code=\"OK\"} 1\n",
+            "tusk_requests_total{domain=\"pages\",method=\"Get\",code=\"NotFound\"} 1\n",
+            // 30 µs lands in the 50 µs bucket, not the 25 µs one.
+            "tusk_request_duration_seconds_bucket{le=\"0.000025\",domain=\"pages\",method=\"Get\"} 0\n",
+            "tusk_request_duration_seconds_bucket{le=\"0.00005\",domain=\"pages\",method=\"Get\"} 2\n",
+            "tusk_downloads_in_progress{domain=\"pages\"} 0\n",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(!text.contains("# TYPE tusk_swaps counter"), "{text}");
+    }
+
+    #[test]
+    fn a_download_counts_in_progress_until_its_guard_drops() {
+        let m = Metrics::new();
+        let running = m.download_running("pages");
+        let text = m.encode(&[], None, Format::Prometheus);
+        assert!(
+            text.contains("tusk_downloads_in_progress{domain=\"pages\"} 1\n"),
+            "{text}"
+        );
+        drop(running);
+        let text = m.encode(&[], None, Format::Prometheus);
+        assert!(
+            text.contains("tusk_downloads_in_progress{domain=\"pages\"} 0\n"),
+            "{text}"
         );
     }
 }

@@ -200,6 +200,9 @@ impl Scrubber {
         .await;
         let name = domain.name();
         let object = &shard.entry().object;
+        if matches!(outcome, Ok(Ok(_))) && !self.cancel.load(Ordering::Relaxed) {
+            self.metrics.shard_scrubbed(name);
+        }
         match outcome {
             Ok(Ok((None, None))) => {
                 shard.mark_checked();

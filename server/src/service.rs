@@ -19,7 +19,7 @@ use tusk_proto::v1::{
 use crate::domain::{Domain, ShardRef};
 use crate::error::ReadError;
 use crate::forward::{self, Peers};
-use crate::metrics::{Metrics, RpcHandles};
+use crate::metrics::{DomainRpc, Metrics, RpcHandles, UNKNOWN_DOMAIN};
 use crate::ownership::Ownership;
 use crate::status::{NodeFacts, build_status, build_topology};
 
@@ -53,6 +53,26 @@ struct Rpcs {
     multi_get: RpcHandles,
     status: RpcHandles,
     topology: RpcHandles,
+    /// Per domain, in the order of `domains`, then one for unknown domains.
+    by_domain: Vec<DomainRpcs>,
+}
+
+/// One domain's pre-resolved Get and MultiGet handles.
+#[derive(Debug)]
+struct DomainRpcs {
+    get: DomainRpc,
+    multi_get: DomainRpc,
+}
+
+impl Rpcs {
+    /// The handles of domain `name` (the unknown-domain ones when not served).
+    fn of(&self, domains: &[Arc<Domain>], name: &str) -> &DomainRpcs {
+        let index = domains
+            .iter()
+            .position(|d| d.name() == name)
+            .unwrap_or(domains.len());
+        &self.by_domain[index.min(self.by_domain.len() - 1)]
+    }
 }
 
 impl TuskService {
@@ -69,6 +89,15 @@ impl TuskService {
             multi_get: metrics.rpc_handles(SERVICE, "MultiGet"),
             status: metrics.rpc_handles(SERVICE, "Status"),
             topology: metrics.rpc_handles(SERVICE, "Topology"),
+            by_domain: domains
+                .iter()
+                .map(|d| d.name())
+                .chain([UNKNOWN_DOMAIN])
+                .map(|name| DomainRpcs {
+                    get: metrics.domain_rpc(name, "Get"),
+                    multi_get: metrics.domain_rpc(name, "MultiGet"),
+                })
+                .collect(),
         });
         TuskService {
             domains,
@@ -291,6 +320,7 @@ impl TuskService {
     fn finish<T>(
         &self,
         rpc: &RpcHandles,
+        by_domain: Option<&DomainRpc>,
         start: Instant,
         result: Result<T, Status>,
     ) -> Result<Response<T>, Status> {
@@ -299,7 +329,11 @@ impl TuskService {
             Ok(_) => tonic::Code::Ok,
             Err(status) => status.code(),
         };
-        self.metrics.observe_rpc(rpc, code, start.elapsed());
+        let elapsed = start.elapsed();
+        self.metrics.observe_rpc(rpc, code, elapsed);
+        if let Some(domain) = by_domain {
+            self.metrics.observe_request(domain, code, elapsed);
+        }
         result
     }
 }
@@ -346,7 +380,8 @@ impl Tusk for TuskService {
         let result = self
             .get_inner(request.get_ref(), is_forwarded(&request))
             .await;
-        self.finish(&self.rpcs.get, start, result)
+        let by_domain = &self.rpcs.of(&self.domains, &request.get_ref().domain).get;
+        self.finish(&self.rpcs.get, Some(by_domain), start, result)
     }
 
     async fn multi_get(
@@ -357,7 +392,11 @@ impl Tusk for TuskService {
         let result = self
             .multi_get_inner(request.get_ref(), is_forwarded(&request))
             .await;
-        self.finish(&self.rpcs.multi_get, start, result)
+        let by_domain = &self
+            .rpcs
+            .of(&self.domains, &request.get_ref().domain)
+            .multi_get;
+        self.finish(&self.rpcs.multi_get, Some(by_domain), start, result)
     }
 
     async fn status(
@@ -366,7 +405,7 @@ impl Tusk for TuskService {
     ) -> Result<Response<StatusResponse>, Status> {
         let start = Instant::now();
         let status = build_status(&self.node, &self.domains);
-        self.finish(&self.rpcs.status, start, Ok(status))
+        self.finish(&self.rpcs.status, None, start, Ok(status))
     }
 
     async fn topology(
@@ -375,6 +414,6 @@ impl Tusk for TuskService {
     ) -> Result<Response<TopologyResponse>, Status> {
         let start = Instant::now();
         let topology = build_topology(&self.node, &self.domains);
-        self.finish(&self.rpcs.topology, start, Ok(topology))
+        self.finish(&self.rpcs.topology, None, start, Ok(topology))
     }
 }

@@ -4,6 +4,7 @@
 //! makes them.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::task::JoinSet;
 use tusk_store::{Catalog, DownloadOptions, Manifest};
@@ -12,6 +13,7 @@ use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
 use crate::local_shard::{Checked, LocalShard};
+use crate::metrics::Metrics;
 use crate::ownership::Ownership;
 
 /// What a download or an open needs; cheap to clone into a task.
@@ -29,6 +31,8 @@ pub struct Fetcher {
     pub concurrency: usize,
     /// Chunking and the server-wide limits.
     pub options: DownloadOptions,
+    /// Download bytes, durations and the in-progress gauge.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Fetcher {
@@ -38,6 +42,9 @@ impl Fetcher {
     /// Removes other partial downloads first; resumes what an interrupted attempt
     /// left. Meant to run as a task: aborting it keeps the partial files.
     pub async fn download(self, version: String) -> Result<Arc<LoadedVersion>, LoadError> {
+        // Dropped when the task ends or is aborted.
+        let _running = self.metrics.download_running(&self.domain);
+        let started = Instant::now();
         let manifest = self
             .catalog
             .manifest(&self.domain, &version)
@@ -72,6 +79,8 @@ impl Fetcher {
             Ok(loaded)
         })
         .await?;
+        self.metrics
+            .download_finished(&self.domain, started.elapsed());
         Ok(Arc::new(loaded))
     }
 
@@ -123,6 +132,9 @@ impl Fetcher {
                 object,
                 source,
             })?;
+        self.metrics
+            .download_bytes(&self.domain)
+            .inc_by(report.fetched_bytes);
         // A resumed download is worth an operator's attention (and lets a test see
         // the resume): info; a plain one is routine.
         if report.reused_bytes > 0 {

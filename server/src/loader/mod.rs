@@ -118,6 +118,7 @@ impl Loader {
             ownership,
             concurrency: settings.download_concurrency.max(1),
             options: settings.download.clone(),
+            metrics: Arc::clone(&metrics),
         };
         Loader {
             domain,
@@ -229,6 +230,9 @@ impl Loader {
                 }
                 Step::Download(version) => {
                     tracing::info!(domain = %self.domain.name(), version = %version, "downloading version");
+                    if self.failed.as_ref().is_some_and(|f| f.version() == version) {
+                        self.metrics.download_retried(self.domain.name());
+                    }
                     let handle = tokio::spawn(self.fetcher.clone().download(version.clone()));
                     self.download = Some(Running {
                         key: version,

@@ -2,7 +2,9 @@
 
 mod common;
 mod damage;
+mod exposition;
 mod fleet;
+mod metrics;
 mod restart;
 mod resume;
 mod serve;
