@@ -257,14 +257,10 @@ fn promtool() -> Option<PathBuf> {
 
 #[tokio::test]
 async fn promtool_accepts_the_live_exposition() {
-    let Some(promtool) = promtool() else {
-        assert!(
-            std::env::var("TUSK_REQUIRE_PROMTOOL").as_deref() != Ok("1"),
-            "promtool not found and TUSK_REQUIRE_PROMTOOL=1: run scripts/install-promtool"
-        );
-        eprintln!("SKIPPED: promtool not found (run scripts/install-promtool)");
-        return;
-    };
+    // Never skipped: `scripts/test` (and CI) install promtool first.
+    let promtool = promtool().expect(
+        "promtool not found: run scripts/install-promtool (scripts/test does), or set TUSK_PROMTOOL",
+    );
     let fx = Fixture::new();
     fx.publish("pages", "v1", &records("v1", 20), 2).await;
     fx.activate("pages", "v1").await;
