@@ -7,3 +7,4 @@ mod restart;
 mod resume;
 mod serve;
 mod swap;
+mod tls;
