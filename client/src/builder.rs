@@ -7,7 +7,7 @@ use crate::client::{Counters, Shared};
 use crate::hedge::HedgeBudget;
 use crate::route::DownList;
 use crate::topology::Topology;
-use crate::{Client, ClientError, NodeOptions, Pool};
+use crate::{Client, ClientError, NodeOptions, Pool, TlsOptions};
 
 /// Settings of a [`Client`]; from [`Client::builder`].
 #[derive(Debug, Clone)]
@@ -21,6 +21,7 @@ pub struct ClientBuilder {
     refresh_interval: Duration,
     max_message_bytes: usize,
     max_batch: usize,
+    tls: Option<TlsOptions>,
 }
 
 /// Default most keys per MultiGet request to one node (the servers' default
@@ -39,6 +40,7 @@ impl Default for ClientBuilder {
             refresh_interval: Duration::from_secs(10),
             max_message_bytes: crate::DEFAULT_MAX_MESSAGE_BYTES,
             max_batch: DEFAULT_MAX_BATCH,
+            tls: None,
         }
     }
 }
@@ -105,10 +107,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Speaks TLS to every node (mTLS when `options` has an identity): seeds and
+    /// the nodes the fleet reports, given as `host:port`, are dialled over TLS.
+    /// Default: plaintext (an `https://` seed is then refused).
+    pub fn tls(mut self, options: TlsOptions) -> Self {
+        self.tls = Some(options);
+        self
+    }
+
     /// Checks the settings and builds the client. No I/O: nodes are connected on
     /// first use.
     pub fn build(self) -> Result<Client, ClientError> {
-        let seeds = validate_seeds(&self.seeds)?;
+        let seeds = validate_seeds(&self.seeds, self.tls.as_ref())?;
         if !(0.0..=1.0).contains(&self.hedge_budget) {
             return Err(ClientError::InvalidSetting {
                 setting: "hedge_budget",
@@ -138,6 +148,7 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             request_timeout: None,
             max_message_bytes: self.max_message_bytes,
+            tls: self.tls.clone(),
         });
         let topology = Topology::new(
             seeds,
@@ -162,8 +173,8 @@ impl ClientBuilder {
 }
 
 /// The seeds, trimmed, when there is at least one and each is `host:port` or a
-/// URI with a host and a port.
-fn validate_seeds(seeds: &[String]) -> Result<Vec<String>, ClientError> {
+/// URI with a host and a port that can be dialled as `tls` says.
+fn validate_seeds(seeds: &[String], tls: Option<&TlsOptions>) -> Result<Vec<String>, ClientError> {
     if seeds.is_empty() {
         return Err(ClientError::InvalidSetting {
             setting: "seeds",
@@ -178,7 +189,8 @@ fn validate_seeds(seeds: &[String]) -> Result<Vec<String>, ClientError> {
                 addr: seed.clone(),
                 detail: detail.to_string(),
             };
-            let uri: tonic::transport::Uri = crate::node::normalize_addr(addr)
+            let uri: tonic::transport::Uri = crate::tls::plan(addr, tls)?
+                .uri
                 .parse()
                 .map_err(|e: tonic::codegen::http::uri::InvalidUri| invalid(&e.to_string()))?;
             if uri.host().is_none_or(str::is_empty) {
@@ -243,5 +255,24 @@ mod tests {
             .build()
             .expect_err("zero");
         assert!(err.to_string().contains("attempt_timeout"), "{err}");
+    }
+
+    #[test]
+    fn seeds_are_checked_against_the_tls_settings() {
+        let err = Client::builder()
+            .seeds(["https://127.0.0.1:7070"])
+            .build()
+            .expect_err("https without a CA");
+        assert!(matches!(err, ClientError::Tls { .. }), "{err}");
+        let tls = TlsOptions {
+            ca: Some(b"pem".to_vec()),
+            ..TlsOptions::default()
+        };
+        let err = Client::builder()
+            .seeds(["http://127.0.0.1:7070"])
+            .tls(tls)
+            .build()
+            .expect_err("http with TLS options");
+        assert!(matches!(err, ClientError::Tls { .. }), "{err}");
     }
 }

@@ -16,6 +16,16 @@ pub enum ClientError {
         /// Why it was rejected.
         detail: String,
     },
+    /// An address cannot be dialled as asked: an `https://` address without a CA
+    /// to trust, an `http://` one with TLS options, an unknown scheme, or TLS
+    /// material that does not parse. Never downgraded to plaintext.
+    #[error("cannot dial {addr:?} securely: {detail}")]
+    Tls {
+        /// The address as given.
+        addr: String,
+        /// Why.
+        detail: String,
+    },
     /// A [`crate::ClientBuilder`] setting is unusable.
     #[error("invalid client setting {setting}: {detail}")]
     InvalidSetting {
@@ -123,12 +133,12 @@ impl ClientError {
     /// attempt's code for an exhausted failover (`DeadlineExceeded` when the
     /// call's time ran out, `Unavailable` when no attempt finished),
     /// `FailedPrecondition` for [`ClientError::NoCommonVersion`] and
-    /// `InvalidArgument` for a bad address or setting.
+    /// `InvalidArgument` for a bad address, TLS combination or setting.
     pub fn code(&self) -> tonic::Code {
         match self {
-            ClientError::InvalidAddress { .. } | ClientError::InvalidSetting { .. } => {
-                tonic::Code::InvalidArgument
-            }
+            ClientError::InvalidAddress { .. }
+            | ClientError::InvalidSetting { .. }
+            | ClientError::Tls { .. } => tonic::Code::InvalidArgument,
             ClientError::Connect { .. } | ClientError::NoTopology { .. } => {
                 tonic::Code::Unavailable
             }

@@ -69,6 +69,7 @@ mod multi;
 mod node;
 mod pool;
 mod route;
+mod tls;
 mod topology;
 
 pub use builder::ClientBuilder;
@@ -76,6 +77,7 @@ pub use client::{Client, ClientStats, Got, MultiGot};
 pub use error::{ClientError, Tried};
 pub use node::{Node, NodeOptions};
 pub use pool::Pool;
+pub use tls::{TlsIdentity, TlsOptions};
 pub use tonic::Code;
 pub use tonic_health::pb::health_check_response::ServingStatus;
 pub use topology::{NodeReport, TopologySnapshot};

@@ -11,6 +11,7 @@ use tusk_proto::v1::{
     TopologyRequest, TopologyResponse,
 };
 
+use crate::tls::{self, TlsOptions};
 use crate::{ClientError, ServingStatus};
 
 /// Connection settings for [`Node::connect_with`].
@@ -22,6 +23,9 @@ pub struct NodeOptions {
     pub request_timeout: Option<Duration>,
     /// Largest message sent or received. Default [`crate::DEFAULT_MAX_MESSAGE_BYTES`].
     pub max_message_bytes: usize,
+    /// TLS settings; with them a bare `host:port` is dialled over TLS. Default none
+    /// (plaintext, and `https://` addresses are refused for want of a CA).
+    pub tls: Option<TlsOptions>,
 }
 
 impl Default for NodeOptions {
@@ -30,6 +34,7 @@ impl Default for NodeOptions {
             connect_timeout: Duration::from_secs(5),
             request_timeout: None,
             max_message_bytes: crate::DEFAULT_MAX_MESSAGE_BYTES,
+            tls: None,
         }
     }
 }
@@ -42,15 +47,16 @@ pub struct Node {
 }
 
 impl Node {
-    /// Connects to `addr` (`host:port` or `http://host:port`) with default options.
+    /// Connects to `addr` (`host:port` or `http://host:port`) with default options
+    /// (plaintext; see [`NodeOptions::tls`] for TLS).
     pub async fn connect(addr: &str) -> Result<Node, ClientError> {
         Node::connect_with(addr, NodeOptions::default()).await
     }
 
     /// Connects to `addr` with `options`.
     pub async fn connect_with(addr: &str, options: NodeOptions) -> Result<Node, ClientError> {
-        let endpoint = endpoint(addr, &options)?;
-        let uri = normalize_addr(addr);
+        let endpoint = options.endpoint(addr)?;
+        let uri = endpoint.uri().to_string();
         let channel = endpoint
             .connect()
             .await
@@ -61,7 +67,7 @@ impl Node {
     /// A node for `addr` that connects on its first call (and reconnects after a
     /// failure) instead of now: no I/O here, only the address is checked.
     pub fn lazy(addr: &str, options: &NodeOptions) -> Result<Node, ClientError> {
-        let channel = endpoint(addr, options)?.connect_lazy();
+        let channel = options.endpoint(addr)?.connect_lazy();
         Ok(Node::from_channel(channel, options.max_message_bytes))
     }
 
@@ -137,28 +143,25 @@ impl Node {
     }
 }
 
-/// The endpoint for `addr` with `options` applied.
-fn endpoint(addr: &str, options: &NodeOptions) -> Result<Endpoint, ClientError> {
-    let uri = normalize_addr(addr);
-    let mut endpoint = Endpoint::from_shared(uri)
-        .map_err(|e| ClientError::InvalidAddress {
-            addr: addr.to_string(),
-            detail: e.to_string(),
-        })?
-        .connect_timeout(options.connect_timeout);
-    if let Some(timeout) = options.request_timeout {
-        endpoint = endpoint.timeout(timeout);
-    }
-    Ok(endpoint)
-}
-
-/// `host:port` -> `http://host:port`; URIs with a scheme are kept.
-pub(crate) fn normalize_addr(addr: &str) -> String {
-    let addr = addr.trim();
-    if addr.contains("://") {
-        addr.to_string()
-    } else {
-        format!("http://{addr}")
+impl NodeOptions {
+    /// The endpoint for `addr` with these options applied (timeouts, TLS), not
+    /// connected. The address is checked here: a scheme or TLS combination that
+    /// cannot be honoured is refused ([`ClientError::Tls`]), never downgraded.
+    pub fn endpoint(&self, addr: &str) -> Result<Endpoint, ClientError> {
+        let dial = tls::plan(addr, self.tls.as_ref())?;
+        let mut endpoint = Endpoint::from_shared(dial.uri)
+            .map_err(|e| ClientError::InvalidAddress {
+                addr: addr.to_string(),
+                detail: e.to_string(),
+            })?
+            .connect_timeout(self.connect_timeout);
+        if let Some(timeout) = self.request_timeout {
+            endpoint = endpoint.timeout(timeout);
+        }
+        match &self.tls {
+            Some(options) if dial.tls => tls::apply(endpoint, addr, options),
+            _ => Ok(endpoint),
+        }
     }
 }
 
@@ -169,9 +172,18 @@ mod tests {
 
     #[test]
     fn bare_addresses_get_a_scheme() {
-        assert_eq!(normalize_addr("127.0.0.1:7070"), "http://127.0.0.1:7070");
-        assert_eq!(normalize_addr(" http://h:1 "), "http://h:1");
-        assert_eq!(normalize_addr("https://h:1"), "https://h:1");
+        let options = NodeOptions::default();
+        let uri = |addr| options.endpoint(addr).expect(addr).uri().to_string();
+        assert_eq!(uri("127.0.0.1:7070"), "http://127.0.0.1:7070/");
+        assert_eq!(uri(" http://h:1 "), "http://h:1/");
+    }
+
+    #[test]
+    fn an_https_address_without_a_ca_is_refused_not_downgraded() {
+        let err = NodeOptions::default()
+            .endpoint("https://h:1")
+            .expect_err("no CA");
+        assert!(matches!(err, ClientError::Tls { .. }), "{err}");
     }
 
     #[tokio::test]

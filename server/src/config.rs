@@ -125,6 +125,10 @@ pub struct ClusterConfig {
         deserialize_with = "duration::duration"
     )]
     pub forward_timeout: Duration,
+    /// CA certificate (PEM path) that peers' certificates must chain to when this
+    /// node forwards over TLS; absent: `tls_client_ca` is trusted. Needs `tls_cert`.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl ClusterConfig {
@@ -218,6 +222,18 @@ pub struct ServerConfig {
     /// The fleet this node belongs to; `None`: the node runs alone.
     #[serde(default)]
     pub cluster: Option<ClusterConfig>,
+    /// This node's TLS certificate chain (PEM path); with `tls_key`, gRPC is served
+    /// over TLS only (the metrics endpoint stays plain HTTP). Also presented to
+    /// peers when forwarding.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM path).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM path): clients must present a certificate chaining to it
+    /// (mTLS). Needs `tls_cert`.
+    #[serde(default)]
+    pub tls_client_ca: Option<PathBuf>,
     /// The domains to serve.
     #[serde(default)]
     pub domains: Vec<DomainConfig>,
@@ -290,6 +306,9 @@ impl ServerConfig {
             scrub_interval: DEFAULT_SCRUB_INTERVAL,
             scrub_rate: DEFAULT_SCRUB_RATE,
             cluster: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
             domains: domains
                 .iter()
                 .map(|name| DomainConfig {
@@ -399,6 +418,44 @@ impl ServerConfig {
                 "cluster.self"
             };
             cluster.fleet().map_err(|detail| invalid(field, detail))?;
+        }
+        self.validate_tls(origin)
+    }
+
+    /// The TLS fields go together: cert and key both or neither; a client CA or a
+    /// peer CA only with them; a TLS fleet needs a CA to trust its peers. The files
+    /// themselves are read at start.
+    fn validate_tls(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |field: &str, detail: &str| ConfigError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            detail: detail.to_string(),
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(_), Some(_)) => true,
+            (None, None) => false,
+            (Some(_), None) => return Err(invalid("tls_key", "tls_cert is set but not tls_key")),
+            (None, Some(_)) => return Err(invalid("tls_cert", "tls_key is set but not tls_cert")),
+        };
+        if !tls && self.tls_client_ca.is_some() {
+            return Err(invalid(
+                "tls_client_ca",
+                "needs tls_cert and tls_key (mTLS is TLS that also checks the client)",
+            ));
+        }
+        let Some(cluster) = &self.cluster else {
+            return Ok(());
+        };
+        if !tls && cluster.tls_ca.is_some() {
+            return Err(invalid("cluster.tls_ca", "needs tls_cert and tls_key"));
+        }
+        let has_peers = cluster.nodes.iter().any(|n| *n != cluster.self_node);
+        if tls && has_peers && cluster.tls_ca.is_none() && self.tls_client_ca.is_none() {
+            return Err(invalid(
+                "cluster.tls_ca",
+                "a TLS fleet forwards over TLS: set cluster.tls_ca (or tls_client_ca) \
+                 to the CA that signs the nodes' certificates",
+            ));
         }
         Ok(())
     }

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
+use tusk_client::{NodeOptions, TlsOptions};
 use tusk_proto::v1::tusk_client::TuskClient;
 use tusk_proto::v1::{GetRequest, GetResponse, MultiGetRequest, MultiGetResponse};
 
@@ -39,25 +40,30 @@ pub struct Group<'a> {
 }
 
 impl Peers {
-    /// Lazy channels to every node of `ownership`'s fleet but this one.
+    /// Lazy channels to every node of `ownership`'s fleet but this one, over TLS
+    /// (this node's certificate as client identity) when `tls` is given. Built by
+    /// the client crate's endpoint code, so peers are dialled exactly as clients
+    /// dial nodes.
     pub fn new(
         ownership: &Ownership,
         attempt_timeout: Duration,
         max_message_bytes: usize,
+        tls: Option<TlsOptions>,
     ) -> Result<Peers, String> {
+        let options = NodeOptions {
+            connect_timeout: attempt_timeout,
+            request_timeout: None,
+            max_message_bytes,
+            tls,
+        };
         let mut clients = BTreeMap::new();
         for node in ownership.fleet().nodes() {
             if node == ownership.node() {
                 continue;
             }
-            let uri = if node.contains("://") {
-                node.clone()
-            } else {
-                format!("http://{node}")
-            };
-            let endpoint = Endpoint::from_shared(uri)
-                .map_err(|e| format!("node {node:?} is not a valid address: {e}"))?
-                .connect_timeout(attempt_timeout)
+            let endpoint = options
+                .endpoint(node)
+                .map_err(|e| format!("node {node:?}: {e}"))?
                 .tcp_nodelay(true);
             let client = TuskClient::new(endpoint.connect_lazy())
                 .max_decoding_message_size(max_message_bytes)

@@ -55,6 +55,7 @@ mod retry;
 mod scrub;
 mod service;
 mod status;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -138,6 +139,15 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<RunningServer, ServerError> {
         let ServerBuilder { config, open_store } = self;
         config.validate("server config")?;
+        // TLS files are read and checked (readable, PEM, key matching) before
+        // anything binds, so a bad file fails the start naming its field and path.
+        let tls = tls::load(&config, "server config")?;
+        let mut grpc_server = tonic::transport::Server::builder();
+        if let Some(tls) = &tls {
+            grpc_server = grpc_server
+                .tls_config(tls.server.clone())
+                .map_err(|e| tls::identity_error(&config, "server config", &e))?;
+        }
         std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
@@ -216,14 +226,20 @@ impl ServerBuilder {
             .cluster
             .as_ref()
             .map_or(config::DEFAULT_FORWARD_TIMEOUT, |c| c.forward_timeout);
-        let peers = forward::Peers::new(&ownership, forward_timeout, config.max_message_bytes)
-            .map_err(|detail| {
-                ServerError::Config(ConfigError::Invalid {
-                    origin: "server config".into(),
-                    field: "cluster.nodes".into(),
-                    detail,
-                })
-            })?;
+        let peer_tls = tls.map(|t| t.peers);
+        let peers = forward::Peers::new(
+            &ownership,
+            forward_timeout,
+            config.max_message_bytes,
+            peer_tls,
+        )
+        .map_err(|detail| {
+            ServerError::Config(ConfigError::Invalid {
+                origin: "server config".into(),
+                field: "cluster.nodes".into(),
+                detail,
+            })
+        })?;
         let tusk = TuskServer::new(TuskService::new(
             Arc::clone(&domains),
             limits,
@@ -238,7 +254,7 @@ impl ServerBuilder {
         let incoming = TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
         let grpc_stop = stop_rx.clone();
         let grpc = tokio::spawn(async move {
-            tonic::transport::Server::builder()
+            grpc_server
                 .add_service(tusk)
                 .add_service(health_service)
                 .add_service(reflection_v1)

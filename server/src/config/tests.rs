@@ -44,6 +44,63 @@ fn the_example_file_parses_and_states_the_defaults() {
     assert_eq!(cluster.replication, DEFAULT_REPLICATION);
     assert_eq!(cluster.self_node, DEFAULT_LISTEN);
     assert_eq!(cluster.forward_timeout, DEFAULT_FORWARD_TIMEOUT);
+    assert_eq!(cluster.tls_ca, None);
+    assert_eq!((c.tls_cert, c.tls_key, c.tls_client_ca), (None, None, None));
+}
+
+/// The example's commented TLS lines, uncommented, are valid and set every TLS field.
+#[test]
+fn the_example_tls_lines_parse() {
+    let text: String = include_str!("../../server.example.toml")
+        .lines()
+        .map(|line| {
+            line.strip_prefix("# ")
+                .filter(|l| l.starts_with("tls_"))
+                .unwrap_or(line)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let c = ServerConfig::from_toml_str(&text, "server.example.toml").expect("valid");
+    assert_eq!(c.tls_cert, Some(PathBuf::from("/etc/tusk/node.pem")));
+    assert_eq!(c.tls_key, Some(PathBuf::from("/etc/tusk/node-key.pem")));
+    assert_eq!(c.tls_client_ca, Some(PathBuf::from("/etc/tusk/ca.pem")));
+    let cluster = c.cluster.expect("cluster");
+    assert_eq!(cluster.tls_ca, Some(PathBuf::from("/etc/tusk/ca.pem")));
+}
+
+#[test]
+fn tls_fields_go_together() {
+    let base = "data_dir = \"/d\"\n";
+    let domain = "[[domains]]\nname = \"a\"\nstore = \"/s\"\n";
+    let fleet = "[cluster]\nnodes = [\"a:1\", \"b:1\"]\nself = \"a:1\"\n";
+    let pair = "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n";
+    for (tls, cluster, field) in [
+        ("tls_cert = \"c.pem\"\n", "", "tls_key"),
+        ("tls_key = \"k.pem\"\n", "", "tls_cert"),
+        ("tls_client_ca = \"ca.pem\"\n", "", "tls_client_ca"),
+        (
+            "",
+            "[cluster]\nnodes = [\"a:1\"]\nself = \"a:1\"\ntls_ca = \"ca.pem\"\n",
+            "cluster.tls_ca",
+        ),
+        (pair, fleet, "cluster.tls_ca"),
+    ] {
+        let text = format!("{base}{tls}{cluster}{domain}");
+        let err = ServerConfig::from_toml_str(&text, "t.toml").expect_err(&text);
+        assert!(
+            matches!(&err, ConfigError::Invalid { field: f, .. } if f == field),
+            "{text}: {err}"
+        );
+    }
+    for (tls, cluster) in [(pair, ""), (pair, fleet), ("", fleet)] {
+        let tls = if cluster.is_empty() || tls.is_empty() {
+            tls.to_string()
+        } else {
+            format!("{tls}tls_client_ca = \"ca.pem\"\n")
+        };
+        let text = format!("{base}{tls}{cluster}{domain}");
+        ServerConfig::from_toml_str(&text, "t.toml").expect(&text);
+    }
 }
 
 const CLUSTER: &str = r#"

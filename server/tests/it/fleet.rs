@@ -15,7 +15,7 @@ const DOMAIN: &str = "pages";
 const SHARDS: u32 = 12;
 
 /// `n` free ports on 127.0.0.1 (bound, read, released).
-fn free_addrs(n: usize) -> Vec<SocketAddr> {
+pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
     let listeners: Vec<std::net::TcpListener> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
         .collect();
@@ -83,6 +83,7 @@ fn node_config(
         self_node: addr.to_string(),
         replication,
         forward_timeout: std::time::Duration::from_millis(500),
+        tls_ca: None,
     });
     config
 }

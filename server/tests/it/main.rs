@@ -9,3 +9,4 @@ mod restart;
 mod resume;
 mod serve;
 mod swap;
+mod tls;

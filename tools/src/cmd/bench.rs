@@ -57,6 +57,8 @@ pub struct Args {
         action = clap::ArgAction::Set
     )]
     servers: Vec<String>,
+    #[command(flatten)]
+    tls: super::TlsArgs,
     /// Domain to read.
     #[arg(long, env = "TUSK_DOMAIN", value_name = "NAME")]
     domain: String,
@@ -128,6 +130,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .attempt_timeout(args.timeout.min(ATTEMPT_TIMEOUT));
     if let Some(delay) = args.hedge {
         builder = builder.hedge(delay);
+    }
+    if let Some(tls) = args.tls.options(&servers)? {
+        builder = builder.tls(tls);
     }
     let client = builder.build().context("setting up the client")?;
     let request = match args.multi_get {

@@ -17,7 +17,8 @@ use crate::runtime::block_on;
 /// `"value_encoding": "base64"`).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  tusk get --server 127.0.0.1:7070 --domain pages home about --json"
+    after_help = "Examples:\n  tusk get --server 127.0.0.1:7070 --domain pages home about --json\n  \
+                  tusk get --server https://tusk-1:7070 --tls-ca ca.pem --domain pages home"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -64,8 +65,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|k| decode_key(k, args.key_encoding))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let options = args.server.node_options()?;
     let (results, version) = block_on(fetch(
         &args.server.server,
+        options,
         &args.domain,
         keys.clone(),
         args.version.as_deref(),
@@ -101,11 +104,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Answers for `keys` (in order) and the version that answered.
 async fn fetch(
     server: &str,
+    options: tusk_client::NodeOptions,
     domain: &str,
     keys: Vec<Vec<u8>>,
     version: Option<&str>,
 ) -> anyhow::Result<(Vec<Option<Vec<u8>>>, String)> {
-    let client = tusk_client::Node::connect(server)
+    let client = tusk_client::Node::connect_with(server, options)
         .await
         .with_context(|| format!("connecting to {server}"))?;
     if keys.len() == 1 {

@@ -17,7 +17,10 @@ pub mod verify;
 pub mod versions;
 pub mod write;
 
+use std::path::PathBuf;
+
 use anyhow::Context;
+use tusk_client::{NodeOptions, TlsIdentity, TlsOptions};
 use tusk_store::Catalog;
 
 /// `--store` and `--domain`, shared by the commands that operate on a store.
@@ -39,10 +42,12 @@ impl StoreArgs {
     }
 }
 
-/// `--server`, shared by the commands that talk to a running server.
+/// `--server` and the TLS flags, shared by the commands that talk to a running
+/// server.
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
-    /// Server address, `host:port`.
+    /// Server address: `host:port` (plaintext, or TLS when a TLS flag is given),
+    /// `https://host:port` (TLS, needs --tls-ca) or `http://host:port` (plaintext).
     #[arg(
         long,
         env = "TUSK_SERVER",
@@ -50,6 +55,76 @@ pub struct ServerArgs {
         value_name = "ADDR"
     )]
     pub server: String,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// `--tls-ca`, `--tls-cert`, `--tls-key`: how a command that connects speaks TLS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// CA certificate (PEM) the servers' certificates must chain to. Required for
+    /// `https://` addresses; given, `host:port` addresses use TLS too.
+    #[arg(long, env = "TUSK_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) presented to servers that require one (mTLS).
+    #[arg(long, env = "TUSK_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "TUSK_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The client TLS options these flags ask for (`None`: plaintext), reading the
+    /// files. An `https://` address among `addrs` without --tls-ca, or a client
+    /// certificate without --tls-ca, is an error naming the flag.
+    pub fn options(&self, addrs: &[String]) -> anyhow::Result<Option<TlsOptions>> {
+        if self.tls_ca.is_none() {
+            if let Some(https) = addrs
+                .iter()
+                .find(|a| a.trim().to_ascii_lowercase().starts_with("https://"))
+            {
+                anyhow::bail!(
+                    "{https} is an https:// address: pass --tls-ca FILE, the CA certificate \
+                     that signed the server's certificate"
+                );
+            }
+            if self.tls_cert.is_some() {
+                anyhow::bail!("--tls-cert needs --tls-ca FILE to trust the server");
+            }
+            return Ok(None);
+        }
+        let read = |flag: &str, path: &PathBuf| {
+            std::fs::read(path).with_context(|| format!("reading {flag} {}", path.display()))
+        };
+        let ca = self
+            .tls_ca
+            .as_ref()
+            .map(|p| read("--tls-ca", p))
+            .transpose()?;
+        let identity = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsIdentity {
+                cert: read("--tls-cert", cert)?,
+                key: read("--tls-key", key)?,
+            }),
+            _ => None,
+        };
+        Ok(Some(TlsOptions {
+            ca,
+            identity,
+            domain_name: None,
+        }))
+    }
+}
+
+impl ServerArgs {
+    /// Connection options for `--server`: defaults plus the TLS flags.
+    pub fn node_options(&self) -> anyhow::Result<NodeOptions> {
+        Ok(NodeOptions {
+            tls: self.tls.options(std::slice::from_ref(&self.server))?,
+            ..NodeOptions::default()
+        })
+    }
 }
 
 /// A comma-separated address list (`--servers`) without blanks and repeats; at

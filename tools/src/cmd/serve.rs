@@ -23,7 +23,8 @@ use crate::runtime::block_on;
 #[command(after_help = concat!(
     "Examples:\n",
     "  tusk serve --store ./store --domain pages --listen 127.0.0.1:7070 --data-dir ./data\n",
-    "  tusk serve --config /etc/tusk/server.toml\n\n",
+    "  tusk serve --config /etc/tusk/server.toml\n",
+    "  tusk serve --store ./store --domain pages --tls-cert node.pem --tls-key node-key.pem\n\n",
     "Config file (every field, with its default):\n",
     include_str!("../../../server/server.example.toml"),
     "\nOnce listening, prints `serving on ADDR` (and `metrics on ADDR`) on stdout."
@@ -71,11 +72,26 @@ pub struct Args {
     /// Byte-rate limit of those re-reads for the whole server, e.g. `32MiB` (per second).
     #[arg(long, default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
     scrub_rate: u64,
+    /// Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key. The
+    /// metrics endpoint stays plain HTTP.
+    #[arg(long, env = "TUSK_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "TUSK_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mTLS. Needs --tls-cert.
+    #[arg(
+        long,
+        env = "TUSK_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    tls_client_ca: Option<PathBuf>,
 }
 
 /// Every flag `--config` replaces: given with it, it would be ignored, so clap refuses
 /// it, naming it (a test checks this list covers every flag).
-const FLAGS_BESIDE_CONFIG: [&str; 12] = [
+const FLAGS_BESIDE_CONFIG: [&str; 15] = [
     "store",
     "domains",
     "listen",
@@ -88,6 +104,9 @@ const FLAGS_BESIDE_CONFIG: [&str; 12] = [
     "download_rate_limit",
     "scrub_interval",
     "scrub_rate",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
 ];
 
 /// Runs the command.
@@ -112,6 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             config.download_rate_limit = args.download_rate_limit;
             config.scrub_interval = args.scrub_interval;
             config.scrub_rate = args.scrub_rate;
+            config.tls_cert = args.tls_cert.clone();
+            config.tls_key = args.tls_key.clone();
+            config.tls_client_ca = args.tls_client_ca.clone();
             config.validate("command-line flags")?;
             config
         }

@@ -68,16 +68,14 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(servers) = &args.servers {
-        return run_fleet(
-            &super::server_list(servers, "--servers")?,
-            args.timeout,
-            args.json,
-        );
+        let servers = super::server_list(servers, "--servers")?;
+        let tls = args.server.tls.options(&servers)?;
+        return run_fleet(&servers, tls, args.timeout, args.json);
     }
     let options = tusk_client::NodeOptions {
         connect_timeout: args.timeout,
         request_timeout: Some(args.timeout),
-        ..Default::default()
+        ..args.server.node_options()?
     };
     let status = block_on(async {
         let client = tusk_client::Node::connect_with(&args.server.server, options)
@@ -95,8 +93,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_fleet(servers: &[String], timeout: Duration, json: bool) -> anyhow::Result<()> {
-    let nodes = block_on(fleet::collect(servers, timeout))?;
+fn run_fleet(
+    servers: &[String],
+    tls: Option<tusk_client::TlsOptions>,
+    timeout: Duration,
+    json: bool,
+) -> anyhow::Result<()> {
+    let nodes = block_on(fleet::collect(servers, tls, timeout))?;
     let flags = fleet::fleet_flags(&nodes);
     if json {
         print_json(&fleet::to_json(&nodes, &flags))?;

@@ -2,18 +2,24 @@
 
 use std::time::Duration;
 
-use tusk_client::{Node, NodeOptions};
+use tusk_client::{Node, NodeOptions, TlsOptions};
 
 use super::report::NodeReport;
 
 /// Asks every address for Status and Topology at once; each node gets `timeout`
-/// in all (connect and both RPCs). Reports come back in the order of `addresses`.
-pub async fn collect(addresses: &[String], timeout: Duration) -> Vec<NodeReport> {
+/// in all (connect and both RPCs), over TLS as `tls` says. Reports come back in
+/// the order of `addresses`.
+pub async fn collect(
+    addresses: &[String],
+    tls: Option<TlsOptions>,
+    timeout: Duration,
+) -> Vec<NodeReport> {
     let tasks: Vec<_> = addresses
         .iter()
         .map(|addr| {
             let addr = addr.clone();
-            tokio::spawn(async move { ask(&addr, timeout).await })
+            let tls = tls.clone();
+            tokio::spawn(async move { ask(&addr, tls, timeout).await })
         })
         .collect();
     let mut reports = Vec::with_capacity(tasks.len());
@@ -26,12 +32,13 @@ pub async fn collect(addresses: &[String], timeout: Duration) -> Vec<NodeReport>
     reports
 }
 
-async fn ask(addr: &str, timeout: Duration) -> NodeReport {
+async fn ask(addr: &str, tls: Option<TlsOptions>, timeout: Duration) -> NodeReport {
     // One deadline covers the connection and both RPCs (so its message is the
     // one a hung node gets); the connect timeout only ends a hopeless dial early.
     let options = NodeOptions {
         connect_timeout: timeout,
         request_timeout: None,
+        tls,
         ..NodeOptions::default()
     };
     let answers = tokio::time::timeout(timeout, async {
@@ -65,7 +72,7 @@ mod tests {
             listener.local_addr().expect("addr").port()
         };
         let addr = format!("127.0.0.1:{port}");
-        let reports = collect(std::slice::from_ref(&addr), Duration::from_secs(2)).await;
+        let reports = collect(std::slice::from_ref(&addr), None, Duration::from_secs(2)).await;
         assert_eq!(reports.len(), 1);
         assert!(!reports[0].reachable);
         let error = reports[0].error.as_deref().unwrap_or_default();
