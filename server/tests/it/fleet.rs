@@ -402,15 +402,20 @@ async fn a_node_restarted_in_a_smaller_fleet_fetches_only_the_shards_it_gained()
     let owned_now = owned(&names, &all[watched]);
 
     let (node_w, client) = rejoin(&fixture, &names, addrs[watched], &dirs[watched]).await;
-    let (node_o, _) = rejoin(&fixture, &names, addrs[other], &dirs[other]).await;
-    eventually("the node holds every shard it owns", || async {
-        let t = client.topology().await.expect("topology");
-        t.domains[0]
-            .versions
-            .first()
-            .is_some_and(|v| v.shards == owned_now)
-    })
-    .await;
+    let (node_o, client_o) = rejoin(&fixture, &names, addrs[other], &dirs[other]).await;
+    // Both nodes take shards of the one that left: wait for both (the keys of
+    // the other's new shards are forwarded to it below).
+    for (node, c) in [(watched, &client), (other, &client_o)] {
+        let want = owned(&names, &all[node]);
+        eventually("each node holds every shard it owns", || async {
+            let t = c.topology().await.expect("topology");
+            t.domains[0]
+                .versions
+                .first()
+                .is_some_and(|v| v.shards == want)
+        })
+        .await;
+    }
     let after = shard_files(dirs[watched].path(), "v1");
     assert_eq!(after.keys().copied().collect::<Vec<_>>(), owned_now);
     for (shard, inode) in &before {
