@@ -123,7 +123,11 @@ pub async fn run(duration: Duration, parent: &Path) -> FleetResult<ScenarioRepor
     let (dir, catalog) = node::store_with_v1(parent).await?;
     let config = node::node_config(&catalog, &dir.path().join("data"), Duration::from_secs(5));
     let (server, nodes) = node::start_serving("floor", config).await?;
-    let tusk = closed_loop(node::load(duration), node::tusk_get(nodes, KeySet::All(KEYS))).await;
+    let tusk = closed_loop(
+        node::load(duration),
+        node::tusk_get(nodes, KeySet::All(KEYS)),
+    )
+    .await;
     server.shutdown().await;
 
     let floor = FloorServer::start().await?;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tusk_format::partition::shard_for;
-use tusk_server::{RunningServer, Server};
 use tusk_server::config::{ClusterConfig, DEFAULT_FORWARD_TIMEOUT};
+use tusk_server::{RunningServer, Server};
 
 use super::error::{FleetError, FleetResult};
 use super::load::closed_loop;
@@ -72,7 +72,7 @@ pub async fn run(duration: Duration, parent: &Path) -> FleetResult<ScenarioRepor
         let mut clients = Vec::new();
         for addr in &addrs {
             let nodes = node::connections("forward", *addr).await?;
-            node::wait_version("forward", &nodes[0], "v1").await?;
+            held_shards(&nodes[0]).await?;
             clients.push(nodes);
         }
         measure(duration, &clients[0]).await
@@ -117,26 +117,37 @@ async fn shutdown(servers: Vec<RunningServer>) {
     }
 }
 
+/// The shards of `v1` the node holds, once it serves `v1` itself (a Get could be
+/// answered by forwarding before that); waits at most a minute.
+async fn held_shards(node: &tusk_client::Node) -> FleetResult<Vec<u32>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(topology) = node.topology().await
+            && let Some(v) = topology
+                .domains
+                .iter()
+                .find(|d| d.name == DOMAIN)
+                .and_then(|d| d.versions.first())
+            && v.version == "v1"
+        {
+            return Ok(v.shards.clone());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(FleetError::setup(
+                "forward",
+                "a node did not serve v1 within 60 s",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Splits the keys by what node A (`a`) holds and loads A with each half.
 async fn measure(
     duration: Duration,
     a: &[tusk_client::Node],
 ) -> FleetResult<(super::load::LoadRun, super::load::LoadRun, usize)> {
-    let topology = a[0]
-        .topology()
-        .await
-        .map_err(|source| FleetError::Client {
-            scenario: "forward",
-            what: "asking node A for its topology".into(),
-            source,
-        })?;
-    let held = topology
-        .domains
-        .iter()
-        .find(|d| d.name == DOMAIN)
-        .and_then(|d| d.versions.first())
-        .map(|v| v.shards.clone())
-        .ok_or_else(|| FleetError::setup("forward", "node A reports no served version"))?;
+    let held = held_shards(&a[0]).await?;
     let (mine, theirs) = split_keys(KEYS, SHARDS, &held);
     if mine.is_empty() || theirs.is_empty() {
         return Err(FleetError::setup(
@@ -165,7 +176,10 @@ mod tests {
     fn keys_split_by_the_shards_held() {
         let (mine, theirs) = split_keys(1000, 8, &[0, 3, 5]);
         assert_eq!(mine.len() + theirs.len(), 1000);
-        assert!(mine.iter().all(|&i| [0, 3, 5].contains(&shard_for(&key(i), 8))));
+        assert!(
+            mine.iter()
+                .all(|&i| [0, 3, 5].contains(&shard_for(&key(i), 8)))
+        );
         assert!(
             theirs
                 .iter()

@@ -43,10 +43,7 @@ fn client_get(client: Client) -> impl Fn(usize, u64) -> Request + Send + Sync + 
         let client = client.clone();
         let k = keys.pick(task, i);
         Box::pin(async move {
-            let got = client
-                .get(DOMAIN, k)
-                .await
-                .map_err(|e| e.to_string())?;
+            let got = client.get(DOMAIN, k).await.map_err(|e| e.to_string())?;
             match got.value {
                 Some(v) if v.len() == VALUE_LEN => Ok(()),
                 _ => Err(format!("key {} not answered right", hex(&k))),

@@ -196,7 +196,11 @@ mod tests {
         calm.push(10_000);
         let mut spiky: Vec<u64> = vec![100; 49];
         spiky.push(10_000);
-        let windows = vec![histogram(&calm), Histogram::new(2).unwrap(), histogram(&spiky)];
+        let windows = vec![
+            histogram(&calm),
+            Histogram::new(2).unwrap(),
+            histogram(&spiky),
+        ];
         let p = window_p99s(&windows);
         assert_eq!(p.len(), 3);
         assert_eq!(p[0], Some(100));
