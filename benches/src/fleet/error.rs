@@ -44,7 +44,7 @@ pub enum FleetError {
         version: String,
         /// The cause.
         #[source]
-        source: tusk_store::StoreError,
+        source: Box<tusk_store::StoreError>,
     },
     /// An in-process node failed to start.
     #[error("starting an in-process node for scenario {scenario}: {source}")]
@@ -53,7 +53,7 @@ pub enum FleetError {
         scenario: &'static str,
         /// The cause.
         #[source]
-        source: tusk_server::ServerError,
+        source: Box<tusk_server::ServerError>,
     },
     /// A client call made while setting up (connect, topology) failed.
     #[error("{scenario}: {what}: {source}")]
@@ -64,7 +64,7 @@ pub enum FleetError {
         what: String,
         /// The cause.
         #[source]
-        source: tusk_client::ClientError,
+        source: Box<tusk_client::ClientError>,
     },
     /// A scenario could not be set up or did not reach the state it waits for.
     #[error("{scenario}: {detail}")]

@@ -62,7 +62,7 @@ pub async fn run(duration: Duration, parent: &Path) -> FleetResult<ScenarioRepor
                 shutdown(servers).await;
                 return Err(FleetError::Server {
                     scenario: "forward",
-                    source,
+                    source: Box::new(source),
                 });
             }
         }

@@ -67,7 +67,7 @@ fn one_run(
     let client = builder.build().map_err(|source| FleetError::Client {
         scenario: "hedge",
         what: "building the routing client".into(),
-        source,
+        source: Box::new(source),
     })?;
     let op = client_get(client.clone());
     let pause_at = node::WARMUP + duration.saturating_sub(PAUSE) / 2;

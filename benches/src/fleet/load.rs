@@ -157,3 +157,35 @@ where
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_measured_request_is_counted_recorded_and_windowed() {
+        let options = LoadOptions {
+            tasks: 3,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+        };
+        // Task 0 fails every request; the others succeed.
+        let run = closed_loop(options, |task, i| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if task == 0 {
+                Err(format!("request {i} of task 0"))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert!(run.requests >= 3, "{}", run.requests);
+        assert!(run.errors >= 1 && run.errors < run.requests, "{run:?}");
+        assert_eq!(run.latency.len(), run.requests);
+        // A one-second run has one window, holding every request.
+        assert_eq!(run.windows.len(), 1);
+        assert_eq!(run.windows[0].len(), run.requests);
+        assert!(run.first_error.unwrap().starts_with("request "));
+        assert!(run.latency.min() >= 5_000, "{}", run.latency.min());
+    }
+}

@@ -109,7 +109,7 @@ pub async fn connections(scenario: &'static str, addr: SocketAddr) -> FleetResul
             .map_err(|source| FleetError::Client {
                 scenario,
                 what: format!("connecting to {addr}"),
-                source,
+                source: Box::new(source),
             })?;
         nodes.push(node);
     }
@@ -183,7 +183,10 @@ pub async fn start_serving(
 ) -> FleetResult<(RunningServer, Vec<Node>)> {
     let server = Server::start(config)
         .await
-        .map_err(|source| FleetError::Server { scenario, source })?;
+        .map_err(|source| FleetError::Server {
+            scenario,
+            source: Box::new(source),
+        })?;
     let nodes = connections(scenario, server.grpc_addr()).await?;
     wait_version(scenario, &nodes[0], "v1").await?;
     Ok((server, nodes))

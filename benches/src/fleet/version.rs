@@ -118,7 +118,7 @@ fn store_error(what: &'static str, version: &str, source: tusk_store::StoreError
         what,
         domain: DOMAIN.to_string(),
         version: version.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -133,7 +133,7 @@ pub fn open_store(path: &Path) -> FleetResult<Catalog> {
         what: "opening",
         domain: DOMAIN.to_string(),
         version: String::new(),
-        source,
+        source: Box::new(source),
     })
 }
 
