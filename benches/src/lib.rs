@@ -22,6 +22,7 @@ mod args;
 pub mod contender;
 pub mod data;
 mod error;
+pub mod fleet;
 pub mod lookup;
 pub mod machine;
 pub mod report;
