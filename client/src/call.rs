@@ -32,8 +32,9 @@ pub(crate) enum Verdict {
 }
 
 /// How the call treats `status`: UNAVAILABLE, FAILED_PRECONDITION, a missed
-/// deadline and transport failures (UNKNOWN, CANCELLED) move on to the next
-/// candidate; every other code ends the call.
+/// deadline and transport failures (UNKNOWN, CANCELLED, and an HTTP/2 error such
+/// as a GOAWAY, which tonic reports as RESOURCE_EXHAUSTED "h2 protocol error")
+/// move on to the next candidate; every other code ends the call.
 pub(crate) fn verdict(status: &Status) -> Verdict {
     let reason = status
         .metadata()
@@ -48,8 +49,16 @@ pub(crate) fn verdict(status: &Status) -> Verdict {
         Code::Unavailable => next(reason != Some(tusk_proto::REASON_NOT_LOADED)),
         Code::FailedPrecondition => next(false),
         Code::DeadlineExceeded | Code::Unknown | Code::Cancelled => next(true),
+        _ if is_http2_failure(status) => next(true),
         _ => Verdict::Stop,
     }
+}
+
+/// True when `status` is the connection's HTTP/2 failure (a GOAWAY, say, when a
+/// node that was paused sheds the streams its client reset meanwhile), not an
+/// answer: the request may not have reached the node at all.
+pub fn is_http2_failure(status: &Status) -> bool {
+    status.message().starts_with("h2 protocol error")
 }
 
 /// A status's one-line description for error reports.
@@ -220,6 +229,17 @@ mod tests {
             tonic::metadata::MetadataValue::from_static(reason),
         );
         status
+    }
+
+    #[test]
+    fn a_connection_torn_down_by_http2_fails_over_but_a_real_resource_error_does_not() {
+        let goaway = Status::new(
+            Code::ResourceExhausted,
+            "h2 protocol error: stream error received: too_many_resets",
+        );
+        assert!(matches!(verdict(&goaway), Verdict::Next { down: true, .. }));
+        let too_big = Status::new(Code::ResourceExhausted, "decoded message length too large");
+        assert_eq!(verdict(&too_big), Verdict::Stop);
     }
 
     #[test]

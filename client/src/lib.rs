@@ -73,6 +73,7 @@ mod tls;
 mod topology;
 
 pub use builder::ClientBuilder;
+pub use call::is_http2_failure;
 pub use client::{Client, ClientStats, Got, MultiGot};
 pub use error::{ClientError, Tried};
 pub use node::{Node, NodeOptions};

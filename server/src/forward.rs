@@ -158,7 +158,7 @@ pub fn worth_another_replica(status: &Status) -> bool {
     matches!(
         status.code(),
         Code::Unavailable | Code::FailedPrecondition | Code::DeadlineExceeded | Code::Unknown
-    )
+    ) || tusk_client::is_http2_failure(status)
 }
 
 /// The version a `version-not-held` refusal says the refusing node serves.
@@ -279,6 +279,12 @@ mod tests {
         assert!(!worth_another_replica(&Status::invalid_argument("key")));
         assert!(!worth_another_replica(&Status::not_found("domain")));
         assert!(!worth_another_replica(&Status::internal("corrupt")));
+        assert!(worth_another_replica(&Status::resource_exhausted(
+            "h2 protocol error: GOAWAY"
+        )));
+        assert!(!worth_another_replica(&Status::resource_exhausted(
+            "too large"
+        )));
     }
 
     #[test]
