@@ -55,6 +55,7 @@ pub async fn run(duration: Duration, parent: &Path) -> FleetResult<ScenarioRepor
             self_node: names[i].clone(),
             replication: 1,
             forward_timeout: DEFAULT_FORWARD_TIMEOUT,
+            tls_ca: None,
         });
         match Server::start(config).await {
             Ok(server) => servers.push(server),
