@@ -21,6 +21,21 @@ pub struct Machine {
     pub release_build: bool,
 }
 
+impl Machine {
+    /// The `machine:` line every bench report opens with (without the prefix).
+    pub fn line(&self) -> String {
+        let build = if self.release_build {
+            "release build"
+        } else {
+            "DEBUG build: figures meaningless"
+        };
+        format!(
+            "{} cores, {:.1} GiB RAM, {}; {}; {}; {build}",
+            self.cores, self.ram_gib, self.cpu, self.os, self.rustc
+        )
+    }
+}
+
 /// The value after `field:` on the first line of `text` that starts with `field`.
 fn proc_field(text: &str, field: &str) -> Option<String> {
     text.lines()

@@ -185,15 +185,11 @@ fn show(r: Option<f64>) -> String {
 impl Report {
     /// The table's opening lines: command, machine, data.
     pub fn header_table(&self) -> String {
-        let m = &self.machine;
-        let build = if m.release_build {
-            "release build"
-        } else {
-            "DEBUG build: figures meaningless"
-        };
         format!(
-            "command: {}\nmachine: {} cores, {:.1} GiB RAM, {}; {}; {}; {build}\ndata:    {}\n",
-            self.command, m.cores, m.ram_gib, m.cpu, m.os, m.rustc, self.data
+            "command: {}\nmachine: {}\ndata:    {}\n",
+            self.command,
+            self.machine.line(),
+            self.data
         )
     }
 

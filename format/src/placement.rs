@@ -14,7 +14,7 @@
 //! ```
 //! use tusk_format::placement::{Fleet, replicas};
 //!
-//! let fleet = Fleet::new(vec!["a:1".into(), "b:1".into(), "c:1".into()], 2).unwrap();
+//! let fleet = Fleet::new(vec!["a:1".into(), "b:1".into(), "c:1".into()], 2).expect("three distinct nodes");
 //! let holders = replicas(&fleet, "pages", 0);
 //! assert_eq!(holders.len(), 2);
 //! assert_ne!(holders[0], holders[1]);

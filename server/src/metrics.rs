@@ -139,6 +139,8 @@ pub struct KeyCounters {
     pub hits: Counter,
     /// Keys not found.
     pub misses: Counter,
+    /// Keys forwarded to the nodes holding their shards.
+    pub forwarded: Counter,
 }
 
 /// One domain's metric handles for one method (OK answers and latency), resolved
@@ -426,6 +428,9 @@ impl Metrics {
         KeyCounters {
             hits: counter("hit"),
             misses: counter("miss"),
+            forwarded: self
+                .forwarded_keys
+                .get_or_create_owned(&domain_labels(domain)),
         }
     }
 
@@ -458,13 +463,6 @@ impl Metrics {
         self.store_errors
             .get_or_create(&domain_labels(domain))
             .inc();
-    }
-
-    /// Records `keys` keys of `domain` forwarded to other nodes.
-    pub fn forwarded_keys(&self, domain: &str, keys: u64) {
-        self.forwarded_keys
-            .get_or_create(&domain_labels(domain))
-            .inc_by(keys);
     }
 
     /// Records a served shard of `domain` found damaged.

@@ -51,11 +51,6 @@ impl Ownership {
         self.fleet.fingerprint()
     }
 
-    /// True when this node runs alone.
-    pub fn is_single(&self) -> bool {
-        self.fleet.nodes().len() == 1
-    }
-
     /// Shard numbers of `manifest`'s version this node holds, ascending.
     pub fn owned_shards(&self, manifest: &Manifest) -> Vec<u32> {
         if self.fleet.replication() == self.fleet.nodes().len() {

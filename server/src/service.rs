@@ -313,8 +313,11 @@ impl TuskService {
         Ok(MultiGetResponse { entries, version })
     }
 
+    /// Counts forwarded keys on the domain's pre-resolved counter (no label lookup).
     fn count_forwarded(&self, domain: &str, keys: u64) {
-        self.metrics.forwarded_keys(domain, keys);
+        if let Some(d) = self.domains.iter().find(|d| d.name() == domain) {
+            d.keys().forwarded.inc_by(keys);
+        }
     }
 
     fn finish<T>(

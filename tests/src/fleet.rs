@@ -8,7 +8,7 @@
 //! [`LocalFleet`] resumes paused nodes, then kills every node.
 //!
 //! ```no_run
-//! let tmp = tempfile::tempdir().unwrap();
+//! let tmp = tempfile::tempdir().expect("a temp dir");
 //! let store = tmp.path().join("store");
 //! let fleet = tusk_tests::fleet::LocalFleet::start(tmp.path(), &store, &["pages"], 3, 2);
 //! println!("{:?}", fleet.addrs());
@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use tusk_client::{Node, TopologyResponse};
 
-use crate::{ServerProcess, wait_for};
+use crate::{ServerProcess, free_port, wait_for};
 
 /// One node of a [`LocalFleet`].
 pub struct FleetNode {
@@ -72,12 +72,6 @@ pub struct LocalFleet {
     domains: Vec<String>,
     replication: usize,
     extra: String,
-}
-
-/// A free port on 127.0.0.1 (free when this returns; the node binds it soon after).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// The TOML config of node `me` of `nodes`; `extra` holds more top-level settings

@@ -272,6 +272,14 @@ impl Drop for ServerProcess {
     }
 }
 
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, read,
+/// released): for a server the test starts soon after, or an address nothing
+/// listens on.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
 /// A two-worker tokio runtime for a test's own async calls (clients, readers).
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

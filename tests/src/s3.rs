@@ -10,12 +10,14 @@
 //! ```
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tusk_store::{S3Config, S3Store};
+
+use crate::free_port;
 
 /// The moto version the tests pin (older ones mishandle streamed or multipart uploads).
 pub const MOTO_VERSION: &str = "5.2.5";
@@ -244,10 +246,4 @@ impl Drop for MotoServer {
         // A stopped process still dies of SIGKILL.
         self.kill();
     }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
 }

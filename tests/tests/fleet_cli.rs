@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tusk_tests::fleet::{LocalFleet, node_config};
-use tusk_tests::{ServerProcess, tusk, tusk_ok, wait_for, write_tsv};
+use tusk_tests::{ServerProcess, free_port, tusk, tusk_ok, wait_for, write_tsv};
 
 const DOMAIN: &str = "pages";
 
@@ -61,12 +61,6 @@ fn serve_alone(dir: &Path, name: &str, store: &Path) -> ServerProcess {
         ],
         &dir.join(format!("{name}.log")),
     )
-}
-
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// `tusk status --servers LIST --json`: (exit code, parsed object).

@@ -126,15 +126,11 @@ pub struct FleetReport {
 impl FleetReport {
     /// The opening lines: command, machine, load.
     pub fn header_table(&self) -> String {
-        let m = &self.machine;
-        let build = if m.release_build {
-            "release build"
-        } else {
-            "DEBUG build: figures meaningless"
-        };
         format!(
-            "command: {}\nmachine: {} cores, {:.1} GiB RAM, {}; {}; {}; {build}\nload:    {}\n",
-            self.command, m.cores, m.ram_gib, m.cpu, m.os, m.rustc, self.load
+            "command: {}\nmachine: {}\nload:    {}\n",
+            self.command,
+            self.machine.line(),
+            self.load
         )
     }
 

@@ -110,20 +110,7 @@ impl S3Report {
         let c = &self.config;
         let mut out = String::new();
         let _ = writeln!(out, "command: {}", self.command);
-        let _ = writeln!(
-            out,
-            "machine: {} cores, {:.1} GiB RAM, {}, {}, {}{}",
-            m.cores,
-            m.ram_gib,
-            m.cpu,
-            m.os,
-            m.rustc,
-            if m.release_build {
-                ""
-            } else {
-                " (DEBUG build)"
-            }
-        );
+        let _ = writeln!(out, "machine: {}", m.line());
         let _ = writeln!(out, "server:  {}", self.server);
         let _ = writeln!(
             out,
