@@ -4,31 +4,25 @@
 //!
 //! 1. a process-wide striped mutex chosen by the object's path, so threads of one
 //!    process queue instead of spinning;
-//! 2. an exclusive lock file `.<name>.lock` next to the object, created with
-//!    `create_new` and removed when the guard drops, so cooperating processes on the
-//!    same directory exclude each other too.
+//! 2. an exclusive kernel lock (`flock`) on a lock file `.<name>.lock` next to the
+//!    object, so cooperating processes on the same directory exclude each other too.
 //!
-//! A lock file holds its owner's `pid host`. It is taken to belong to a crashed
-//! process, and removed, when that owner is on this host and no longer runs (checked
-//! through `/proc/<pid>`, so at once on Linux), or when it is older than
-//! [`STALE_AFTER`] (any platform, any host). An owner that cannot be told (an empty or
-//! unreadable file, another host, no `/proc`) falls back to the age rule. Residual risks: two processes that break the same stale lock at the
-//! same moment can both proceed; a process that holds a lock for longer than
-//! `STALE_AFTER` can lose it; tools that do not use this store (hand edits, `cp`)
-//! are not excluded; filesystems without atomic exclusive create (old NFS) give no
-//! cross-process guarantee. Create-only writes need no lock: they are atomic
+//! The kernel releases the lock when its holder exits, however it exits (a crash, a
+//! `kill -9`): a lock file left on disk by a dead process is free at once, with no
+//! guessing from ages or process ids. The holder removes the file before it lets go;
+//! a process that opened the file just before it was removed then holds a lock on a
+//! file no longer in the directory, notices (the path no longer names the inode it
+//! locked) and tries again. Residual risks: tools that do not use this store (hand
+//! edits, `cp`) are not excluded; on network filesystems the guarantee is only as
+//! good as their lock support. Create-only writes need no lock: they are atomic
 //! through `hard_link`.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::{Result, StoreError};
-
-/// A lock file older than this is considered abandoned.
-pub(crate) const STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// How long to wait for another process's lock before giving up with `Conflict`.
 const WAIT_FOR: Duration = Duration::from_secs(5);
@@ -42,12 +36,18 @@ static STRIPE_LOCKS: [Mutex<()>; STRIPES] = [const { Mutex::new(()) }; STRIPES];
 /// Holds both locks of one object path; releases them on drop.
 pub(crate) struct ObjectLock {
     lock_file: PathBuf,
+    /// The locked file; closing it releases the kernel lock.
+    _file: File,
     _stripe: MutexGuard<'static, ()>,
 }
 
 impl Drop for ObjectLock {
     fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_file(&self.lock_file) {
+        // Removed while still locked, so no other process can lock this inode and
+        // believe it holds the object (it checks the path after locking).
+        if let Err(e) = std::fs::remove_file(&self.lock_file)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
             tracing::warn!(lock = %self.lock_file.display(), error = %e, "could not remove lock file");
         }
     }
@@ -78,79 +78,52 @@ fn lock_object_waiting(key: &str, object: &Path, wait: Duration) -> Result<Objec
     let lock_file = lock_path(object);
     let attempts = (wait.as_millis() / RETRY_EVERY.as_millis()).max(1);
     for _ in 0..attempts {
-        match OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(false)
             .open(&lock_file)
-        {
-            Ok(mut f) => {
-                // Lets a later process see that the owner died (and a human who finds
-                // a leftover lock file see whose it was).
-                let _ = writeln!(f, "{} {}", std::process::id(), host_name());
+            .map_err(|e| StoreError::io(&lock_file, e))?;
+        match file.try_lock() {
+            Ok(()) if still_named_by(&file, &lock_file) => {
                 return Ok(ObjectLock {
                     lock_file,
+                    _file: file,
                     _stripe: guard,
                 });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if is_stale(&lock_file) {
-                    tracing::warn!(lock = %lock_file.display(), "removing abandoned lock file");
-                    match std::fs::remove_file(&lock_file) {
-                        Ok(()) => continue,
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(e) => return Err(StoreError::io(&lock_file, e)),
-                    }
-                }
-                std::thread::sleep(RETRY_EVERY);
-            }
-            Err(e) => return Err(StoreError::io(&lock_file, e)),
+            // Locked a file its holder removed meanwhile: open the path again.
+            Ok(()) => continue,
+            Err(TryLockError::WouldBlock) => std::thread::sleep(RETRY_EVERY),
+            Err(TryLockError::Error(e)) => return Err(StoreError::io(&lock_file, e)),
         }
     }
     Err(StoreError::Conflict {
         key: key.to_string(),
         detail: format!(
-            "another process holds {} (for more than {:?}); retry later, or remove it if no tusk process is running",
+            "another process has held the lock on {} for more than {:?}; retry later",
             lock_file.display(),
             wait
         ),
     })
 }
 
-fn is_stale(lock_file: &Path) -> bool {
-    owner_is_gone(lock_file) || is_old(lock_file)
-}
-
-/// True when the lock file names a process of this host that no longer runs.
-fn owner_is_gone(lock_file: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(lock_file) else {
-        return false;
-    };
-    let mut fields = text.split_whitespace();
-    let (Some(pid), Some(host)) = (fields.next(), fields.next()) else {
-        return false; // being written, or written by an older tusk: use the age rule
-    };
-    let proc = Path::new("/proc");
-    pid.parse::<u32>().is_ok()
-        && host == host_name()
-        && proc.join("self").exists()
-        && !proc.join(pid).exists()
-}
-
-fn is_old(lock_file: &Path) -> bool {
-    let modified = File::open(lock_file)
-        .and_then(|f| f.metadata())
-        .and_then(|m| m.modified());
-    match modified {
-        Ok(t) => SystemTime::now()
-            .duration_since(t)
-            .is_ok_and(|age| age > STALE_AFTER),
-        Err(_) => false,
+/// Whether `path` still names the inode `file` has open.
+fn still_named_by(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+            _ => false,
+        }
     }
-}
-
-/// This host's name, as recorded in lock files.
-fn host_name() -> String {
-    crate::host::host_name().unwrap_or_else(|| "unknown-host".to_string())
+    #[cfg(not(unix))]
+    {
+        // Elsewhere an open file cannot be removed, so the path still names it.
+        let _ = (file, path);
+        true
+    }
 }
 
 #[cfg(test)]
@@ -168,64 +141,64 @@ mod tests {
     }
 
     #[test]
-    fn stale_lock_file_is_broken() {
+    fn a_lock_file_left_by_a_dead_holder_is_free_at_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         let object = dir.path().join("CURRENT");
-        let f = File::create(lock_path(&object)).expect("create lock");
-        let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(5);
-        f.set_modified(old).expect("set mtime");
-        drop(f);
-        let lock = lock_object("d/CURRENT", &object).expect("stale lock is broken");
-        drop(lock);
-        assert!(!lock_path(&object).exists());
-    }
-
-    #[test]
-    fn fresh_lock_of_a_dead_process_on_this_host_is_broken_at_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let object = dir.path().join("CURRENT");
-        let mut child = std::process::Command::new("true").spawn().expect("spawn");
-        let dead = child.id();
-        child.wait().expect("reap");
-        std::fs::write(lock_path(&object), format!("{dead} {}\n", host_name()))
-            .expect("write lock");
-        // A 20 ms wait: only the dead-owner rule can free it, not the 30 s age rule.
+        // A holder that died leaves its (unlocked) file behind, however fresh.
+        std::fs::write(lock_path(&object), b"").expect("leftover lock file");
         let lock = lock_object_waiting("d/CURRENT", &object, Duration::from_millis(20))
-            .expect("a dead owner's lock is abandoned");
+            .expect("nobody holds the kernel lock");
         drop(lock);
         assert!(!lock_path(&object).exists());
     }
 
     #[test]
-    fn fresh_lock_of_a_live_process_or_another_host_is_kept() {
+    fn a_lock_held_by_another_process_gives_conflict_until_it_exits() {
+        use std::io::BufRead;
         let dir = tempfile::tempdir().expect("tempdir");
         let object = dir.path().join("CURRENT");
-        for owner in [
-            format!("{} {}", std::process::id(), host_name()),
-            format!("1 some-other-host-{}", std::process::id()),
-        ] {
-            std::fs::write(lock_path(&object), owner.clone()).expect("write lock");
-            let err = lock_object_waiting("d/CURRENT", &object, Duration::from_millis(20))
-                .err()
-                .unwrap_or_else(|| panic!("the lock of {owner:?} must not be taken"));
-            assert_eq!(err.kind(), crate::ErrorKind::Conflict, "{err}");
-            assert!(lock_path(&object).exists());
-        }
-    }
+        // flock(1) takes the kernel lock, then becomes (same pid) a shell that says so
+        // and a `sleep` that holds it.
+        let mut holder = std::process::Command::new("flock")
+            .args(["--exclusive", "--no-fork"])
+            .arg(lock_path(&object))
+            .args(["-c", "echo locked; exec sleep 30"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn flock(1)");
+        let mut line = String::new();
+        std::io::BufReader::new(holder.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        assert_eq!(line.trim(), "locked");
 
-    #[test]
-    fn fresh_foreign_lock_file_gives_conflict_and_is_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let object = dir.path().join("CURRENT");
-        File::create(lock_path(&object)).expect("create lock");
         let err = lock_object_waiting("d/CURRENT", &object, Duration::from_millis(20))
             .err()
-            .expect("a fresh lock held elsewhere must not be taken");
+            .expect("the other process's lock is respected");
         assert_eq!(err.kind(), crate::ErrorKind::Conflict, "{err}");
         assert!(err.to_string().contains("d/CURRENT"), "{err}");
         assert!(
             lock_path(&object).exists(),
-            "someone else's lock file must stay"
+            "someone else's lock file stays"
         );
+
+        holder.kill().expect("kill the holder");
+        holder.wait().expect("reap");
+        let lock = lock_object_waiting("d/CURRENT", &object, Duration::from_millis(20))
+            .expect("the kernel released the killed holder's lock");
+        drop(lock);
+        assert!(!lock_path(&object).exists());
+    }
+
+    #[test]
+    fn a_lock_on_a_removed_file_is_not_trusted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(".x.lock");
+        let file = File::create(&path).expect("create");
+        assert!(still_named_by(&file, &path));
+        std::fs::remove_file(&path).expect("remove");
+        assert!(!still_named_by(&file, &path));
+        std::fs::write(&path, b"").expect("a new file at the same path");
+        assert!(!still_named_by(&file, &path));
     }
 }
