@@ -157,6 +157,33 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
     }
 }
 
+/// [`wait_for`] for async probes: polls `probe` every 20 ms until `done(&value)`, for
+/// at most `secs` seconds, and panics naming `what` and the last value.
+pub async fn wait_for_async<T, F, Fut>(
+    what: &str,
+    secs: u64,
+    mut probe: F,
+    done: impl Fn(&T) -> bool,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+    T: std::fmt::Debug,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let value = probe().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}; last: {value:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A `tusk serve` process, killed when dropped.
 pub struct ServerProcess {
     child: Child,

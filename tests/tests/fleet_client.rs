@@ -283,6 +283,50 @@ async fn reader(
     seen
 }
 
+/// A [`reader`] running on the test's runtime, with its read count and stop flag.
+struct Reader {
+    task: tokio::task::JoinHandle<Seen>,
+    stop: Arc<AtomicU64>,
+    reads: Arc<AtomicU64>,
+}
+
+impl Reader {
+    /// Starts reading for at most `limit` and returns once a few reads are done.
+    fn start(
+        rt: &tokio::runtime::Runtime,
+        client: &Client,
+        versions: &Versions,
+        limit: Duration,
+    ) -> Reader {
+        let stop = Arc::new(AtomicU64::new(0));
+        let reads = Arc::new(AtomicU64::new(0));
+        let task = rt.spawn(reader(
+            client.clone(),
+            Arc::clone(versions),
+            limit,
+            Arc::clone(&stop),
+            Arc::clone(&reads),
+        ));
+        wait_for("the reader to start", Duration::from_secs(10), || {
+            (reads.load(Ordering::Relaxed) >= 5).then_some(())
+        });
+        Reader { task, stop, reads }
+    }
+
+    /// Reads done so far.
+    fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Stops it (or lets it run out its limit) and returns every failed read.
+    fn finish(self, rt: &tokio::runtime::Runtime, versions: &Versions) -> Vec<String> {
+        self.stop.store(1, Ordering::Relaxed);
+        rt.block_on(self.task)
+            .expect("reader task")
+            .finish(versions)
+    }
+}
+
 #[test]
 fn reads_go_on_while_a_node_is_killed_and_it_comes_back_without_downloading_again() {
     let mut s = setup();
@@ -291,30 +335,23 @@ fn reads_go_on_while_a_node_is_killed_and_it_comes_back_without_downloading_agai
     let before = shard_files(&s.fleet.node(victim).data_dir);
     assert!(!before.is_empty());
     let versions: Versions = Arc::new(std::sync::Mutex::new(vec![(s.v1.clone(), "v1")]));
-    let stop = Arc::new(AtomicU64::new(0));
-    let reads = Arc::new(AtomicU64::new(0));
-    let task = s.rt.spawn(reader(
-        client.clone(),
-        Arc::clone(&versions),
-        // Longer than a node stays marked down after a failure (3 s), so the
-        // reader also meets the dead node's refused connections.
-        Duration::from_secs(5),
-        Arc::clone(&stop),
-        Arc::clone(&reads),
-    ));
-    wait_for("the reader to start", Duration::from_secs(10), || {
-        (reads.load(Ordering::Relaxed) >= 5).then_some(())
-    });
+    // Longer than a node stays marked down after a failure (3 s), so the reader also
+    // meets the dead node's refused connections.
+    let reader = Reader::start(&s.rt, &client, &versions, Duration::from_secs(5));
     s.fleet.kill(victim);
-    let at_kill = reads.load(Ordering::Relaxed);
-    let failures = s.rt.block_on(task).expect("reader task").finish(&versions);
+    let at_kill = reader.reads();
+    // Let it run its 5 s out before asking for the failures.
+    wait_for("the reader to run out", Duration::from_secs(30), || {
+        reader.task.is_finished().then_some(())
+    });
+    let total = reader.reads();
+    let failures = reader.finish(&s.rt, &versions);
     assert!(
         failures.is_empty(),
         "{} failed reads: {:?}",
         failures.len(),
         &failures[..failures.len().min(5)]
     );
-    let total = reads.load(Ordering::Relaxed);
     assert!(
         total > at_kill,
         "no read after the kill ({at_kill} before, {total} in all)"
@@ -351,31 +388,19 @@ fn a_multi_get_spanning_every_node_answers_from_one_version_during_a_publish() {
     let s = setup();
     let client = client(&s.fleet);
     let versions: Versions = Arc::new(std::sync::Mutex::new(vec![(s.v1.clone(), "v1")]));
-    let stop = Arc::new(AtomicU64::new(0));
-    let reads = Arc::new(AtomicU64::new(0));
-    let task = s.rt.spawn(reader(
-        client.clone(),
-        Arc::clone(&versions),
-        Duration::from_secs(60),
-        Arc::clone(&stop),
-        Arc::clone(&reads),
-    ));
-    wait_for("the reader to start", Duration::from_secs(10), || {
-        (reads.load(Ordering::Relaxed) >= 5).then_some(())
-    });
+    let reader = Reader::start(&s.rt, &client, &versions, Duration::from_secs(60));
     // The new version's id is known only once written: answers from it that come
     // before it is recorded are checked at the end.
     let v2 = publish(s.dir.path(), &s.store, "v2");
     versions.lock().unwrap().push((v2.clone(), "v2"));
     s.fleet.wait_serving(DOMAIN, &v2, Duration::from_secs(60));
-    let at_swap = reads.load(Ordering::Relaxed);
+    let at_swap = reader.reads();
     wait_for(
         "reads after every node swapped",
         Duration::from_secs(10),
-        || (reads.load(Ordering::Relaxed) >= at_swap + 20).then_some(()),
+        || (reader.reads() >= at_swap + 20).then_some(()),
     );
-    stop.store(1, Ordering::Relaxed);
-    let failures = s.rt.block_on(task).expect("reader task").finish(&versions);
+    let failures = reader.finish(&s.rt, &versions);
     assert!(
         failures.is_empty(),
         "{} failed reads: {:?}",

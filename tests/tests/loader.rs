@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tusk_client::{Node, ServingStatus};
-use tusk_tests::{ServerProcess, Tusk, runtime, write_tsv};
+use tusk_tests::{ServerProcess, Tusk, runtime, wait_for_async, write_tsv};
 
 const DOMAIN: &str = "pages";
 /// Keys of every small version.
@@ -469,30 +469,4 @@ fn a_read_that_hits_damage_wakes_the_scrubber_which_heals_the_shard() {
         assert_eq!(healed, Ok(v1.clone()));
     });
     assert!(server.terminate());
-}
-
-/// Polls `probe` every 20 ms until `done(&value)`, for at most `secs` seconds.
-async fn wait_for_async<T, F, Fut>(
-    what: &str,
-    secs: u64,
-    mut probe: F,
-    done: impl Fn(&T) -> bool,
-) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-    T: std::fmt::Debug,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let value = probe().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}; last: {value:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
