@@ -24,6 +24,7 @@ mod catalog;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod download;
+mod encoding;
 mod error;
 mod host;
 pub mod keys;
@@ -47,6 +48,7 @@ pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport, RateLimiter,
     download_verified,
 };
+pub use encoding::{Encoding, ParseEncodingError};
 pub use error::{ErrorKind, Result, StoreError};
 pub use host::host_name;
 pub use local::LocalStore;

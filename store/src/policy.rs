@@ -39,7 +39,7 @@ mod rules;
 use serde::{Deserialize, Serialize};
 
 pub use check::PolicyCheck;
-pub use golden::{GoldenEncoding, parse_golden_tsv};
+pub use golden::parse_golden_tsv;
 pub use percent::Percent;
 pub use record::PolicyRecord;
 pub(crate) use rules::show_bytes;

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+pub use tusk_store::Encoding;
+
 use crate::error::WriteError;
 
 /// Layout of an input file.
@@ -22,27 +24,6 @@ pub enum InputFormat {
     /// order are kept exactly as written). Blank lines are skipped; other fields are
     /// ignored.
     Jsonl,
-}
-
-/// How a key or value field's text becomes bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Encoding {
-    /// The field's bytes as they are.
-    #[default]
-    Utf8,
-    /// Standard base64 alphabet (`+/`); `=` padding optional.
-    Base64,
-    /// Hexadecimal, either case, two digits per byte.
-    Hex,
-}
-
-impl Encoding {
-    /// The bytes a key or value given as `text` stands for; the error says what is
-    /// wrong with it (`what` names it: "key", "value").
-    pub fn decode(self, text: &str, what: &str) -> std::result::Result<Vec<u8>, String> {
-        let mut buf = Vec::new();
-        crate::parse::decode(self, text.as_bytes(), &mut buf, what).map(<[u8]>::to_vec)
-    }
 }
 
 /// What to do when the same key appears more than once in the input.
@@ -98,7 +79,6 @@ macro_rules! names {
 }
 
 names!(InputFormat, "input format", "tsv, jsonl", { "tsv" => Tsv, "jsonl" => Jsonl });
-names!(Encoding, "encoding", "utf8, base64, hex", { "utf8" => Utf8, "base64" => Base64, "hex" => Hex });
 names!(OnDuplicate, "duplicate policy", "error, first, last", { "error" => Error, "first" => First, "last" => Last });
 
 /// How to parse the input records.
@@ -239,14 +219,10 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_reject_unknown() {
-        for name in Encoding::NAMES {
-            let e: Encoding = name.parse().unwrap();
-            assert_eq!(e.to_string(), *name);
-        }
         assert_eq!("JSONL".parse::<InputFormat>().unwrap(), InputFormat::Jsonl);
         assert_eq!("last".parse::<OnDuplicate>().unwrap(), OnDuplicate::Last);
-        let err = "b64".parse::<Encoding>().unwrap_err().to_string();
-        assert!(err.contains("\"b64\"") && err.contains("base64"), "{err}");
+        let err = "xml".parse::<InputFormat>().unwrap_err().to_string();
+        assert!(err.contains("\"xml\"") && err.contains("jsonl"), "{err}");
     }
 
     #[test]
@@ -278,22 +254,5 @@ mod tests {
         // Tests of spilling may go lower, never to zero.
         assert!(check_memory_budget_at_least(100, 1).is_ok());
         assert!(check_memory_budget_at_least(0, 0).is_err());
-    }
-}
-
-#[cfg(test)]
-mod encoding_tests {
-    use super::Encoding;
-
-    #[test]
-    fn text_decodes_to_the_bytes_it_stands_for_or_says_why_not() {
-        assert_eq!(
-            Encoding::Utf8.decode("héllo", "key"),
-            Ok("héllo".as_bytes().to_vec())
-        );
-        assert_eq!(Encoding::Base64.decode("AP8=", "key"), Ok(vec![0, 255]));
-        assert_eq!(Encoding::Hex.decode("00ff", "key"), Ok(vec![0, 255]));
-        let err = Encoding::Hex.decode("0g", "key").expect_err("not hex");
-        assert!(err.contains("invalid hex in key"), "{err}");
     }
 }

@@ -5,18 +5,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::options::{Encoding, InputFormat, InputOptions};
-
-/// Standard alphabet; padding accepted but not required.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+use crate::options::{InputFormat, InputOptions};
 
 /// Parses lines of one input format, reusing its scratch buffers between lines.
 pub(crate) struct LineParser {
@@ -57,18 +49,14 @@ impl LineParser {
             .iter()
             .position(|&b| b == b'\t')
             .ok_or("no TAB between key and value")?;
-        let key = decode(
-            self.opts.key_encoding,
-            &line[..tab],
-            &mut self.key_buf,
-            "key",
-        )?;
-        let value = decode(
-            self.opts.value_encoding,
-            &line[tab + 1..],
-            &mut self.value_buf,
-            "value",
-        )?;
+        let key = self
+            .opts
+            .key_encoding
+            .decode_into(&line[..tab], &mut self.key_buf, "key")?;
+        let value =
+            self.opts
+                .value_encoding
+                .decode_into(&line[tab + 1..], &mut self.value_buf, "value")?;
         Ok(Some((key, value)))
     }
 
@@ -103,40 +91,19 @@ impl LineParser {
                 json_kind(key_raw)
             )
         })?;
-        let key = decode(opts.key_encoding, key_str.as_bytes(), key_buf, "key")?;
+        let key = opts
+            .key_encoding
+            .decode_into(key_str.as_bytes(), key_buf, "key")?;
         let value = match json_string(value_raw, value_text)? {
-            Some(text) => decode(opts.value_encoding, text.as_bytes(), value_buf, "value")?,
+            Some(text) => opts
+                .value_encoding
+                .decode_into(text.as_bytes(), value_buf, "value")?,
             None => {
                 compact_json(value_raw.get(), value_buf);
                 &value_buf[..]
             }
         };
         Ok(Some((key, value)))
-    }
-}
-
-/// Decodes a field's bytes according to `encoding` (into `buf` when needed).
-pub(crate) fn decode<'a>(
-    encoding: Encoding,
-    field: &'a [u8],
-    buf: &'a mut Vec<u8>,
-    what: &str,
-) -> Result<&'a [u8], String> {
-    match encoding {
-        Encoding::Utf8 => Ok(field),
-        Encoding::Base64 => {
-            buf.clear();
-            BASE64
-                .decode_vec(field, buf)
-                .map_err(|e| format!("invalid base64 in {what}: {e}"))?;
-            Ok(&buf[..])
-        }
-        Encoding::Hex => {
-            buf.clear();
-            buf.resize(field.len() / 2, 0);
-            hex::decode_to_slice(field, buf).map_err(|e| format!("invalid hex in {what}: {e}"))?;
-            Ok(&buf[..])
-        }
     }
 }
 
@@ -264,6 +231,7 @@ impl<'de> de::Deserialize<'de> for FieldName<'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::options::Encoding;
 
     fn parser(format: InputFormat, key: Encoding, value: Encoding) -> LineParser {
         LineParser::new(&InputOptions {

@@ -2,52 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use super::GoldenKey;
-use crate::{Result, StoreError};
-
-/// How the fields of a golden-keys file are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum GoldenEncoding {
-    /// UTF-8 text, taken as it is.
-    #[default]
-    Utf8,
-    /// Standard padded base64, for binary keys and values.
-    Base64,
-    /// Hexadecimal, two digits per byte (either case).
-    Hex,
-}
-
-/// The bytes of hexadecimal `text`, or why it is not hex.
-fn decode_hex(text: &str) -> std::result::Result<Vec<u8>, String> {
-    if !text.len().is_multiple_of(2) {
-        return Err(format!("odd number of digits ({})", text.len()));
-    }
-    let digit = |c: u8, at: usize| {
-        (c as char)
-            .to_digit(16)
-            .map(|d| d as u8)
-            .ok_or_else(|| format!("{:?} at {at} is not a hex digit", c as char))
-    };
-    let bytes = text.as_bytes();
-    (0..bytes.len())
-        .step_by(2)
-        .map(|i| Ok(digit(bytes[i], i)? << 4 | digit(bytes[i + 1], i + 1)?))
-        .collect()
-}
+use crate::{Encoding, Result, StoreError};
 
 /// Parses a golden-keys file. Each line is `KEY` (the key must be present) or
 /// `KEY<TAB>VALUE` (it must have exactly that value; `KEY<TAB>` means an empty
 /// value). The line is split at the first tab, so a value may hold tabs. A trailing
 /// `\r` is dropped; blank lines are skipped. Errors name `name:line`: invalid UTF-8,
 /// bad base64, an empty key, a key listed twice.
-pub fn parse_golden_tsv(
-    name: &str,
-    content: &[u8],
-    encoding: GoldenEncoding,
-) -> Result<Vec<GoldenKey>> {
+pub fn parse_golden_tsv(name: &str, content: &[u8], encoding: Encoding) -> Result<Vec<GoldenKey>> {
     let mut out = Vec::new();
     let mut first_line: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     for (i, raw) in content.split(|b| *b == b'\n').enumerate() {
@@ -67,15 +30,11 @@ pub fn parse_golden_tsv(
             None => (text, None),
         };
         let decode = |field: &str, what: &str| -> Result<Vec<u8>> {
-            match encoding {
-                GoldenEncoding::Utf8 => Ok(field.as_bytes().to_vec()),
-                GoldenEncoding::Base64 => STANDARD
-                    .decode(field.trim())
-                    .map_err(|e| bad(format!("{what} is not base64: {e}"))),
-                GoldenEncoding::Hex => {
-                    decode_hex(field.trim()).map_err(|e| bad(format!("{what} is not hex: {e}")))
-                }
-            }
+            let field = match encoding {
+                Encoding::Utf8 => field,
+                Encoding::Base64 | Encoding::Hex => field.trim(),
+            };
+            encoding.decode(field, what).map_err(bad)
         };
         let key = decode(key, "key")?;
         if key.is_empty() {
@@ -95,12 +54,12 @@ mod tests {
 
     #[test]
     fn hex_fields_decode_and_bad_digits_name_the_line() {
-        let keys = parse_golden_tsv("g.tsv", b"00ff\t6869\n", GoldenEncoding::Hex).expect("hex");
+        let keys = parse_golden_tsv("g.tsv", b"00ff\t6869\n", Encoding::Hex).expect("hex");
         assert_eq!(keys[0].key, vec![0, 255]);
         assert_eq!(keys[0].value.as_deref(), Some(&b"hi"[..]));
-        let err = parse_golden_tsv("g.tsv", b"ab\n0g\n", GoldenEncoding::Hex).unwrap_err();
+        let err = parse_golden_tsv("g.tsv", b"ab\n0g\n", Encoding::Hex).unwrap_err();
         assert!(err.to_string().contains("g.tsv:2"), "{err}");
-        assert!(err.to_string().contains("not hex"), "{err}");
+        assert!(err.to_string().contains("invalid hex in key"), "{err}");
     }
 
     use super::*;
@@ -115,7 +74,7 @@ mod tests {
     #[test]
     fn keys_with_and_without_values() {
         let text = b"home\nabout\tAbout us\r\n\nempty\t\ntabs\ta\tb\n";
-        let keys = parse_golden_tsv("g.tsv", text, GoldenEncoding::Utf8).expect("parses");
+        let keys = parse_golden_tsv("g.tsv", text, Encoding::Utf8).expect("parses");
         assert_eq!(
             keys,
             [
@@ -129,33 +88,28 @@ mod tests {
 
     #[test]
     fn base64_fields_carry_binary_bytes() {
-        let keys = parse_golden_tsv("g.tsv", b"/wA=\taGk=\nAQ==\n", GoldenEncoding::Base64)
-            .expect("parses");
+        let keys =
+            parse_golden_tsv("g.tsv", b"/wA=\taGk=\nAQ==\n", Encoding::Base64).expect("parses");
         assert_eq!(keys, [g(&[0xff, 0], Some(b"hi")), g(&[1], None)]);
     }
 
     #[test]
     fn errors_name_file_and_line() {
         for (text, encoding, line, why) in [
-            (&b"a\n\tvalue\n"[..], GoldenEncoding::Utf8, 2, "empty key"),
+            (&b"a\n\tvalue\n"[..], Encoding::Utf8, 2, "empty key"),
             (
                 b"a\nb\na\tx\n",
-                GoldenEncoding::Utf8,
+                Encoding::Utf8,
                 3,
                 "already listed on line 1",
             ),
-            (b"ok\n\xff\xfe\n", GoldenEncoding::Utf8, 2, "not UTF-8"),
-            (
-                b"aGk=\n!!\n",
-                GoldenEncoding::Base64,
-                2,
-                "key is not base64",
-            ),
+            (b"ok\n\xff\xfe\n", Encoding::Utf8, 2, "not UTF-8"),
+            (b"aGk=\n!!\n", Encoding::Base64, 2, "invalid base64 in key"),
             (
                 b"aGk=\tnot base64\n",
-                GoldenEncoding::Base64,
+                Encoding::Base64,
                 1,
-                "value is not base64",
+                "invalid base64 in value",
             ),
         ] {
             let err = parse_golden_tsv("golden.tsv", text, encoding).expect_err(why);
@@ -169,7 +123,7 @@ mod tests {
     #[test]
     fn an_empty_file_has_no_keys() {
         assert!(
-            parse_golden_tsv("g", b"\n\n", GoldenEncoding::Utf8)
+            parse_golden_tsv("g", b"\n\n", Encoding::Utf8)
                 .unwrap()
                 .is_empty()
         );

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use serde_json::json;
 use tusk_store::Catalog;
-use tusk_store::policy::{
-    GoldenEncoding, Limits, Percent, Policy, PolicyCheck, PolicyRecord, parse_golden_tsv,
-};
+use tusk_store::policy::{Limits, Percent, Policy, PolicyCheck, PolicyRecord, parse_golden_tsv};
 
 use super::StoreArgs;
 use super::encoding::EncodingArg;
@@ -225,11 +223,7 @@ async fn set(args: SetArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.golden {
         let content = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let encoding = match args.golden_encoding {
-            EncodingArg::Utf8 => GoldenEncoding::Utf8,
-            EncodingArg::Base64 => GoldenEncoding::Base64,
-            EncodingArg::Hex => GoldenEncoding::Hex,
-        };
+        let encoding = args.golden_encoding.into();
         policy.golden = parse_golden_tsv(&path.display().to_string(), &content, encoding)?;
     }
     let expect = args.expect_seq.unwrap_or(seen);
