@@ -111,7 +111,7 @@ pub(crate) fn note_failure(shared: &Shared, node: &str, verdict: Verdict) {
 
 /// Why a routed request got no answer.
 #[derive(Debug)]
-pub(crate) enum Failure {
+pub(crate) enum CallFailure {
     /// A node answered with an error that ends the call.
     Stopped { node: String, status: Status },
     /// Every candidate failed, or the deadline passed first.
@@ -132,7 +132,7 @@ pub(crate) async fn first_answer<T, F, Fut>(
     candidates: &[String],
     deadline: Instant,
     op: F,
-) -> Result<(String, T), Failure>
+) -> Result<(String, T), CallFailure>
 where
     F: Fn(Node) -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
@@ -147,7 +147,7 @@ where
     let mut launched = Vec::new();
     let mut last_code = None;
     if candidates.is_empty() {
-        return Err(Failure::Exhausted {
+        return Err(CallFailure::Exhausted {
             tried: Tried(tried),
             timed_out: false,
             last_code: None,
@@ -179,7 +179,7 @@ where
                     let verdict = verdict(&status);
                     note_failure(shared, &candidates[i], verdict);
                     if verdict == Verdict::Stop {
-                        return Err(Failure::Stopped { node: candidates[i].clone(), status });
+                        return Err(CallFailure::Stopped { node: candidates[i].clone(), status });
                     }
                     if next < candidates.len() {
                         inflight.push(launch(next));
@@ -191,7 +191,7 @@ where
                             armed = true;
                         }
                     } else if inflight.is_empty() {
-                        return Err(Failure::Exhausted { tried: Tried(tried), timed_out: false, last_code });
+                        return Err(CallFailure::Exhausted { tried: Tried(tried), timed_out: false, last_code });
                     }
                 }
             },
@@ -212,7 +212,7 @@ where
                         tried.push((candidates[i].clone(), "no answer before the deadline".into()));
                     }
                 }
-                return Err(Failure::Exhausted { tried: Tried(tried), timed_out: true, last_code });
+                return Err(CallFailure::Exhausted { tried: Tried(tried), timed_out: true, last_code });
             }
         }
     }

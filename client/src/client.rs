@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use crate::call::{Failure, first_answer};
+use crate::call::{CallFailure, first_answer};
 use crate::hedge::HedgeBudget;
 use crate::route::{DownList, key_candidates};
 use crate::topology::{Topology, TopologySnapshot};
@@ -219,21 +219,21 @@ impl Client {
 
 /// The error for a routed call that failed.
 pub(crate) fn failure_error(
-    failure: Failure,
+    failure: CallFailure,
     method: &'static str,
     domain: &str,
     keys: String,
     request_timeout: Duration,
 ) -> ClientError {
     match failure {
-        Failure::Stopped { node, status } => ClientError::Refused {
+        CallFailure::Stopped { node, status } => ClientError::Refused {
             method,
             domain: domain.to_string(),
             keys,
             node,
             status,
         },
-        Failure::Exhausted {
+        CallFailure::Exhausted {
             tried,
             timed_out,
             last_code,
