@@ -249,19 +249,8 @@ mod tests {
     use super::*;
 
     fn version(id: &str) -> Arc<LoadedVersion> {
-        let manifest = Manifest {
-            format_version: tusk_store::MANIFEST_FORMAT_VERSION,
-            domain: "d".into(),
-            version: id.into(),
-            shard_count: 2,
-            partitioner: tusk_store::PartitionerSpec::default(),
-            shard_format: tusk_format::SHARD_FORMAT_NAME.into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            records: 0,
-            bytes: 0,
-            writer: Default::default(),
-            shards: Vec::new(),
-        };
+        let mut manifest = Manifest::new("d", id, "2026-01-01T00:00:00Z", Vec::new());
+        manifest.shard_count = 2;
         Arc::new(LoadedVersion {
             manifest,
             shards: vec![None, None],
