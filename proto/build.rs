@@ -14,6 +14,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     config.protoc_executable(protoc);
     println!("cargo:rerun-if-env-changed=PROTOC");
+    // Any rerun-if line replaces cargo's "rerun on any change" default, and neither
+    // tonic-prost-build (with a custom config) nor prost-build names the proto: do it here.
+    println!("cargo:rerun-if-changed=tusk/v1/tusk.proto");
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("tusk_v1_descriptor.bin"))
         .compile_with_config(config, &["tusk/v1/tusk.proto"], &["."])?;

@@ -34,8 +34,9 @@ pub enum ClientError {
         /// Why.
         detail: String,
     },
-    /// No connection could be established.
-    #[error("cannot connect to {addr}: {source}")]
+    /// No connection could be established. The text carries the whole cause
+    /// chain (`transport error: tcp connect error: Connection refused ...`).
+    #[error("cannot connect to {addr}: {}", with_causes(.source))]
     Connect {
         /// The server URI.
         addr: String,
@@ -44,7 +45,7 @@ pub enum ClientError {
         source: tonic::transport::Error,
     },
     /// The server answered with a non-OK gRPC status.
-    #[error("{method} failed: {}: {}", .status.code(), .status.message())]
+    #[error("{method} failed: {}: {}", .status.code(), status_text(.status))]
     Rpc {
         /// The RPC (`Get`, `MultiGet`, `Status`, `Topology`, `Health.Check`).
         method: &'static str,
@@ -53,7 +54,7 @@ pub enum ClientError {
     },
     /// A node answered a routed read with an error no other node would mend
     /// (unknown domain, invalid key, ...): the call stops there.
-    #[error("{method} on domain {domain:?} ({keys}) refused by {node}: {}: {}", .status.code(), .status.message())]
+    #[error("{method} on domain {domain:?} ({keys}) refused by {node}: {}: {}", .status.code(), status_text(.status))]
     Refused {
         /// The RPC (`Get` or `MultiGet`).
         method: &'static str,
@@ -100,6 +101,41 @@ pub enum ClientError {
         /// The addresses tried, each with its error.
         tried: Tried,
     },
+}
+
+/// `err`'s text followed by each of its causes, `": "`-separated on one line,
+/// leaving out a cause whose text the line already holds (many errors repeat
+/// their source's message in their own).
+pub(crate) fn with_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
+}
+
+/// A status's message with the cause chain behind it, when it has one (a
+/// transport failure: `transport error: tcp connect error: Connection refused
+/// ...`); the message alone is left out when the chain already says it.
+pub(crate) fn status_text(status: &tonic::Status) -> String {
+    let message = status.message();
+    match std::error::Error::source(status) {
+        None => message.to_string(),
+        Some(source) => {
+            let chain = with_causes(source);
+            if chain.contains(message) {
+                chain
+            } else {
+                format!("{message}: {chain}")
+            }
+        }
+    }
 }
 
 fn deadline_note(after: &Option<Duration>) -> String {

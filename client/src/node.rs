@@ -201,6 +201,76 @@ mod tests {
         assert!(err.to_string().contains(&port.to_string()), "{err}");
     }
 
+    /// A port nothing listens on, and what the OS says when one dials it
+    /// (`Connection refused (os error 111)` on Linux).
+    fn closed_port() -> (u16, String) {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            l.local_addr().expect("addr").port()
+        };
+        let cause = std::net::TcpStream::connect(("127.0.0.1", port))
+            .expect_err("nothing listens")
+            .to_string();
+        (port, cause)
+    }
+
+    #[tokio::test]
+    async fn a_connect_error_shows_its_cause_once() {
+        let (port, cause) = closed_port();
+        let err = Node::connect(&format!("127.0.0.1:{port}"))
+            .await
+            .expect_err("nothing listens");
+        let text = err.to_string();
+        assert!(text.contains(&cause), "{text:?} lacks {cause:?}");
+        assert!(
+            text.starts_with(&format!("cannot connect to http://127.0.0.1:{port}/: ")),
+            "{text}"
+        );
+        assert_eq!(text.matches(&cause).count(), 1, "{text}");
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_cannot_connect_shows_its_cause() {
+        let (port, cause) = closed_port();
+        let node =
+            Node::lazy(&format!("127.0.0.1:{port}"), &NodeOptions::default()).expect("an address");
+        let err = node
+            .get("d", b"k", None)
+            .await
+            .expect_err("nothing listens");
+        assert_eq!(err.code(), Code::Unavailable, "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("Get failed: "), "{text}");
+        assert!(text.contains(&cause), "{text:?} lacks {cause:?}");
+        assert_eq!(text.matches(&cause).count(), 1, "{text}");
+    }
+
+    #[test]
+    fn causes_join_on_one_line_without_repeats() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let os = E("refused", None);
+        let inner = E("tcp connect error", Some(Box::new(os)));
+        let same = E("tcp connect error", Some(Box::new(inner)));
+        let outer = E("transport error", Some(Box::new(same)));
+        assert_eq!(
+            crate::error::with_causes(&outer),
+            "transport error: tcp connect error: refused"
+        );
+        assert_eq!(crate::error::with_causes(&E("alone", None)), "alone");
+    }
+
     #[tokio::test]
     async fn a_malformed_address_is_rejected() {
         let err = Node::connect("not a uri").await.expect_err("bad address");

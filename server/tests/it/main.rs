@@ -4,6 +4,7 @@ mod common;
 mod damage;
 mod exposition;
 mod fleet;
+mod health;
 mod metrics;
 mod restart;
 mod resume;
