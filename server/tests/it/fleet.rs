@@ -10,6 +10,7 @@ use tusk_server::config::ClusterConfig;
 use tusk_server::{RunningServer, Server};
 
 use crate::common::{Fixture, eventually, records};
+use crate::metrics::scrape;
 
 const DOMAIN: &str = "pages";
 const SHARDS: u32 = 12;
@@ -130,7 +131,10 @@ async fn each_node_holds_its_share_and_any_node_answers_any_key() {
     let data = records("v1", 600);
     fixture.publish(DOMAIN, "v1", &data, SHARDS).await;
     fixture.activate(DOMAIN, "v1").await;
-    let fleet = start_fleet(&fixture, 3, 2).await;
+    let fleet = start_fleet_with(&fixture, 3, 2, |_, config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    })
+    .await;
     fleet.wait_serving("v1").await;
 
     // Topology: every node names the same fleet; each shard on exactly 2 nodes.
@@ -168,9 +172,14 @@ async fn each_node_holds_its_share_and_any_node_answers_any_key() {
     assert_eq!(holders.len(), SHARDS as usize, "every shard is held");
     assert!(holders.values().all(|h| h.len() == 2), "{holders:?}");
 
-    // Every key through every node: the ones it does not hold are forwarded.
-    for client in &fleet.clients {
+    // Every key through every node: the ones it does not hold are forwarded, and
+    // counted as forwarded, one by one.
+    for (i, client) in fleet.clients.iter().enumerate() {
+        let held =
+            |key: &[u8]| holders[&tusk_format::partition::shard_for(key, SHARDS)].contains(&i);
+        let mut expect_forwarded = 0;
         for (key, value) in data.iter().step_by(7) {
+            expect_forwarded += u64::from(!held(key));
             let got = client.get(DOMAIN, key, None).await.expect("get");
             assert!(got.found, "{}", String::from_utf8_lossy(key));
             assert_eq!(&got.value, value);
@@ -190,6 +199,16 @@ async fn each_node_holds_its_share_and_any_node_answers_any_key() {
             assert_eq!(&entry.value, value);
         }
         assert!(!answer.entries.last().expect("last").found);
+        expect_forwarded += keys.iter().filter(|k| !held(k)).count() as u64;
+        let metrics = fleet.nodes[i]
+            .as_ref()
+            .and_then(|n| n.metrics_addr())
+            .expect("metrics bound");
+        let forwarded = scrape(metrics)
+            .await
+            .value("tusk_forwarded_keys_total", &[("domain", DOMAIN)]);
+        assert!(expect_forwarded > 0, "node {i} holds a share only");
+        assert_eq!(forwarded, expect_forwarded as f64, "node {i}");
     }
     fleet.shutdown().await;
 }

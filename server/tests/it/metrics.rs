@@ -9,7 +9,7 @@ use crate::common::{Fixture, eventually, records, wait_for_version};
 use crate::exposition::{Exposition, fetch, parse};
 
 /// Scrapes `/metrics` (default format) and parses it strictly.
-async fn scrape(addr: SocketAddr) -> Exposition {
+pub(crate) async fn scrape(addr: SocketAddr) -> Exposition {
     let answer = fetch(addr, "/metrics", None).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     parse(&answer.body).unwrap_or_else(|e| panic!("{e}\n{}", answer.body))

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tusk_client::{ClientError, Node, NodeOptions, TlsIdentity, TlsOptions};
+use tusk_client::{Client, ClientError, Node, NodeOptions, TlsIdentity, TlsOptions};
 use tusk_server::config::ClusterConfig;
 use tusk_server::{Server, ServerConfig, ServerError};
 use tusk_tests::certs::{LeafFiles, TestCa};
@@ -246,7 +246,7 @@ async fn an_mtls_fleet_forwards_over_mtls() {
     }
     let keys: Vec<Vec<u8>> = data.iter().map(|r| r.0.clone()).collect();
     let answer = nodes[0]
-        .multi_get(DOMAIN, keys, None)
+        .multi_get(DOMAIN, keys.clone(), None)
         .await
         .expect("multi_get");
     assert!(
@@ -256,6 +256,36 @@ async fn an_mtls_fleet_forwards_over_mtls() {
             .zip(&data)
             .all(|(e, r)| e.found && e.value == r.1)
     );
+    // The routing client over mTLS: every key straight from a node that holds it.
+    let routing = Client::builder()
+        .seeds(&names)
+        .tls(client_tls(&ca, Some(&ca)))
+        .build()
+        .expect("routing client");
+    for (key, value) in data.iter().step_by(5) {
+        let got = routing
+            .get(DOMAIN, key)
+            .await
+            .expect("routed get over mTLS");
+        assert_eq!(got.value.as_deref(), Some(value.as_slice()));
+    }
+    let all = routing
+        .multi_get(DOMAIN, &keys)
+        .await
+        .expect("routed multi_get");
+    assert!(
+        all.values
+            .iter()
+            .zip(&data)
+            .all(|(v, r)| v.as_deref() == Some(r.1.as_slice()))
+    );
+    // Without a client certificate the fleet answers nothing.
+    let anonymous = Client::builder()
+        .seeds(&names)
+        .tls(client_tls(&ca, None))
+        .build()
+        .expect("client");
+    assert!(anonymous.get(DOMAIN, &data[0].0).await.is_err());
     for server in servers {
         server.shutdown().await;
     }
