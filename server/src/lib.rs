@@ -38,6 +38,7 @@
 //! that no longer matches its manifest is downloaded into a new file and swapped in.
 #![deny(missing_docs)]
 
+mod activity;
 pub mod config;
 mod data_dir;
 mod domain;
