@@ -10,7 +10,8 @@ use crate::output::print_json;
 use crate::runtime::block_on;
 
 /// Show what a running server serves: per domain, the current version, the versions
-/// held locally, the state (loading / serving / failed) and the last error. With
+/// held locally, the state (loading / serving / failed), downloads in progress (bytes,
+/// percent, ETA), the last error, and the latest errors and moves. With
 /// `--servers`, the same for every node of a fleet side by side, checked for
 /// agreement (the flags are listed in `after_help`).
 #[derive(Debug, clap::Args)]
@@ -19,6 +20,13 @@ Examples:
   tusk status --server 127.0.0.1:7070 --json
   tusk status --servers 10.0.0.1:7070,10.0.0.2:7070,10.0.0.3:7070
   tusk status --servers 10.0.0.1:7070,10.0.0.2:7070 --timeout 500ms --json
+
+Without --servers, --json prints the node's status document, the same one its
+status page serves at http://METRICS_ADDR/status.json: {\"node\", \"domains\"}, each
+domain with \"downloads\" [{\"version\", \"bytes_done\", \"bytes_total\", \"percent\",
+\"shards_done\", \"shards_total\", \"started_at\", \"elapsed_seconds\",
+\"eta_seconds\"}] and \"recent_errors\", \"moves\" [{\"at\", \"kind\", \"version\",
+\"message\"}] (oldest first; moves are swap, rollback, drop, abandon).
 
 With --servers, every node is asked at once (Status and Topology, each node within
 --timeout). One table row per node and domain: state, version served, versions loaded,
