@@ -120,10 +120,7 @@ mod tests {
             download_line(&d),
             "v2: 256.0 MiB of 1.0 GiB (25.0%), shards 1/4, ETA 31s, started 2026-12-01T10:00:00Z"
         );
-        let fresh = DownloadProgress {
-            bytes_done: 0,
-            ..d
-        };
+        let fresh = DownloadProgress { bytes_done: 0, ..d };
         assert!(download_line(&fresh).contains("(0.0%), shards 1/4, ETA unknown"));
     }
 

@@ -77,9 +77,9 @@ impl Fetcher {
             .map(|e| e.bytes)
             .sum();
         // Listed in the status until this task ends (or is aborted).
-        let progress =
-            self.activity
-                .download_started(&version, bytes_total, owned.len() as u32);
+        let progress = self
+            .activity
+            .download_started(&version, bytes_total, owned.len() as u32);
         let manifest = Arc::new(manifest);
         self.download_shards(&manifest, progress.cell()).await?;
         let owned = self.ownership.owned_shards(&manifest);

@@ -264,9 +264,11 @@ impl Loader {
             Some(t) => format!("CURRENT names {t} now; partial files kept"),
             None => "CURRENT names no version now; partial files kept".to_string(),
         };
-        self.domain
-            .activity()
-            .moved(EventKind::Abandon, version, &format!("download stopped: {why}"));
+        self.domain.activity().moved(
+            EventKind::Abandon,
+            version,
+            &format!("download stopped: {why}"),
+        );
         tracing::info!(domain = %self.domain.name(), version = %version, current = ?target,
             "abandoning the download of version {version}: CURRENT no longer names it (partial files kept)");
     }

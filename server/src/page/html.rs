@@ -107,7 +107,10 @@ mod tests {
         let status = json!({"node": {"node_name": "<n1>"}, "domains": [{"name": "</script>"}]});
         let html = page(&status);
         assert!(html.contains("<title>tusk · &lt;n1&gt;</title>"), "{html}");
-        assert!(!html.contains("</script>\"") && !html.contains("<n1>"), "{html}");
+        assert!(
+            !html.contains("</script>\"") && !html.contains("<n1>"),
+            "{html}"
+        );
         assert!(
             html.contains(r#""name":"\u003c/script\u003e""#),
             "the data is embedded, escaped: {html}"
