@@ -262,12 +262,14 @@ impl Domain {
             info.failed_version = None;
         }
         let old = old.map(|h| h.current().version().to_string());
+        // The note names the version first; the log entry has it in its own field.
+        let how = note.strip_prefix(&format!("{version}: ")).unwrap_or(&note);
         self.activity.moved(
             EventKind::of_swap(old.as_deref(), &version),
             &version,
             &match &old {
-                Some(old) => format!("{note} (was {old})"),
-                None => note.clone(),
+                Some(old) => format!("{how}, replacing {old}"),
+                None => how.to_string(),
             },
         );
         info.note = note;

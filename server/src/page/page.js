@@ -48,7 +48,7 @@
   function log(title, entries) {
     if (!entries || !entries.length) { return ""; }
     var rows = entries.slice().reverse().map(function (e) {
-      return '<tr><td class="when">' + esc(e.at) + '</td><td><span class="kind kind-' + esc(e.kind) + '">' +
+      return '<tr><td class="when" title="' + esc(e.at) + '">' + esc(String(e.at).replace("T", " ").replace("Z", "")) + '</td><td><span class="kind kind-' + esc(e.kind) + '">' +
         esc(e.kind) + "</span></td><td>" + (e.version ? '<span class="v">' + esc(e.version) + "</span> " : "") +
         esc(e.message) + "</td></tr>";
     }).join("");
@@ -85,7 +85,8 @@
       ["address", n.listen_addr], ["tusk", n.tusk_version], ["up", duration(n.uptime_seconds)],
       ["since", n.started_at], ["fingerprint", n.topology_fingerprint || "-"]
     ].map(function (f) { return "<span>" + esc(f[0]) + " <b>" + esc(f[1]) + "</b></span>"; }).join("");
-    var domains = (status.domains || []).map(domain).join("") || '<p class="none">no domains configured</p>';
+    var domains = (status.domains || []).map(domain).join("");
+    domains = domains ? '<div class="domains">' + domains + "</div>" : '<p class="none">no domains configured</p>';
     return '<section class="node" data-node="' + esc(n.node_name) + '"><h2>node ' + esc(n.node_name) +
       '</h2><div class="facts">' + facts + "</div>" + domains + "</section>";
   }
