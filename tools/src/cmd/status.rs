@@ -30,7 +30,8 @@ domain with \"downloads\" [{\"version\", \"bytes_done\", \"bytes_total\", \"perc
 
 With --servers, every node is asked at once (Status and Topology, each node within
 --timeout). One table row per node and domain: state, version served, versions loaded,
-shards held of the served version (held/total), placement fingerprint, last error.
+shards held of the served version (held/total), the download in progress (version,
+percent, ETA), placement fingerprint, last error.
 Then the flags, one per line:
   error    unreachable           a node did not answer (with its error)
   error    fingerprint-mismatch  nodes disagree on the fleet (node list or
@@ -50,7 +51,8 @@ With --servers, --json prints one object:
               \"fleet_nodes\", \"replication\", \"topology_error\",
               \"domains\": [{\"name\", \"state\", \"serving\", \"loaded_versions\",
                 \"local_versions\", \"last_error\", \"failed_version\",
-                \"shards\": [{\"version\", \"shard_count\", \"held\"}]}]}],
+                \"shards\": [{\"version\", \"shard_count\", \"held\"}],
+                \"downloading\": {\"version\", \"percent\", \"eta_seconds\"} or null}]}],
    \"flags\": [{\"severity\", \"kind\", \"message\", \"nodes\"}]}")]
 pub struct Args {
     #[command(flatten)]
