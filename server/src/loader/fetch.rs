@@ -10,7 +10,6 @@ use tokio::task::JoinSet;
 use tusk_store::{Catalog, DownloadOptions, DownloadReport, Manifest};
 
 use crate::activity::{Activity, DownloadCell};
-
 use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
