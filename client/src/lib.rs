@@ -83,8 +83,8 @@ pub use tonic::Code;
 pub use tonic_health::pb::health_check_response::ServingStatus;
 pub use topology::{NodeReport, TopologySnapshot};
 pub use tusk_proto::v1::{
-    DomainState, DomainStatus, DomainTopology, Entry, GetResponse, MultiGetResponse, NodeInfo,
-    StatusResponse, TopologyResponse, VersionShards,
+    DomainEvent, DomainState, DomainStatus, DomainTopology, DownloadProgress, Entry, GetResponse,
+    MultiGetResponse, NodeInfo, StatusResponse, TopologyResponse, VersionShards,
 };
 
 /// Default limit on one encoded gRPC message, each way (64 MiB).

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwapOption;
 use tokio::sync::Notify;
 
+use crate::activity::{Activity, EventKind};
 use crate::error::ReadError;
 use crate::loaded::{HeldVersions, LoadedVersion};
 use crate::metrics::KeyCounters;
@@ -100,6 +101,8 @@ pub struct Domain {
     repairs: Mutex<BTreeMap<ShardRef, bool>>,
     /// Wakes this domain's loader for a repair.
     repair_wake: Notify,
+    /// Downloads in progress, recent errors and moves.
+    activity: Arc<Activity>,
 }
 
 impl Domain {
@@ -124,6 +127,7 @@ impl Domain {
             scrub_wake,
             repairs: Mutex::default(),
             repair_wake: Notify::new(),
+            activity: Arc::default(),
         }
     }
 
@@ -161,6 +165,11 @@ impl Domain {
             .load()
             .as_ref()
             .map(|h| h.current().version().to_string())
+    }
+
+    /// Downloads in progress, recent errors and moves (the status reads them).
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// Hit/miss counters.
@@ -211,10 +220,16 @@ impl Domain {
         if matches!(info.last_error, Some((ErrorSource::Load, _))) {
             let note = format!("store cannot be read: {message}");
             let new = info.note != note;
+            if new {
+                self.activity.error(EventKind::StoreError, "", &message);
+            }
             info.note = note;
             return new;
         }
         let new = info.last_error.as_ref().map(|(_, m)| m) != Some(&message);
+        if new {
+            self.activity.error(EventKind::StoreError, "", &message);
+        }
         info.last_error = Some((ErrorSource::Store, message));
         new
     }
@@ -246,10 +261,21 @@ impl Domain {
         if info.failed_version.as_deref() == Some(version.as_str()) {
             info.failed_version = None;
         }
+        let old = old.map(|h| h.current().version().to_string());
+        // The note names the version first; the log entry has it in its own field.
+        let how = note.strip_prefix(&format!("{version}: ")).unwrap_or(&note);
+        self.activity.moved(
+            EventKind::of_swap(old.as_deref(), &version),
+            &version,
+            &match &old {
+                Some(old) => format!("{how}, replacing {old}"),
+                None => how.to_string(),
+            },
+        );
         info.note = note;
         // Shards reopened from disk are re-read soon.
         self.scrub_wake.notify_one();
-        old.map(|h| h.current().version().to_string())
+        old
     }
 
     /// Puts `repaired` in place of the held version of the same id (a shard was
@@ -271,6 +297,7 @@ impl Domain {
     /// Loading `version` failed; `interrupted` when it will be resumed.
     pub fn load_failed(&self, version: &str, message: String, interrupted: bool) {
         let mut info = self.info();
+        self.activity.error(EventKind::LoadError, version, &message);
         info.failed_version = Some(version.to_string());
         info.last_error = Some((ErrorSource::Load, message));
         if info.state != DomainState::Serving {
@@ -307,6 +334,8 @@ impl Domain {
     /// The scrubber found `at` no longer matching its manifest: report it and ask
     /// the loader to download it again.
     pub fn shard_damaged(&self, at: ShardRef, message: String) {
+        self.activity
+            .error(EventKind::ScrubError, &at.version, &message);
         self.info().last_error = Some((ErrorSource::Scrub, message));
         lock(&self.repairs).entry(at).or_insert(false);
         self.repair_wake.notify_one();
@@ -315,6 +344,7 @@ impl Domain {
     /// A served shard is damaged in the store itself (it matches the manifest but
     /// fails the format's verification): only reported, a download cannot help.
     pub fn stored_shard_bad(&self, message: String) {
+        self.activity.error(EventKind::ScrubError, "", &message);
         self.info().last_error = Some((ErrorSource::Scrub, message));
     }
 

@@ -1,6 +1,7 @@
 //! The HTTP endpoints on `metrics_listen`: `GET /metrics` (Prometheus text format
 //! 0.0.4, or OpenMetrics when the `Accept` header asks for it), `GET /healthz` (the
-//! process is up) and `GET /readyz` (every domain serves a version).
+//! process is up), `GET /readyz` (every domain serves a version), and the status
+//! page: `GET /` (HTML, see `page/`) and `GET /status.json` (what it renders).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -15,14 +16,21 @@ use tokio::net::TcpListener;
 
 use crate::domain::Domain;
 use crate::metrics::{DomainFacts, Format, Metrics, ProcessFacts};
+use crate::page;
+use crate::status::{NodeFacts, build_status};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 const PLAIN: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+const JSON: &str = "application/json";
 
-/// What the endpoints read: the metrics, the domains and their data-dir folders.
+/// What the endpoints read: the metrics, the node, the domains and their data-dir
+/// folders.
 #[derive(Debug, Clone)]
 pub struct Observed {
+    /// Facts about this node (for the status page).
+    pub node: NodeFacts,
     /// Every counted metric.
     pub metrics: Arc<Metrics>,
     /// The served domains.
@@ -107,6 +115,34 @@ async fn metrics_handler(State(seen): State<Observed>, headers: HeaderMap) -> Re
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
+/// The status document: the Status RPC's answer as JSON.
+fn status_document(seen: &Observed) -> serde_json::Value {
+    page::status_json(&build_status(&seen.node, &seen.domains))
+}
+
+async fn status_page(State(seen): State<Observed>) -> Response {
+    let html = page::page(&status_document(&seen));
+    (
+        [
+            (header::CONTENT_TYPE, HTML),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+async fn status_json(State(seen): State<Observed>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, JSON),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        status_document(&seen).to_string(),
+    )
+        .into_response()
+}
+
 async fn healthz() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, PLAIN)], "ok\n")
 }
@@ -127,8 +163,8 @@ async fn readyz(State(seen): State<Observed>) -> Response {
     }
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` on `listener` until `shutdown`
-/// resolves.
+/// Serves `/metrics`, `/healthz`, `/readyz`, `/` and `/status.json` on `listener`
+/// until `shutdown` resolves.
 pub async fn serve_metrics(
     listener: TcpListener,
     observed: Observed,
@@ -138,6 +174,8 @@ pub async fn serve_metrics(
         .route("/metrics", get(metrics_handler))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/", get(status_page))
+        .route("/status.json", get(status_json))
         .with_state(observed);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

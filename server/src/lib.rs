@@ -38,6 +38,7 @@
 //! that no longer matches its manifest is downloaded into a new file and swapped in.
 #![deny(missing_docs)]
 
+mod activity;
 pub mod config;
 mod data_dir;
 mod domain;
@@ -51,6 +52,7 @@ mod local_shard;
 pub mod map_limit;
 mod metrics;
 pub mod ownership;
+pub mod page;
 mod retry;
 mod scrub;
 mod service;
@@ -244,7 +246,7 @@ impl ServerBuilder {
             Arc::clone(&domains),
             limits,
             Arc::clone(&metrics),
-            node,
+            node.clone(),
             peers,
         ))
         .max_decoding_message_size(config.max_message_bytes)
@@ -264,6 +266,7 @@ impl ServerBuilder {
         });
         let metrics_task = metrics_listener.map(|listener| {
             let observed = http::Observed {
+                node: node.clone(),
                 metrics: Arc::clone(&metrics),
                 domains: Arc::clone(&domains),
                 data_dir: config.data_dir.clone(),

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use tusk_proto::v1::{
-    DomainStatus, DomainTopology, NodeInfo, StatusResponse, TopologyResponse, VersionShards,
+    DomainEvent, DomainStatus, DomainTopology, DownloadProgress, NodeInfo, StatusResponse,
+    TopologyResponse, VersionShards,
 };
 use tusk_store::version_id::rfc3339;
 
+use crate::activity::{self, Logged};
 use crate::domain::{Domain, DomainState};
 use crate::ownership::Ownership;
 
@@ -74,6 +76,7 @@ pub fn build_topology(node: &NodeFacts, domains: &[Arc<Domain>]) -> TopologyResp
 /// The status of one domain.
 pub fn domain_status(domain: &Domain) -> DomainStatus {
     let (info, held) = domain.snapshot();
+    let activity = domain.activity();
     DomainStatus {
         name: domain.name().to_string(),
         store_url: domain.store_url().to_string(),
@@ -90,6 +93,30 @@ pub fn domain_status(domain: &Domain) -> DomainStatus {
         loaded_versions: held.map(|h| h.ids()).unwrap_or_default(),
         store_current_version: info.store_current.unwrap_or_default(),
         note: info.note,
+        downloads: activity.downloads().into_iter().map(download).collect(),
+        recent_errors: activity.errors().into_iter().map(event).collect(),
+        moves: activity.moves().into_iter().map(event).collect(),
+    }
+}
+
+fn download(d: activity::DownloadProgress) -> DownloadProgress {
+    DownloadProgress {
+        version: d.version,
+        bytes_done: d.bytes_done,
+        bytes_total: d.bytes_total,
+        shards_done: d.shards_done,
+        shards_total: d.shards_total,
+        started_at: rfc3339(d.started_at),
+        elapsed_ms: u64::try_from(d.elapsed.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn event(e: Logged) -> DomainEvent {
+    DomainEvent {
+        at: rfc3339(e.at),
+        kind: e.kind.name().to_string(),
+        version: e.version,
+        message: e.message,
     }
 }
 

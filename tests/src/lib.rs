@@ -5,6 +5,7 @@
 //! `$TUSK_BIN`. `scripts/test` builds it before running the suite.
 #![deny(missing_docs)]
 
+pub mod browser;
 pub mod certs;
 pub mod fleet;
 pub mod s3;

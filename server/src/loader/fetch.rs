@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::task::JoinSet;
-use tusk_store::{Catalog, DownloadOptions, Manifest};
+use tusk_store::{Catalog, DownloadOptions, DownloadReport, Manifest};
 
+use crate::activity::{Activity, DownloadCell};
 use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
@@ -33,6 +34,8 @@ pub struct Fetcher {
     pub options: DownloadOptions,
     /// Download bytes, durations and the in-progress gauge.
     pub metrics: Arc<Metrics>,
+    /// Where downloads in progress are listed for the status.
+    pub activity: Arc<Activity>,
 }
 
 impl Fetcher {
@@ -64,10 +67,20 @@ impl Fetcher {
         for path in swept {
             tracing::info!(domain = %self.domain, path = %path.display(), "removed a partial download of another version");
         }
-        let owned = self.ownership.owned_shards(&manifest).len();
-        crate::map_limit::check_room(&manifest, owned).await?;
+        let owned = self.ownership.owned_shards(&manifest);
+        crate::map_limit::check_room(&manifest, owned.len()).await?;
+        let bytes_total = manifest
+            .shards
+            .iter()
+            .filter(|e| owned.contains(&e.index))
+            .map(|e| e.bytes)
+            .sum();
+        // Listed in the status until this task ends (or is aborted).
+        let progress = self
+            .activity
+            .download_started(&version, bytes_total, owned.len() as u32);
         let manifest = Arc::new(manifest);
-        self.download_shards(&manifest).await?;
+        self.download_shards(&manifest, progress.cell()).await?;
         let owned = self.ownership.owned_shards(&manifest);
         let dir = self.dir.clone();
         let manifest = Manifest::clone(&manifest);
@@ -87,7 +100,11 @@ impl Fetcher {
     /// Downloads the owned shards of `manifest`, at most `concurrency` at once.
     /// After an interruption the shards in flight are let finish (so their
     /// progress is kept); after any other error they are cancelled.
-    async fn download_shards(&self, manifest: &Arc<Manifest>) -> Result<(), LoadError> {
+    async fn download_shards(
+        &self,
+        manifest: &Arc<Manifest>,
+        progress: &DownloadCell,
+    ) -> Result<(), LoadError> {
         let mut pending = self.ownership.owned_shards(manifest).into_iter();
         let mut running = JoinSet::new();
         let mut first_error: Option<LoadError> = None;
@@ -104,18 +121,25 @@ impl Fetcher {
                 what: format!("download of version {}", manifest.version),
                 detail: e.to_string(),
             });
-            if let Err(e) = result.and_then(|r| r) {
+            match result.and_then(|r| r) {
+                Ok(report) => progress.shard_done(report.fetched_bytes + report.reused_bytes),
                 // Bad bytes outrank an interruption: the version must be refetched.
-                if !e.is_interrupted() {
+                Err(e) if !e.is_interrupted() => {
                     running.shutdown().await;
                     return Err(e);
                 }
-                first_error.get_or_insert(e);
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }
 
-    async fn download_shard(&self, manifest: &Manifest, index: u32) -> Result<(), LoadError> {
+    async fn download_shard(
+        &self,
+        manifest: &Manifest,
+        index: u32,
+    ) -> Result<DownloadReport, LoadError> {
         let object = manifest
             .shards
             .get(index as usize)
@@ -144,7 +168,7 @@ impl Fetcher {
             tracing::debug!(domain = %self.domain, version = %manifest.version, shard = index,
                 fetched = report.fetched_bytes, "shard downloaded");
         }
-        Ok(())
+        Ok(report)
     }
 
     /// Downloads shard `shard` of `loaded` again into a new file (the damaged one

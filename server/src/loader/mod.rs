@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tusk_store::{Catalog, DownloadOptions};
 
+use crate::activity::EventKind;
 use crate::data_dir::DomainDir;
 use crate::domain::{Domain, ShardRef};
 use crate::error::LoadError;
@@ -119,6 +120,7 @@ impl Loader {
             concurrency: settings.download_concurrency.max(1),
             options: settings.download.clone(),
             metrics: Arc::clone(&metrics),
+            activity: Arc::clone(domain.activity()),
         };
         Loader {
             domain,
@@ -258,6 +260,15 @@ impl Loader {
         if let Some(job) = self.download.take() {
             job.handle.abort();
         }
+        let why = match target {
+            Some(t) => format!("CURRENT names {t} now; partial files kept"),
+            None => "CURRENT names no version now; partial files kept".to_string(),
+        };
+        self.domain.activity().moved(
+            EventKind::Abandon,
+            version,
+            &format!("download stopped: {why}"),
+        );
         tracing::info!(domain = %self.domain.name(), version = %version, current = ?target,
             "abandoning the download of version {version}: CURRENT no longer names it (partial files kept)");
     }
@@ -294,6 +305,11 @@ impl Loader {
                 tracing::info!(domain = %self.domain.name(), version = %version, current = ?target,
                     "downloaded version {version} is no longer CURRENT; not swapping, removing it");
                 disk::remove_version(&self.fetcher.dir, self.domain.name(), &version).await;
+                self.domain.activity().moved(
+                    EventKind::Drop,
+                    &version,
+                    "downloaded, but CURRENT no longer names it: removed",
+                );
                 self.refresh_local().await;
             }
             Err(e) => self.failed_load(&version, e).await,
@@ -350,6 +366,11 @@ impl Loader {
         for (version, reason) in plan {
             if reason == plan::LocalReason::Expired {
                 disk::remove_version(&self.fetcher.dir, self.domain.name(), &version).await;
+                self.domain.activity().moved(
+                    EventKind::Drop,
+                    &version,
+                    "older than the versions kept: removed from local disk",
+                );
                 tracing::info!(domain = %self.domain.name(), version = %version, "removed old local version");
             }
         }

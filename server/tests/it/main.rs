@@ -1,5 +1,6 @@
 //! In-process server tests over real sockets.
 
+mod activity;
 mod common;
 mod damage;
 mod exposition;

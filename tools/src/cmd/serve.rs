@@ -48,7 +48,9 @@ pub struct Args {
     /// How often to poll each domain's CURRENT pointer.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     poll_interval: Duration,
-    /// Prometheus metrics listen address (GET /metrics); off when not given.
+    /// HTTP listen address for Prometheus metrics (GET /metrics), health checks
+    /// (/healthz, /readyz) and the status page (GET /, /status.json); off when not
+    /// given.
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
     /// How many versions of each domain to keep on local disk (for fast rollback).

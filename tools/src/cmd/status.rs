@@ -10,7 +10,8 @@ use crate::output::print_json;
 use crate::runtime::block_on;
 
 /// Show what a running server serves: per domain, the current version, the versions
-/// held locally, the state (loading / serving / failed) and the last error. With
+/// held locally, the state (loading / serving / failed), downloads in progress (bytes,
+/// percent, ETA), the last error, and the latest errors and moves. With
 /// `--servers`, the same for every node of a fleet side by side, checked for
 /// agreement (the flags are listed in `after_help`).
 #[derive(Debug, clap::Args)]
@@ -20,9 +21,17 @@ Examples:
   tusk status --servers 10.0.0.1:7070,10.0.0.2:7070,10.0.0.3:7070
   tusk status --servers 10.0.0.1:7070,10.0.0.2:7070 --timeout 500ms --json
 
+Without --servers, --json prints the node's status document, the same one its
+status page serves at http://METRICS_ADDR/status.json: {\"node\", \"domains\"}, each
+domain with \"downloads\" [{\"version\", \"bytes_done\", \"bytes_total\", \"percent\",
+\"shards_done\", \"shards_total\", \"started_at\", \"elapsed_seconds\",
+\"eta_seconds\"}] and \"recent_errors\", \"moves\" [{\"at\", \"kind\", \"version\",
+\"message\"}] (oldest first; moves are swap, rollback, drop, abandon).
+
 With --servers, every node is asked at once (Status and Topology, each node within
 --timeout). One table row per node and domain: state, version served, versions loaded,
-shards held of the served version (held/total), placement fingerprint, last error.
+shards held of the served version (held/total), the download in progress (version,
+percent, ETA), placement fingerprint, last error.
 Then the flags, one per line:
   error    unreachable           a node did not answer (with its error)
   error    fingerprint-mismatch  nodes disagree on the fleet (node list or
@@ -42,7 +51,8 @@ With --servers, --json prints one object:
               \"fleet_nodes\", \"replication\", \"topology_error\",
               \"domains\": [{\"name\", \"state\", \"serving\", \"loaded_versions\",
                 \"local_versions\", \"last_error\", \"failed_version\",
-                \"shards\": [{\"version\", \"shard_count\", \"held\"}]}]}],
+                \"shards\": [{\"version\", \"shard_count\", \"held\"}],
+                \"downloading\": {\"version\", \"percent\", \"eta_seconds\"} or null}]}],
    \"flags\": [{\"severity\", \"kind\", \"message\", \"nodes\"}]}")]
 pub struct Args {
     #[command(flatten)]

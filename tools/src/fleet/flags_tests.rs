@@ -34,6 +34,7 @@ fn node(
                 shard_count: count,
                 held: held.to_vec(),
             }],
+            downloading: None,
         }],
     }
 }

@@ -3,12 +3,23 @@
 use serde_json::{Value, json};
 
 use super::flags::{Flag, Severity};
-use super::report::NodeReport;
+use super::report::{Downloading, NodeReport};
 use crate::output::print_table;
 
 /// `{"nodes": [...], "flags": [{severity, kind, message, nodes}]}`.
 pub fn to_json(nodes: &[NodeReport], flags: &[Flag]) -> Value {
     json!({ "nodes": nodes, "flags": flags })
+}
+
+/// The DOWNLOADING cell: version, percent and ETA, or `-`.
+fn downloading(d: Option<&Downloading>) -> String {
+    let Some(d) = d else {
+        return "-".to_string();
+    };
+    let eta = d.eta_seconds.map_or("?".to_string(), |s| {
+        humantime::format_duration(std::time::Duration::from_secs(s)).to_string()
+    });
+    format!("{} {:.1}% ETA {eta}", d.version, d.percent)
 }
 
 fn dash(s: Option<&str>) -> String {
@@ -36,6 +47,7 @@ fn rows(nodes: &[NodeReport]) -> Vec<Vec<String>> {
                 "-".into(),
                 "-".into(),
                 "-".into(),
+                "-".into(),
                 fingerprint,
                 error,
             ]);
@@ -45,6 +57,7 @@ fn rows(nodes: &[NodeReport]) -> Vec<Vec<String>> {
             let none = || "-".to_string();
             rows.push(vec![
                 label.clone(),
+                none(),
                 none(),
                 none(),
                 none(),
@@ -73,6 +86,7 @@ fn rows(nodes: &[NodeReport]) -> Vec<Vec<String>> {
                 dash(d.serving.as_deref()),
                 dash(Some(&d.loaded_versions.join(","))),
                 shards,
+                downloading(d.downloading.as_ref()),
                 fingerprint.clone(),
                 error.replace('\n', " "),
             ]);
@@ -91,6 +105,7 @@ pub fn print_human(nodes: &[NodeReport], flags: &[Flag]) {
             "SERVING",
             "LOADED",
             "SHARDS",
+            "DOWNLOADING",
             "FINGERPRINT",
             "LAST ERROR",
         ],
@@ -139,6 +154,22 @@ mod tests {
         let rows = rows(&[NodeReport::unreachable("a:1", "refused".into())]);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0][2], "unreachable");
-        assert_eq!(rows[0][7], "refused");
+        assert_eq!(rows[0][8], "refused");
+    }
+
+    #[test]
+    fn a_download_shows_version_percent_and_eta() {
+        let d = Downloading {
+            version: "v3".into(),
+            percent: 33.5,
+            eta_seconds: Some(75),
+        };
+        assert_eq!(downloading(Some(&d)), "v3 33.5% ETA 1m 15s");
+        let unknown = Downloading {
+            eta_seconds: None,
+            ..d
+        };
+        assert_eq!(downloading(Some(&unknown)), "v3 33.5% ETA ?");
+        assert_eq!(downloading(None), "-");
     }
 }

@@ -2,7 +2,8 @@
 //! answers reduced to the facts the fleet view prints and checks.
 
 use serde::Serialize;
-use tusk_client::{StatusResponse, TopologyResponse};
+use tusk_client::{DownloadProgress, StatusResponse, TopologyResponse};
+use tusk_server::page::{eta, percent};
 
 /// One address given in `--servers` and what it answered.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +49,31 @@ pub struct DomainReport {
     pub failed_version: Option<String>,
     /// The shards the node holds of each loaded version (from Topology).
     pub shards: Vec<ShardsHeld>,
+    /// The version the node is downloading, if any.
+    pub downloading: Option<Downloading>,
+}
+
+/// A download in progress on one node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Downloading {
+    /// Version id.
+    pub version: String,
+    /// Bytes done of the total, in percent.
+    pub percent: f64,
+    /// Time left at the rate so far, when known.
+    pub eta_seconds: Option<u64>,
+}
+
+impl Downloading {
+    /// The download's progress as the Status RPC reports it.
+    pub fn of(d: &DownloadProgress) -> Downloading {
+        let elapsed = std::time::Duration::from_millis(d.elapsed_ms);
+        Downloading {
+            version: d.version.clone(),
+            percent: percent(d.bytes_done, d.bytes_total),
+            eta_seconds: eta(d.bytes_done, d.bytes_total, elapsed).map(|e| e.as_secs()),
+        }
+    }
 }
 
 /// The shards of one version one node holds.
@@ -126,6 +152,7 @@ impl NodeReport {
                     last_error: non_empty(&d.last_error),
                     failed_version: non_empty(&d.failed_version),
                     shards,
+                    downloading: d.downloads.first().map(Downloading::of),
                 }
             })
             .collect();
@@ -179,6 +206,13 @@ mod tests {
                 current_version: "v2".into(),
                 loaded_versions: vec!["v2".into(), "v1".into()],
                 state: DomainState::Serving as i32,
+                downloads: vec![DownloadProgress {
+                    version: "v3".into(),
+                    bytes_done: 300,
+                    bytes_total: 1200,
+                    elapsed_ms: 5_000,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
         }
@@ -211,6 +245,14 @@ mod tests {
         assert_eq!(d.last_error, None);
         assert_eq!(d.held("v2").map(|s| s.held.clone()), Some(vec![0, 3]));
         assert_eq!(d.held("v1"), None);
+        assert_eq!(
+            d.downloading,
+            Some(Downloading {
+                version: "v3".into(),
+                percent: 25.0,
+                eta_seconds: Some(15),
+            })
+        );
     }
 
     #[test]
