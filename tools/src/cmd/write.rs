@@ -230,7 +230,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut activation = MoveOptions::new(actor(), reason);
     args.gate.apply(&mut activation, args.reason.as_deref())?;
     let activation = (!args.no_activate).then_some(&activation);
-    let activated = block_on(tusk_writer::publish(&catalog, &built, activation))?
+    let activated = block_on(tusk_writer::publish(&catalog, &built, activation, None))?
         .with_context(|| {
             format!(
                 "publishing {} version {} to {}",
