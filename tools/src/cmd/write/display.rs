@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tusk_writer::{ProgressEvent, ProgressFn};
 
-#[cfg(test)]
-use super::progress::BarFields;
-use super::progress::{Phase, WriteProgress};
+use super::progress::{BarFields, Phase, WriteProgress};
 
 /// The shortest interval between two periodic log lines.
 const MIN_INTERVAL: Duration = Duration::from_millis(50);
@@ -77,14 +75,14 @@ impl Shared {
             }
             Mode::Bars => {
                 let mut bar = self.bar();
+                let fields = model.bar();
                 if model.phase() != before {
                     if let Some(old) = bar.take() {
                         old.finish_and_clear();
                     }
-                    *bar = new_bar(model.phase(), model.bar().length.is_some());
+                    *bar = new_bar(model.phase(), &fields);
                 }
                 if let Some(bar) = bar.as_ref() {
-                    let fields = model.bar();
                     match fields.length {
                         Some(len) => bar.set_length(len),
                         None => bar.unset_length(),
@@ -169,10 +167,14 @@ impl Drop for Display {
     }
 }
 
-/// A bar on stderr for a phase that counts something; `None` for the others.
-fn new_bar(phase: Phase, total_known: bool) -> Option<ProgressBar> {
-    let style = bar_style(phase, total_known)?;
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
+/// A bar on stderr for a phase that counts something, showing `fields` from its
+/// first frame; `None` for the other phases.
+fn new_bar(phase: Phase, fields: &BarFields) -> Option<ProgressBar> {
+    let style = bar_style(phase, fields.length.is_some())?;
+    let bar = ProgressBar::with_draw_target(fields.length, ProgressDrawTarget::stderr())
+        .with_style(style)
+        .with_position(fields.position)
+        .with_message(fields.message.clone());
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)
 }
