@@ -37,19 +37,20 @@ use display::{Display, Mode};
 /// by SIGINT or SIGTERM, the command removes its temporary files and exits non-zero
 /// (130 or 143); nothing it had not finished publishing becomes visible.
 ///
-/// Progress goes to stderr (stdout carries only the summary, or its JSON). On a
-/// terminal: a bar per phase (reading with percent, records and ETA; building,
-/// shards built; uploading, shards and bytes sent), cleared at the end. Otherwise (a
-/// log file, a scheduler): a line at each phase change and one every 5 s with the
-/// phase, done and total, percent, rate and ETA (`TUSK_PROGRESS_INTERVAL=1s` for
-/// another interval). Input from stdin has no known size, so no percent or ETA while
-/// reading.
+/// Progress goes to stderr (see the help's "Progress" section).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Input formats:
   tsv    one record per line: KEY<TAB>VALUE (split at the first tab; the value may hold tabs)
   jsonl  one JSON object per line: {\"key\": \"...\", \"value\": ...}; a value that is not a
          string is stored as its compact JSON text
+
+Progress (on stderr; stdout carries only the summary or its --json):
+  on a terminal  a bar per phase: reading (percent of the input size, records, ETA),
+                 building (shards built of the total), uploading (shards, bytes sent)
+  otherwise      a line at each phase change, and one every 5 s with the phase, done
+                 and total, percent, rate and ETA (TUSK_PROGRESS_INTERVAL=30s to change)
+  Input from stdin has no known size: no percent or ETA while reading.
 
 Examples:
   tusk write --store ./store --domain pages --format tsv --input pages.tsv
