@@ -247,8 +247,7 @@ mod tests {
         bar.set_position(fields.position);
         bar.set_message(fields.message);
         bar.force_draw();
-        let line = screen.0.lock().unwrap().clone();
-        line
+        screen.0.lock().unwrap().clone()
     }
 
     #[test]
