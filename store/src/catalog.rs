@@ -16,7 +16,7 @@ pub(crate) mod gc;
 pub(crate) mod lease;
 pub(crate) mod lineage;
 mod pointer_ops;
-mod publish;
+pub(crate) mod publish;
 
 pub use pointer_ops::{Lineage, MoveOptions, MoveOutcome};
 

@@ -43,6 +43,7 @@ pub use catalog::diff::{
 };
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
 pub use catalog::lease::{DEFAULT_PUBLISH_LEASE, PublishMarker, PublishOptions};
+pub use catalog::publish::ShardUploadedFn;
 pub use catalog::{Catalog, CurrentPoll, Lineage, MoveOptions, MoveOutcome, VersionSummary};
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport, RateLimiter,

@@ -41,6 +41,7 @@ pub fn build_from_inputs(
     let pool = Pool::new(opts.threads)?;
     let job = ShardJob::start(opts, progress)?;
     let mut progress = Progress::new(job.progress.clone());
+    progress.emit(ProgressEvent::InputSize(input::total_size(&files)));
     progress.emit(ProgressEvent::Phase("reading"));
     let mut collector =
         Collector::new(opts, names, &pool, job.run_dir.clone(), progress.callback());

@@ -28,7 +28,7 @@
 //! let catalog = tusk_store::Catalog::open(store_path)?;
 //! let runtime = tokio::runtime::Runtime::new()?;
 //! let activation = tusk_store::MoveOptions::new("nightly-job", "nightly build");
-//! let current = runtime.block_on(publish(&catalog, &built, Some(&activation)))?;
+//! let current = runtime.block_on(publish(&catalog, &built, Some(&activation), None))?;
 //! assert_eq!(current.unwrap().version, built.version());
 //! # Ok(()) }
 //! ```

@@ -1,4 +1,10 @@
 //! Progress events for a caller's progress bar or log.
+//!
+//! A build ([`build_from_inputs`](crate::build_from_inputs)) reports `InputSize`
+//! (files only), `Phase("reading")`, `BytesRead`/`RecordsRead`, `Spilled`,
+//! `Phase("building")`, one `ShardBuilt` per shard, `Phase("done")`. A
+//! [`publish`](crate::publish) reports `Phase("uploading")`, one `ShardUploaded` per
+//! shard, `Phase("activating")` when it activates, and `Phase("done")`.
 
 use std::sync::Arc;
 
@@ -8,11 +14,16 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProgressEvent {
+    /// The size of the whole input as stored, once the inputs are listed and before
+    /// any is read: the sum of the file sizes, or `None` when one of them is stdin or
+    /// not a regular file (a pipe), whose size is unknown.
+    InputSize(Option<u64>),
     /// More input bytes were read (as stored: compressed bytes for `.gz`/`.zst`).
     BytesRead(u64),
     /// More input records were parsed.
     RecordsRead(u64),
-    /// A new phase started: `"reading"`, `"building"`, `"done"`.
+    /// A new phase started: `"reading"`, `"building"`, `"uploading"`, `"activating"`,
+    /// or `"done"` at the end of a build and of a publish.
     Phase(&'static str),
     /// Sorted runs were written to disk because the memory budget was reached.
     Spilled {
@@ -30,9 +41,18 @@ pub enum ProgressEvent {
         /// File size in bytes.
         bytes: u64,
     },
+    /// A shard file is uploaded to the store (and its size checked); shards finish
+    /// in any order, a few at a time.
+    ShardUploaded {
+        /// Shard index.
+        index: u32,
+        /// File size in bytes.
+        bytes: u64,
+    },
 }
 
-/// A progress callback. Called from the reading thread and from build threads.
+/// A progress callback. Called from the reading thread, from build threads and from
+/// upload tasks, so it must be cheap and must not block.
 pub type ProgressFn = Arc<dyn Fn(ProgressEvent) + Send + Sync>;
 
 const BYTES_BATCH: u64 = 1 << 20;

@@ -3,9 +3,12 @@
 mod common;
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use common::*;
-use tusk_writer::{Encoding, InputOptions, OnDuplicate, WriteError, build_from_inputs};
+use tusk_writer::{
+    Encoding, InputOptions, OnDuplicate, ProgressEvent, ProgressFn, WriteError, build_from_inputs,
+};
 
 #[test]
 fn tsv_with_crlf_tabs_in_values_and_blank_lines() {
@@ -188,6 +191,29 @@ fn gzip_and_zstd_inputs_are_decompressed() {
     assert_eq!(built.stats.duplicates_dropped, 2000);
     let on_disk = std::fs::metadata(&gz).unwrap().len() + std::fs::metadata(&zst).unwrap().len();
     assert_eq!(built.stats.input_bytes, on_disk);
+
+    // The input size announced before reading is what the byte counts add up to
+    // (compressed bytes as stored), so a progress display reaches 100%.
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let progress: ProgressFn = Arc::new(move |e| sink.lock().unwrap().push(e));
+    build_from_inputs(&[path(&gz), path(&zst)], &tsv(), &o, Some(progress)).unwrap();
+    let events = events.lock().unwrap().clone();
+    assert_eq!(
+        events[..2],
+        [
+            ProgressEvent::InputSize(Some(on_disk)),
+            ProgressEvent::Phase("reading")
+        ]
+    );
+    let read: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::BytesRead(n) => Some(*n),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(read, on_disk);
 }
 
 #[test]

@@ -15,7 +15,7 @@ async fn publish_activates_unless_told_not_to() {
     let o = opts(dir.path());
 
     let first = build_from_iter([("a", "1"), ("b", "2")], &o, None).unwrap();
-    let current = publish(&catalog, &first, Some(&activate()))
+    let current = publish(&catalog, &first, Some(&activate()), None)
         .await
         .unwrap()
         .unwrap();
@@ -29,7 +29,12 @@ async fn publish_activates_unless_told_not_to() {
 
     let second = build_from_iter([("a", "3")], &o, None).unwrap();
     assert_ne!(second.version(), first.version());
-    assert!(publish(&catalog, &second, None).await.unwrap().is_none());
+    assert!(
+        publish(&catalog, &second, None, None)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let versions = catalog.versions("test-domain").await.unwrap();
     assert_eq!(versions.len(), 2);
     let current = catalog.current("test-domain").await.unwrap().unwrap();
@@ -52,7 +57,7 @@ async fn publish_activates_unless_told_not_to() {
     }
 
     // Publishing the same version twice is refused and says which version.
-    let err = publish(&catalog, &second, None).await.unwrap_err();
+    let err = publish(&catalog, &second, None, None).await.unwrap_err();
     assert!(err.to_string().contains(second.version()), "{err}");
 }
 
@@ -69,9 +74,11 @@ async fn a_failed_activation_never_takes_effect_later() {
     let catalog = Catalog::open(store_dir.to_str().unwrap()).unwrap();
     let o = opts(dir.path());
     let first = build_from_iter([("a", "1")], &o, None).unwrap();
-    publish(&catalog, &first, Some(&activate())).await.unwrap();
+    publish(&catalog, &first, Some(&activate()), None)
+        .await
+        .unwrap();
     let failed = build_from_iter([("a", "bad")], &o, None).unwrap();
-    publish(&catalog, &failed, None).await.unwrap();
+    publish(&catalog, &failed, None, None).await.unwrap();
 
     // The failed move: history record 2 exists, CURRENT still says seq 1.
     let half_done = HistoryRecord {
@@ -96,7 +103,7 @@ async fn a_failed_activation_never_takes_effect_later() {
         .unwrap();
 
     let second = build_from_iter([("a", "2")], &o, None).unwrap();
-    let current = publish(&catalog, &second, Some(&activate()))
+    let current = publish(&catalog, &second, Some(&activate()), None)
         .await
         .expect("activation is not blocked by a failed move")
         .unwrap();
@@ -118,4 +125,57 @@ async fn a_failed_activation_never_takes_effect_later() {
 
 fn activate() -> tusk_store::MoveOptions {
     tusk_store::MoveOptions::new("test-writer", "test publish")
+}
+
+/// A publish with a progress callback reports the upload phase, every shard once
+/// with its manifest size as it lands, then activation and the end, in that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_reports_each_uploaded_shard() {
+    use std::sync::{Arc, Mutex};
+    use tusk_writer::{ProgressEvent, ProgressFn};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    std::fs::create_dir(&store_dir).unwrap();
+    let catalog = Catalog::open(store_dir.to_str().unwrap()).unwrap();
+    let mut o = opts(dir.path());
+    o.shards = 6;
+    let records: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("key-{i}"), format!("value-{i}")))
+        .collect();
+    let built = build_from_iter(records, &o, None).unwrap();
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let progress: ProgressFn = Arc::new(move |e| sink.lock().unwrap().push(e));
+    publish(&catalog, &built, Some(&activate()), Some(progress))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let events = events.lock().unwrap().clone();
+    assert_eq!(events.first(), Some(&ProgressEvent::Phase("uploading")));
+    assert_eq!(
+        &events[events.len() - 2..],
+        [
+            ProgressEvent::Phase("activating"),
+            ProgressEvent::Phase("done")
+        ]
+    );
+    let mut uploaded: Vec<(u32, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::ShardUploaded { index, bytes } => Some((*index, *bytes)),
+            _ => None,
+        })
+        .collect();
+    uploaded.sort();
+    let expected: Vec<(u32, u64)> = built
+        .manifest
+        .shards
+        .iter()
+        .map(|s| (s.index, s.bytes))
+        .collect();
+    assert_eq!(uploaded, expected);
+    assert_eq!(events.len(), expected.len() + 3, "{events:?}");
 }

@@ -19,6 +19,10 @@ use crate::{
 /// Shards uploaded at the same time.
 const UPLOAD_CONCURRENCY: usize = 4;
 
+/// Told about each shard once it is uploaded (and its size checked), for a progress
+/// display. Called from the upload tasks, in completion order.
+pub type ShardUploadedFn = Arc<dyn Fn(&ShardEntry) + Send + Sync>;
+
 impl Catalog {
     /// Publishes a built version with the default [`PublishOptions`]; see
     /// [`Catalog::publish_with`].
@@ -49,6 +53,19 @@ impl Catalog {
         shard_dir: &Path,
         options: &PublishOptions,
     ) -> Result<()> {
+        self.publish_observed(manifest, shard_dir, options, None)
+            .await
+    }
+
+    /// [`Catalog::publish_with`], calling `on_uploaded` with each shard's manifest
+    /// entry as soon as that shard is uploaded.
+    pub async fn publish_observed(
+        &self,
+        manifest: &Manifest,
+        shard_dir: &Path,
+        options: &PublishOptions,
+        on_uploaded: Option<ShardUploadedFn>,
+    ) -> Result<()> {
         validate_domain(&manifest.domain)?;
         validate_version(&manifest.version)?;
         let mkey = manifest_key(&manifest.domain, &manifest.version);
@@ -56,7 +73,9 @@ impl Catalog {
         check_local_shards(manifest, shard_dir).await?;
 
         let mut lease = Lease::acquire(&self.store, manifest, options).await?;
-        let result = self.publish_under(&mut lease, manifest, shard_dir).await;
+        let result = self
+            .publish_under(&mut lease, manifest, shard_dir, on_uploaded)
+            .await;
         lease.release().await;
         result
     }
@@ -67,6 +86,7 @@ impl Catalog {
         lease: &mut Lease,
         manifest: &Manifest,
         shard_dir: &Path,
+        on_uploaded: Option<ShardUploadedFn>,
     ) -> Result<()> {
         let prefix = version_prefix(&manifest.domain, &manifest.version);
         let existing = self.store.list(&prefix).await?;
@@ -84,7 +104,7 @@ impl Catalog {
         }
 
         tokio::select! {
-            uploaded = upload_shards(&self.store, manifest, shard_dir) => uploaded?,
+            uploaded = upload_shards(&self.store, manifest, shard_dir, on_uploaded) => uploaded?,
             lost = lease.lost() => return Err(lost),
         }
 
@@ -206,11 +226,18 @@ async fn upload_shards(
     store: &Arc<dyn ObjectStore>,
     manifest: &Manifest,
     shard_dir: &Path,
+    on_uploaded: Option<ShardUploadedFn>,
 ) -> Result<()> {
     let uploads = manifest.shards.iter().map(|shard| {
         let key = shard_key(&manifest.domain, &manifest.version, &shard.object);
         let path = shard_dir.join(&shard.object);
-        upload_one(Arc::clone(store), key, path, shard.clone())
+        upload_one(
+            Arc::clone(store),
+            key,
+            path,
+            shard.clone(),
+            on_uploaded.clone(),
+        )
     });
     run_bounded(uploads, UPLOAD_CONCURRENCY, "shard upload").await
 }
@@ -220,6 +247,7 @@ async fn upload_one(
     key: String,
     path: PathBuf,
     shard: ShardEntry,
+    on_uploaded: Option<ShardUploadedFn>,
 ) -> Result<()> {
     let meta = store.put_file(&key, &path, shard.crc32).await?;
     if meta.size != shard.bytes {
@@ -234,6 +262,9 @@ async fn upload_one(
         });
     }
     tracing::debug!(key = %key, bytes = shard.bytes, "uploaded shard");
+    if let Some(on_uploaded) = on_uploaded {
+        on_uploaded(&shard);
+    }
     Ok(())
 }
 

@@ -1,17 +1,12 @@
 //! `tusk write`: build a version from job output and publish it.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use tusk_writer::{
-    InputFormat, InputOptions, InputSource, OnDuplicate, ProgressEvent, WriteOptions,
-};
+use tusk_writer::{InputFormat, InputOptions, InputSource, OnDuplicate, WriteOptions};
 
 use tusk_server::config::parse_size;
 use tusk_store::MoveOptions;
@@ -22,7 +17,11 @@ use super::moves::GateArgs;
 use crate::output::{human_bytes, print_json};
 use crate::runtime::{actor, block_on};
 
+mod display;
 mod interrupt;
+mod progress;
+
+use display::{Display, Mode};
 
 /// Build a new version of a domain from TSV or JSONL input and publish it.
 ///
@@ -37,12 +36,21 @@ mod interrupt;
 /// Input larger than `--memory` is spilled to sorted runs on disk and merged. Stopped
 /// by SIGINT or SIGTERM, the command removes its temporary files and exits non-zero
 /// (130 or 143); nothing it had not finished publishing becomes visible.
+///
+/// Progress goes to stderr (see the help's "Progress" section).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 Input formats:
   tsv    one record per line: KEY<TAB>VALUE (split at the first tab; the value may hold tabs)
   jsonl  one JSON object per line: {\"key\": \"...\", \"value\": ...}; a value that is not a
          string is stored as its compact JSON text
+
+Progress (on stderr; stdout carries only the summary or its --json):
+  on a terminal  a bar per phase: reading (percent of the input size, records, ETA),
+                 building (shards built of the total), uploading (shards, bytes sent)
+  otherwise      a line at each phase change, and one every 5 s with the phase, done
+                 and total, percent, rate and ETA (TUSK_PROGRESS_INTERVAL=30s to change)
+  Input from stdin has no known size: no percent or ETA while reading.
 
 Examples:
   tusk write --store ./store --domain pages --format tsv --input pages.tsv
@@ -104,6 +112,16 @@ pub struct Args {
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Time between two progress lines when stderr is not a terminal.
+    #[arg(
+        long,
+        hide = true,
+        env = "TUSK_PROGRESS_INTERVAL",
+        default_value = "5s",
+        value_parser = humantime::parse_duration,
+        value_name = "DURATION"
+    )]
+    progress_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -152,8 +170,14 @@ struct Summary<'a> {
     activated: bool,
 }
 
-/// Runs the command.
+/// Runs the command, showing its progress on stderr.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    run_with_progress(args, true)
+}
+
+/// Runs the command; progress on stderr only when `show_progress` (a quiet run
+/// passes `false`).
+pub fn run_with_progress(args: Args, show_progress: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     args.gate.check(args.reason.as_deref())?;
     let sources: Vec<InputSource> = args
@@ -202,25 +226,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let catalog = args.target.catalog()?;
 
-    let bar = progress_bar();
-    let progress = bar.clone().map(|bar| -> tusk_writer::ProgressFn {
-        Arc::new(move |event| match event {
-            ProgressEvent::BytesRead(n) => bar.inc(n),
-            ProgressEvent::Phase(phase) => bar.set_message(phase.to_string()),
-            _ => {}
-        })
-    });
-    let built =
-        tusk_writer::build_from_inputs(&sources, &input, &opts, progress).with_context(|| {
+    let display = Display::start(
+        Mode::detect(show_progress, args.progress_interval),
+        args.shards,
+    );
+    let built = tusk_writer::build_from_inputs(&sources, &input, &opts, display.callback())
+        .with_context(|| {
             format!(
                 "building {} from {}",
                 args.target.domain,
                 args.inputs.join(", ")
             )
         })?;
-    if let Some(bar) = &bar {
-        bar.set_message("publishing");
-    }
+    display.set_upload_total(built.stats.shard_bytes);
     let reason = args.reason.clone().unwrap_or_else(|| {
         format!(
             "published by tusk write ({} records)",
@@ -230,19 +248,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut activation = MoveOptions::new(actor(), reason);
     args.gate.apply(&mut activation, args.reason.as_deref())?;
     let activation = (!args.no_activate).then_some(&activation);
-    let activated = block_on(tusk_writer::publish(&catalog, &built, activation))?
-        .with_context(|| {
-            format!(
-                "publishing {} version {} to {}",
-                args.target.domain,
-                built.version(),
-                catalog.url()
-            )
-        })?
-        .is_some();
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let activated = block_on(tusk_writer::publish(
+        &catalog,
+        &built,
+        activation,
+        display.callback(),
+    ))?
+    .with_context(|| {
+        format!(
+            "publishing {} version {} to {}",
+            args.target.domain,
+            built.version(),
+            catalog.url()
+        )
+    })?
+    .is_some();
+    display.finish();
     // Published (and activated): a signal from here on no longer stops the command.
     // `built` and then `workdir` are removed when they go out of scope.
     guard.disarm();
@@ -282,18 +303,4 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     );
     Ok(())
-}
-
-/// A byte-count spinner on stderr, only when stderr is a terminal.
-fn progress_bar() -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:12} {bytes} read ({bytes_per_sec}) {elapsed}")
-            .expect("the progress template is valid"),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
-    Some(bar)
 }

@@ -50,6 +50,16 @@ pub(crate) fn expand(sources: &[InputSource]) -> Result<Vec<SourceFile>> {
     Ok(files)
 }
 
+/// The input's size as stored (what `BytesRead` will add up to): the sum of the
+/// files' sizes, or `None` when one is stdin or not a regular file (a pipe or a
+/// device, whose size says nothing), or cannot be looked at.
+pub(crate) fn total_size(files: &[SourceFile]) -> Option<u64> {
+    files.iter().try_fold(0u64, |sum, file| {
+        let meta = std::fs::metadata(file.path.as_ref()?).ok()?;
+        meta.is_file().then(|| sum.saturating_add(meta.len()))
+    })
+}
+
 impl SourceFile {
     fn file(path: &Path) -> Self {
         SourceFile {
@@ -252,6 +262,27 @@ mod tests {
         let mut input: &[u8] = b"12345\n";
         assert!(read_line(&mut input, &mut buf, 5).unwrap());
         assert_eq!(buf, b"12345");
+    }
+
+    #[test]
+    fn total_size_sums_regular_files_and_is_unknown_with_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.tsv"), "k\tv\n").unwrap();
+        std::fs::write(dir.path().join("b.tsv"), "key\tvalue\n").unwrap();
+        let files = expand(&[InputSource::Path(dir.path().to_path_buf())]).unwrap();
+        assert_eq!(total_size(&files), Some(4 + 10));
+        assert_eq!(total_size(&[]), Some(0));
+        let with_stdin = expand(&[
+            InputSource::Path(dir.path().join("a.tsv")),
+            InputSource::Stdin,
+        ])
+        .unwrap();
+        assert_eq!(total_size(&with_stdin), None);
+        #[cfg(unix)]
+        {
+            let pipe = expand(&[InputSource::Path("/dev/null".into())]).unwrap();
+            assert_eq!(total_size(&pipe), None, "a device's size is unknown");
+        }
     }
 
     #[test]
