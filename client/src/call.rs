@@ -63,7 +63,11 @@ pub fn is_http2_failure(status: &Status) -> bool {
 
 /// A status's one-line description for error reports.
 pub(crate) fn describe(status: &Status) -> String {
-    format!("{:?}: {}", status.code(), status.message())
+    format!(
+        "{}: {}",
+        crate::error::code_name(status.code()),
+        status.message()
+    )
 }
 
 /// The status inside a node call's error.

@@ -5,6 +5,7 @@ use serde::Serialize;
 use tusk_format::Shard;
 
 use super::StoreArgs;
+use crate::output::outln;
 use crate::output::print_json;
 use crate::runtime::block_on;
 
@@ -42,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn verify(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog().await?;
     let domain = &args.store.domain;
     let version = match args.version {
         Some(v) => v,
@@ -87,12 +88,14 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         if args.json {
             print_json(&result)?;
         } else if let Some(err) = &result.error {
-            println!("FAIL  {}  {err}", result.object);
+            outln!("FAIL  {}  {err}", result.object)?;
         } else {
-            println!(
+            outln!(
                 "ok    {}  {} records, {} bytes",
-                result.object, entry.records, entry.bytes
-            );
+                result.object,
+                entry.records,
+                entry.bytes
+            )?;
         }
     }
     if args.json {
@@ -112,10 +115,10 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         );
     }
     if !args.json {
-        println!(
+        outln!(
             "{domain} version {version}: all {} shards verified",
             manifest.shard_count
-        );
+        )?;
     }
     Ok(())
 }

@@ -200,7 +200,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         writer_meta,
         ..WriteOptions::new(args.target.domain.clone())
     };
-    let catalog = args.target.catalog()?;
+    let catalog = args.target.catalog_or_create()?;
 
     let bar = progress_bar();
     let progress = bar.clone().map(|bar| -> tusk_writer::ProgressFn {
@@ -266,7 +266,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return print_json(&summary);
     }
     let rate = stats.records as f64 / seconds.max(1e-9);
-    println!(
+    crate::output::outln!(
         "published {} version {}: {} records, {} in {} shards, {:.2}s ({:.0} records/s){}",
         summary.domain,
         summary.version,
@@ -280,7 +280,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             ", not activated (use tusk activate)"
         }
-    );
+    )?;
     Ok(())
 }
 
