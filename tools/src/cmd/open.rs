@@ -28,13 +28,16 @@ pub fn missing_store(url: &str, exists: impl FnOnce(&std::path::Path) -> bool) -
     ))
 }
 
-/// Whether the object keys `keys` of `domain/` make a domain, by the rule of
-/// `Catalog::domains`: a `CURRENT` or something under `versions/`.
+/// Whether the object keys `keys` of `domain/` make a domain: a `CURRENT` or
+/// something under `versions/` (the rule of `Catalog::domains`), or a write policy
+/// (`tusk policy set` may come before the first version).
 pub fn holds_domain<'a>(domain: &str, keys: impl IntoIterator<Item = &'a str>) -> bool {
     keys.into_iter().any(|key| {
         key.strip_prefix(domain)
             .and_then(|rest| rest.strip_prefix('/'))
-            .is_some_and(|rest| rest == "CURRENT" || rest.starts_with("versions/"))
+            .is_some_and(|rest| {
+                rest == "CURRENT" || rest.starts_with("versions/") || rest.starts_with("policy/")
+            })
     })
 }
 
@@ -85,7 +88,8 @@ mod tests {
             "pages",
             ["pages/policy/1.json", "pages/versions/v/MANIFEST.json"]
         ));
-        assert!(!holds_domain("pages", ["pages/policy/1.json"]));
+        assert!(holds_domain("pages", ["pages/policy/1.json"]));
+        assert!(!holds_domain("pages", ["pages/history/1.json"]));
         assert!(!holds_domain("pages", ["pagesx/CURRENT"]));
         assert!(!holds_domain("pages", []));
     }
