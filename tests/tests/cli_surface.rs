@@ -131,8 +131,10 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
     wait_for("the domain to load", Duration::from_secs(30), || {
         tusk(&get).status.success().then_some(())
     });
-    let runs: [&[&str]; 5] = [
+    let runs: [&[&str]; 7] = [
         &get,
+        &["status", "--server", &addr],
+        &["status", "--server", &addr, "--json"],
         &["versions", "--store", store_arg, "--domain", "pages"],
         &[
             "history", "--store", store_arg, "--domain", "pages", "--json",

@@ -95,6 +95,7 @@ fn parse() -> Cli {
 }
 
 fn main() -> ExitCode {
+    output::exit_quietly_on_closed_stdout_panic();
     let cli = parse();
     runtime::init_logging(&cli.global);
     let result = match cli.command {
