@@ -25,18 +25,24 @@ fn main() {
 }
 
 /// Asks cargo to rerun when HEAD, the branch it points at, or the packed refs change.
+/// Only existing paths are named (cargo reruns on every build for a missing one): a
+/// branch whose ref is packed is watched through its folder (`refs/heads`), where
+/// the next commit writes it.
 fn watch_git(dir: &Path) {
-    let mut files = vec!["HEAD".to_string(), "packed-refs".to_string()];
-    if let Some(branch) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
-        files.push(branch);
-    }
-    for file in files {
-        if let Some(path) = git(dir, &["rev-parse", "--git-path", &file]) {
-            let path = dir.join(path);
-            if path.exists() {
-                println!("cargo:rerun-if-changed={}", path.display());
-            }
+    let path_of = |file: &str| git(dir, &["rev-parse", "--git-path", file]).map(|p| dir.join(p));
+    let mut watched = Vec::new();
+    watched.extend(path_of("HEAD").filter(|p| p.exists()));
+    watched.extend(path_of("packed-refs").filter(|p| p.exists()));
+    let branch = git(dir, &["symbolic-ref", "-q", "HEAD"]).and_then(|b| path_of(&b));
+    if let Some(path) = branch {
+        if path.exists() {
+            watched.push(path);
+        } else {
+            watched.extend(path.parent().filter(|p| p.is_dir()).map(Path::to_path_buf));
         }
+    }
+    for path in watched {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
 }
 
