@@ -13,8 +13,7 @@ use tusk_client::Client;
 use crate::bench::keys::{KeyPicker, load_keys};
 use crate::bench::record::{TaskRecorder, Totals, Windows, code_name};
 use crate::bench::summary::{Summary, print_human, summarize};
-use crate::output::outln;
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::runtime::block_on;
 
 /// Longest one attempt on one node may take before the client tries the next.

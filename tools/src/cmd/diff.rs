@@ -11,8 +11,7 @@ use serde_json::json;
 use tusk_store::{DiffOptions, DiffProgress, DiffProgressFn, DiffReport};
 
 use super::StoreArgs;
-use crate::output::{StdoutError, outln};
-use crate::output::{display_bytes, encode_bytes, print_json, write_table};
+use crate::output::{StdoutError, display_bytes, encode_bytes, outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// Count the records added, removed, changed and unchanged from version V1 to V2.

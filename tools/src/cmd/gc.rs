@@ -6,8 +6,7 @@ use anyhow::Context;
 use tusk_store::{GcKind, GcOptions, GcReport};
 
 use super::StoreArgs;
-use crate::output::{StdoutError, outln};
-use crate::output::{human_bytes, print_json, write_table};
+use crate::output::{StdoutError, human_bytes, outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// Delete old versions of a domain, keeping the newest --keep ones.

@@ -5,8 +5,7 @@ use serde::Serialize;
 
 use super::ServerArgs;
 use super::encoding::EncodingArg;
-use crate::output::outln;
-use crate::output::{display_bytes, encode_bytes, print_json};
+use crate::output::{display_bytes, encode_bytes, outln, print_json};
 use crate::runtime::block_on;
 
 /// Look up keys on a running server.

@@ -5,8 +5,7 @@ use serde::Serialize;
 use tusk_store::HistoryRecord;
 
 use super::StoreArgs;
-use crate::output::outln;
-use crate::output::{print_json, write_table};
+use crate::output::{outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// Show every activation and rollback of a domain, oldest first.

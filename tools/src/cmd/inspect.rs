@@ -7,8 +7,7 @@ use anyhow::Context;
 use serde::Serialize;
 use tusk_format::Shard;
 
-use crate::output::outln;
-use crate::output::{display_bytes, human_bytes, print_json};
+use crate::output::{display_bytes, human_bytes, outln, print_json};
 
 /// Show a shard file's header, counts and checks.
 ///

@@ -4,8 +4,7 @@
 use serde::Serialize;
 use tusk_store::{MoveOptions, MoveOutcome};
 
-use crate::output::outln;
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::runtime::actor;
 
 /// Flags that say what the operator saw before moving CURRENT.

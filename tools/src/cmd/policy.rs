@@ -11,8 +11,7 @@ use tusk_store::policy::{
 
 use super::StoreArgs;
 use super::encoding::EncodingArg;
-use crate::output::{StdoutError, outln};
-use crate::output::{display_bytes, print_json, write_table};
+use crate::output::{StdoutError, display_bytes, outln, print_json, write_table};
 use crate::runtime::{actor, block_on};
 
 /// Show or change the write policy a new version must pass to become current.

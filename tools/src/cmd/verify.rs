@@ -5,8 +5,7 @@ use serde::Serialize;
 use tusk_format::Shard;
 
 use super::StoreArgs;
-use crate::output::outln;
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::runtime::block_on;
 
 /// Download every shard of a version and check it against the manifest: size, CRC32,

@@ -4,8 +4,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::StoreArgs;
-use crate::output::outln;
-use crate::output::{human_bytes, print_json, write_table};
+use crate::output::{human_bytes, outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// List the committed versions of a domain, oldest first, marking the current one
