@@ -63,7 +63,11 @@ pub fn is_http2_failure(status: &Status) -> bool {
 
 /// A status's one-line description for error reports.
 pub(crate) fn describe(status: &Status) -> String {
-    format!("{:?}: {}", status.code(), crate::error::status_text(status))
+    format!(
+        "{}: {}",
+        crate::error::code_name(status.code()),
+        crate::error::status_text(status)
+    )
 }
 
 /// The status inside a node call's error.

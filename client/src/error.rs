@@ -45,7 +45,7 @@ pub enum ClientError {
         source: tonic::transport::Error,
     },
     /// The server answered with a non-OK gRPC status.
-    #[error("{method} failed: {}: {}", .status.code(), status_text(.status))]
+    #[error("{method} failed: {}: {}", code_name(.status.code()), status_text(.status))]
     Rpc {
         /// The RPC (`Get`, `MultiGet`, `Status`, `Topology`, `Health.Check`).
         method: &'static str,
@@ -54,7 +54,7 @@ pub enum ClientError {
     },
     /// A node answered a routed read with an error no other node would mend
     /// (unknown domain, invalid key, ...): the call stops there.
-    #[error("{method} on domain {domain:?} ({keys}) refused by {node}: {}: {}", .status.code(), status_text(.status))]
+    #[error("{method} on domain {domain:?} ({keys}) refused by {node}: {}: {}", code_name(.status.code()), status_text(.status))]
     Refused {
         /// The RPC (`Get` or `MultiGet`).
         method: &'static str,
@@ -212,5 +212,30 @@ impl ClientError {
 
     pub(crate) fn rpc(method: &'static str) -> impl FnOnce(tonic::Status) -> ClientError {
         move |status| ClientError::Rpc { method, status }
+    }
+}
+
+/// A gRPC status code by its canonical name (`NOT_FOUND`), as error messages print
+/// it: the name a user can look up, where tonic's `Display` gives a sentence.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }

@@ -75,7 +75,7 @@ mod topology;
 pub use builder::ClientBuilder;
 pub use call::is_http2_failure;
 pub use client::{Client, ClientStats, Got, MultiGot};
-pub use error::{ClientError, Tried};
+pub use error::{ClientError, Tried, code_name};
 pub use node::{Node, NodeOptions};
 pub use pool::Pool;
 pub use tls::{TlsIdentity, TlsOptions};

@@ -4,8 +4,9 @@
 //! example: `tusk serve --help` prints it and a test parses it against the
 //! `DEFAULT_*` constants below).
 //!
-//! Sizes are a TOML integer (bytes) or a string with a binary unit (`"512k"`,
-//! `"100MiB"`, `"1.5GiB"`; `"100MiB/s"` is accepted for the rate).
+//! Sizes are a TOML integer (bytes) or a string with a unit: binary `KiB`, `MiB`,
+//! `GiB`, `TiB` or decimal `kB`, `MB`, `GB`, `TB` (`"512KiB"`, `"100MB"`,
+//! `"1.5GiB"`; `"100MiB/s"` is accepted for the rate).
 
 mod duration;
 mod size;
@@ -183,7 +184,7 @@ pub struct ServerConfig {
     pub download_concurrency: usize,
     /// Most bytes per second downloaded by the whole server (all domains), so a
     /// download never starves serving: a TOML integer or a size string such as
-    /// `"100MiB"` (binary units). No limit when absent.
+    /// `"100MiB"` (`MiB` = 2^20 bytes, `MB` = 10^6). No limit when absent.
     #[serde(default, deserialize_with = "size::optional_size")]
     pub download_rate_limit: Option<u64>,
     /// Bytes per ranged GET, and the unit an interrupted download resumes from

@@ -44,6 +44,22 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "TUSK_STORE",
     "TUSK_DOMAIN",
     "TUSK_SERVER",
+    "TUSK_CONFIG",
+    "TUSK_LISTEN",
+    "TUSK_DATA_DIR",
+    "TUSK_POLL_INTERVAL",
+    "TUSK_METRICS_LISTEN",
+    "TUSK_KEEP_VERSIONS",
+    "TUSK_MAX_BATCH",
+    "TUSK_DOWNLOAD_CONCURRENCY",
+    "TUSK_DOWNLOAD_RATE_LIMIT",
+    "TUSK_SCRUB_INTERVAL",
+    "TUSK_SCRUB_RATE",
+    "TUSK_TLS_CA",
+    "TUSK_TLS_CERT",
+    "TUSK_TLS_KEY",
+    "TUSK_TLS_CLIENT_CA",
+    "TUSK_LOG_FORMAT",
     "TUSK_S3_PATH_STYLE",
     "AWS_PROFILE",
     "AWS_ENDPOINT_URL",
@@ -140,6 +156,26 @@ pub fn tusk_ok(args: &[&str]) -> String {
 /// Runs `tusk ARGS`, asserting failure; returns stderr.
 pub fn tusk_err(args: &[&str]) -> String {
     Tusk::default().err(args)
+}
+
+/// The versions `tusk versions --json` lists for `domain` in `store`; none when the
+/// store or the domain does not exist yet (a write that never got far enough to
+/// create either), which `tusk versions` reports as an error.
+pub fn listed_versions(store: &str, domain: &str) -> Vec<serde_json::Value> {
+    let out = tusk(&["versions", "--store", store, "--domain", domain, "--json"]);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no store at") || err.contains(&format!("unknown domain '{domain}'")),
+            "tusk versions failed: {err}"
+        );
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    match serde_json::from_str(text.trim()) {
+        Ok(serde_json::Value::Array(versions)) => versions,
+        other => panic!("tusk versions --json printed {text:?}: {other:?}"),
+    }
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` naming

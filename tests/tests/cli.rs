@@ -102,10 +102,7 @@ fn get_json_status_inspect_and_errors_through_a_configured_server() {
 
     // gRPC errors become one-line reasons.
     let err = tusk_err(&["get", "--server", &addr, "--domain", "nosuch", "k"]);
-    assert!(
-        err.contains("nosuch") && err.to_lowercase().contains("not found"),
-        "{err}"
-    );
+    assert!(err.contains("nosuch") && err.contains("NOT_FOUND"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let err = tusk_err(&[
         "get",

@@ -57,11 +57,7 @@ fn killed_writers_leave_no_partial_version() {
             completed += 1;
         }
         // Every visible version is complete and verifies.
-        let listed: serde_json::Value = serde_json::from_str(
-            tusk_ok(&["versions", "--store", store_arg, "--domain", "d", "--json"]).trim(),
-        )
-        .unwrap();
-        let listed = listed.as_array().unwrap();
+        let listed = tusk_tests::listed_versions(store_arg, "d");
         assert!(
             (completed..=attempts).contains(&listed.len()),
             "after a kill at {delay_ms} ms: {} visible, {completed} completed of {attempts}: {listed:?}",

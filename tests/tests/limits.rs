@@ -30,11 +30,7 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 fn versions(store: &str) -> usize {
-    let listed: serde_json::Value = serde_json::from_str(
-        tusk_ok(&["versions", "--store", store, "--domain", "d", "--json"]).trim(),
-    )
-    .unwrap();
-    listed.as_array().unwrap().len()
+    tusk_tests::listed_versions(store, "d").len()
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod status_json;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// tusk: a read-only, sharded key-value store for batch-computed data.
 ///
@@ -20,7 +20,11 @@ use clap::{Parser, Subcommand};
 /// shards, verify and memory-map them, and answer gRPC gets, swapping to each new version
 /// atomically. Operators list, activate and roll back versions with one command.
 #[derive(Debug, Parser)]
-#[command(name = "tusk", version, max_term_width = 100)]
+#[command(
+    name = "tusk",
+    version = env!("TUSK_LONG_VERSION"),
+    max_term_width = 100
+)]
 #[command(after_help = "\
 Quick tour (local store, no cloud account):
   tusk write   --store ./store --domain pages --format tsv --input pages.tsv
@@ -30,48 +34,70 @@ Quick tour (local store, no cloud account):
   tusk rollback --store ./store --domain pages
   tusk gc       --store ./store --domain pages --keep 5 --dry-run
 
-Set RUST_LOG=debug for detailed logs. Every command exits 0 on success and non-zero with
-a one-line reason on stderr otherwise.")]
+Flags marked [env: TUSK_...] can come from the environment instead. -v/-vv or RUST_LOG
+(e.g. RUST_LOG=debug) for detailed logs. Every command exits 0 on success and non-zero
+with a one-line reason on stderr otherwise.")]
 struct Cli {
+    #[command(flatten)]
+    global: runtime::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+// Each command's one-line `about` is set here for `tusk --help`; its long
+// description (shown by `tusk COMMAND --help`) is the doc comment of its `Args`. A
+// doc comment here would replace that long text.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build a new version from TSV/JSONL input and publish it to a store.
+    #[command(about = "Build a new version from TSV/JSONL input and publish it to a store")]
     Write(cmd::write::Args),
-    /// Serve domains over gRPC, following each domain's CURRENT version.
+    #[command(about = "Serve domains over gRPC, following each domain's CURRENT version")]
     Serve(cmd::serve::Args),
-    /// Look up keys on a running server.
+    #[command(about = "Look up keys on a running server")]
     Get(cmd::get::Args),
-    /// List the committed versions of a domain.
+    #[command(about = "List the committed versions of a domain")]
     Versions(cmd::versions::Args),
-    /// Make a committed version current (servers swap to it on their next poll).
+    #[command(about = "Make a committed version current (servers swap to it on their next poll)")]
     Activate(cmd::activate::Args),
-    /// Move CURRENT back to the previous version (or to --to VERSION).
+    #[command(about = "Move CURRENT back to the previous version (or to --to VERSION)")]
     Rollback(cmd::rollback::Args),
-    /// Show every activation and rollback of a domain.
+    #[command(about = "Show every activation and rollback of a domain")]
     History(cmd::history::Args),
-    /// Show what a running server (or, with --servers, a fleet) serves, per domain.
+    #[command(
+        about = "Show what a running server (or, with --servers, a fleet) serves, per domain"
+    )]
     Status(cmd::status::Args),
-    /// Show a shard file's header, counts and checks.
+    #[command(about = "Show a shard file's header, counts and checks")]
     Inspect(cmd::inspect::Args),
-    /// Download and check every shard of a version against its manifest.
+    #[command(about = "Download and check every shard of a version against its manifest")]
     Verify(cmd::verify::Args),
-    /// Delete old versions (never the current one or the rollback target).
+    #[command(about = "Delete old versions (never the current one or the rollback target)")]
     Gc(cmd::gc::Args),
-    /// Show or change the write policy (min records, max shrink/growth, golden keys).
+    #[command(
+        about = "Show or change the write policy (min records, max shrink/growth, golden keys)"
+    )]
     Policy(cmd::policy::Args),
-    /// Count records added, removed and changed between two versions.
+    #[command(about = "Count records added, removed and changed between two versions")]
     Diff(cmd::diff::Args),
-    /// Drive read load at a fleet; report throughput, errors and latency.
+    #[command(about = "Drive read load at a fleet; report throughput, errors and latency")]
     Bench(cmd::bench::Args),
+    #[command(about = "Print a shell completion script (bash, zsh, fish, powershell, elvish)")]
+    Completions(cmd::completions::Args),
+}
+
+/// Parses the command line with `--color` (or NO_COLOR, which clap honours in
+/// `auto`) applied to help and parse errors.
+fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let color = runtime::color_from_args(&args).unwrap_or(clap::ColorChoice::Auto);
+    let mut matches = Cli::command().color(color).get_matches_from(args);
+    Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|err| err.exit())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    runtime::init_logging();
+    output::exit_quietly_on_closed_stdout_panic();
+    let cli = parse();
+    runtime::init_logging(&cli.global);
     let result = match cli.command {
         Command::Write(args) => cmd::write::run(args),
         Command::Serve(args) => cmd::serve::run(args),
@@ -87,9 +113,13 @@ fn main() -> ExitCode {
         Command::Policy(args) => cmd::policy::run(args),
         Command::Diff(args) => cmd::diff::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`tusk get ... | head`): the output it
+        // wanted was written, so this is a quiet success, as in ripgrep.
+        Err(err) if output::is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tusk: error: {}", one_line(&err));
             ExitCode::FAILURE
@@ -154,6 +184,38 @@ mod tests {
             super::one_line(&plain),
             "copying shard-00001.tsk: disk full"
         );
+    }
+
+    #[test]
+    fn subcommand_help_shows_the_long_description() {
+        let mut root = super::Cli::command();
+        let overview = root.render_long_help().to_string();
+        assert!(
+            overview.contains("Serve domains over gRPC, following each domain's CURRENT version"),
+            "{overview}"
+        );
+        assert!(!overview.contains("On restart"), "{overview}");
+        let mut root = super::Cli::command();
+        root.build();
+        for (name, long_text) in [
+            (
+                "serve",
+                "On restart, versions already in the data dir are reopened",
+            ),
+            ("get", "One key uses Get; several use one MultiGet"),
+            ("activate", "Writes a create-only history record"),
+            ("write", "Input larger than `--memory` is spilled"),
+            (
+                "inspect",
+                "Opens the file (constant-time header and footer checks)",
+            ),
+        ] {
+            let sub = root
+                .find_subcommand_mut(name)
+                .unwrap_or_else(|| panic!("{name} is a subcommand"));
+            let help = sub.render_long_help().to_string();
+            assert!(help.contains(long_text), "tusk {name} --help:\n{help}");
+        }
     }
 
     #[test]

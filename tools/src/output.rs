@@ -1,11 +1,112 @@
-//! Output helpers shared by the commands: JSON lines, sizes, byte strings, tables.
+//! Output helpers shared by the commands: stdout lines, JSON lines, sizes, byte
+//! strings, tables.
+//!
+//! Commands print through [`outln!`], never `println!`: a reader that goes away
+//! (`tusk get ... | head`) closes the pipe, the write fails with [`StdoutClosed`], the
+//! command stops, and `main` exits 0 without a word, as ripgrep does.
+
+use std::io::Write as _;
 
 use base64::Engine as _;
 use serde::Serialize;
 
+/// Writes one line to stdout (`format!` arguments); evaluates to
+/// `Result<(), StdoutError>`, so use it with `?`.
+macro_rules! outln {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// Stdout is a pipe whose reader has gone: nothing more can be printed, and that
+/// is not a failure of the command (`main` exits 0 quietly).
+#[derive(Debug, thiserror::Error)]
+#[error("stdout closed by its reader")]
+pub struct StdoutClosed;
+
+/// A failed write to stdout: [`StdoutClosed`], or another I/O error (disk full
+/// behind a redirect) that is reported.
+#[derive(Debug, thiserror::Error)]
+pub enum StdoutError {
+    /// The reader closed the pipe.
+    #[error(transparent)]
+    Closed(#[from] StdoutClosed),
+    /// Any other write error.
+    #[error("writing to stdout: {0}")]
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for StdoutError {
+    fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            StdoutError::Closed(StdoutClosed)
+        } else {
+            StdoutError::Io(err)
+        }
+    }
+}
+
+/// Writes `args` and a newline to stdout; see [`outln!`].
+pub fn write_line(args: std::fmt::Arguments<'_>) -> Result<(), StdoutError> {
+    let mut out = std::io::stdout().lock();
+    out.write_fmt(args)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Writes `bytes` as they are to stdout (generated scripts).
+pub fn write_raw(bytes: &[u8]) -> Result<(), StdoutError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether `err` (or one of its causes) is [`StdoutClosed`].
+pub fn is_stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<StdoutClosed>().is_some()
+            || matches!(
+                cause.downcast_ref::<StdoutError>(),
+                Some(StdoutError::Closed(_))
+            )
+    })
+}
+
+/// Backstop for output still printed with `println!`, which panics when stdout is
+/// closed: that panic ends the process with exit 0 and no message, like a
+/// [`StdoutClosed`] error; every other panic goes to the default hook. Installed
+/// once, at start.
+pub fn exit_quietly_on_closed_stdout_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_closed_stdout_panic(message) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
+/// Whether a panic message is `println!`'s on a closed stdout ("failed printing to
+/// stdout: Broken pipe (os error 32)").
+fn is_closed_stdout_panic(message: &str) -> bool {
+    message.starts_with("failed printing to stdout")
+        && message.to_ascii_lowercase().contains("broken pipe")
+}
+
 /// Prints `value` as one line of JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string(value)?);
+    outln!("{}", serde_json::to_string(value)?)?;
     Ok(())
 }
 
@@ -60,8 +161,19 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
     text.replace('\n', " ")
 }
 
-/// Prints rows as an aligned table with a header line.
+/// Prints rows as an aligned table with a header line, for callers that cannot
+/// return an error: a closed stdout ends the process quietly (exit 0), another write
+/// error panics, as `println!` does. Prefer [`write_table`].
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    match write_table(header, rows) {
+        Ok(()) => {}
+        Err(StdoutError::Closed(_)) => std::process::exit(0),
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// Writes rows as an aligned table with a header line to stdout.
+pub fn write_table(header: &[&str], rows: &[Vec<String>]) -> Result<(), StdoutError> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -77,12 +189,13 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str(&format!("{cell:<w$}  "));
             }
         }
-        println!("{}", out.trim_end());
+        outln!("{}", out.trim_end())
     };
-    line(header.iter().map(|h| h.to_string()).collect());
+    line(header.iter().map(|h| h.to_string()).collect())?;
     for row in rows {
-        line(row.clone());
+        line(row.clone())?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -97,5 +210,30 @@ mod tests {
         assert_eq!(display_bytes(&[0xff, 0x00]), "0xff00");
         assert_eq!(encode_bytes(&[0xff]), ("/w==".to_string(), Some("base64")));
         assert_eq!(encode_bytes(b"ok"), ("ok".to_string(), None));
+    }
+
+    #[test]
+    fn println_panics_on_a_closed_stdout_are_recognised() {
+        let epipe = std::io::Error::from_raw_os_error(32);
+        assert_eq!(epipe.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(is_closed_stdout_panic(&format!(
+            "failed printing to stdout: {epipe}"
+        )));
+        assert!(!is_closed_stdout_panic(
+            "failed printing to stdout: No space left on device (os error 28)"
+        ));
+        assert!(!is_closed_stdout_panic("broken pipe in a socket"));
+    }
+
+    #[test]
+    fn a_closed_pipe_is_told_apart_from_other_write_errors() {
+        let closed = StdoutError::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        let err = anyhow::Error::from(closed).context("printing versions");
+        assert!(is_stdout_closed(&err));
+        let full = StdoutError::from(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        assert!(!is_stdout_closed(&anyhow::Error::from(full)));
+        // A broken pipe elsewhere (a socket) is a real error.
+        let socket = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(!is_stdout_closed(&anyhow::Error::from(socket)));
     }
 }

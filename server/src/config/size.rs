@@ -1,11 +1,35 @@
 //! Byte sizes in the configuration: a TOML integer (bytes) or a string such as
-//! `"100MiB"`, `"512k"`, `"1.5GiB"` or `"100MiB/s"` for rates. Units are binary
-//! (`M` = `MB` = `MiB` = 2^20), as in the CLI's `--memory`.
+//! `"100MiB"`, `"500MB"`, `"1.5GiB"` or `"100MiB/s"` for rates. As in `fd --size`
+//! and the IEC/SI standards, `KiB`/`MiB`/`GiB`/`TiB` (or `Ki`, `Mi`, ...) are
+//! binary (2^10, 2^20, ...) and `kB`/`MB`/`GB`/`TB` (or `k`, `M`, ...) decimal
+//! (10^3, 10^6, ...), case-insensitive, the same for the CLI's `--memory`.
 
 use serde::{Deserialize, Deserializer};
 
-/// Parses a size such as `8MiB`, `512k`, `1.5GiB`, `1048576`; a trailing `/s` is
-/// accepted (for rates). Units are binary and case-insensitive. At least 1 byte.
+/// Bytes per unit, by the unit's lowercase name: the `i` forms are binary, the
+/// others decimal; `None` for an unknown unit.
+fn unit_bytes(unit: &str) -> Option<u64> {
+    let (prefix, binary) = match unit.strip_suffix('b').unwrap_or(unit) {
+        "" => return Some(1),
+        p => match p.strip_suffix('i') {
+            Some(p) => (p, true),
+            None => (p, false),
+        },
+    };
+    let power = match prefix {
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        _ => return None,
+    };
+    let base: u64 = if binary { 1024 } else { 1000 };
+    Some(base.pow(power))
+}
+
+/// Parses a size such as `8MiB`, `500MB`, `512KiB`, `1.5GiB`, `1048576`; a trailing
+/// `/s` is accepted (for rates). `KiB`, `MiB`, ... are binary, `kB`, `MB`, ...
+/// decimal, case-insensitive; a bare number is bytes. At least 1 byte.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let t = t.strip_suffix("/s").unwrap_or(t).trim_end();
@@ -15,19 +39,13 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = t.split_at(split);
     let number: f64 = number
         .parse()
-        .map_err(|_| format!("{text:?} is not a size (use e.g. \"100MiB\", \"512k\", 1048576)"))?;
-    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} in {text:?} (use B, KiB, MiB, GiB, TiB)"
-            ));
-        }
-    };
+        .map_err(|_| format!("{text:?} is not a size (use e.g. \"100MiB\", \"500MB\", 1048576)"))?;
+    let multiplier = unit_bytes(&unit.trim().to_ascii_lowercase()).ok_or_else(|| {
+        format!(
+            "unknown size unit {:?} in {text:?} (use B, KiB, MiB, GiB, TiB (binary) or kB, MB, GB, TB (decimal))",
+            unit.trim()
+        )
+    })?;
     let bytes = number * multiplier as f64;
     if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
         return Err(format!("size {text:?} must be at least 1 byte"));
@@ -71,18 +89,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_parse_with_binary_units_and_an_optional_rate_suffix() {
+    fn sizes_parse_with_an_optional_rate_suffix() {
         assert_eq!(parse_size("100MiB"), Ok(100 << 20));
-        assert_eq!(parse_size("100 MB/s"), Ok(100 << 20));
-        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("100 MiB/s"), Ok(100 << 20));
         assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
         assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size(" 2 g "), Ok(2 << 30));
+        assert_eq!(parse_size("4096B"), Ok(4096));
+    }
+
+    #[test]
+    fn mb_is_decimal_and_mib_is_binary() {
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("100 MB/s"), Ok(100_000_000));
+        assert_eq!(parse_size("512k"), Ok(512_000));
+        assert_eq!(parse_size("512kB"), Ok(512_000));
+        assert_eq!(parse_size("512Ki"), Ok(512 << 10));
+        assert_eq!(parse_size("512KIB"), Ok(512 << 10));
+        assert_eq!(parse_size(" 2 g "), Ok(2_000_000_000));
+        assert_eq!(parse_size("2gi"), Ok(2 << 30));
+        assert_eq!(parse_size("1TB"), Ok(1_000_000_000_000));
+        assert_eq!(parse_size("1TiB"), Ok(1 << 40));
     }
 
     #[test]
     fn bad_sizes_are_explained() {
-        for bad in ["", "fast", "10 parsecs", "0", "0.1", "-5MiB", "1e400"] {
+        for bad in [
+            "",
+            "fast",
+            "10 parsecs",
+            "0",
+            "0.1",
+            "-5MiB",
+            "1e400",
+            "1iB",
+            "3PB",
+        ] {
             let err = parse_size(bad).expect_err(bad);
             assert!(err.contains(bad.trim()), "{bad:?}: {err}");
         }

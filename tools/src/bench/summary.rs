@@ -1,5 +1,6 @@
 //! The maths of a load run's report: throughput, percentiles, per-second windows.
 
+use crate::output::{StdoutError, outln};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -125,42 +126,46 @@ pub fn human_us(us: u64) -> String {
 }
 
 /// Prints the report for a human (the timeline first, when asked for).
-pub fn print_human(s: &Summary) {
+pub fn print_human(s: &Summary) -> Result<(), StdoutError> {
     if let Some(windows) = &s.windows {
         for w in windows {
-            println!(
+            outln!(
                 "  {:>4}s  {:>9.1} req/s  {:>6} errors  p99 {}",
                 w.second + 1,
                 w.rps,
                 w.errors,
                 human_us(w.p99_us)
-            );
+            )?;
         }
-        println!();
+        outln!()?;
     }
-    println!(
+    outln!(
         "requests   {} in {:.2}s: {:.1} req/s, {:.1} keys/s",
-        s.requests, s.elapsed_s, s.rps, s.keys_per_s
-    );
+        s.requests,
+        s.elapsed_s,
+        s.rps,
+        s.keys_per_s
+    )?;
     let by_code: Vec<String> = s
         .errors_by_code
         .iter()
         .map(|(code, n)| format!("{code} {n}"))
         .collect();
     if by_code.is_empty() {
-        println!("errors     0");
+        outln!("errors     0")?;
     } else {
-        println!("errors     {} ({})", s.errors, by_code.join(", "));
+        outln!("errors     {} ({})", s.errors, by_code.join(", "))?;
     }
-    println!(
+    outln!(
         "latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
         human_us(s.p50_us),
         human_us(s.p90_us),
         human_us(s.p99_us),
         human_us(s.p999_us),
         human_us(s.max_us)
-    );
-    println!("worst 1s   p99 {}", human_us(s.worst_window_p99_us));
+    )?;
+    outln!("worst 1s   p99 {}", human_us(s.worst_window_p99_us))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog_blocking()?;
     let domain = &args.store.domain;
     let mut options = args
         .expect

@@ -13,7 +13,7 @@ use tusk_client::Client;
 use crate::bench::keys::{KeyPicker, load_keys};
 use crate::bench::record::{TaskRecorder, Totals, Windows, code_name};
 use crate::bench::summary::{Summary, print_human, summarize};
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::runtime::block_on;
 
 /// Longest one attempt on one node may take before the client tries the next.
@@ -180,9 +180,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             error_samples: samples,
         });
     }
-    print_human(&summary);
+    print_human(&summary)?;
     for (code, message) in &samples {
-        println!("  {code}, e.g.: {message}");
+        outln!("  {code}, e.g.: {message}")?;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 use tusk_store::{DiffOptions, DiffProgress, DiffProgressFn, DiffReport};
 
 use super::StoreArgs;
-use crate::output::{display_bytes, encode_bytes, print_json, print_table};
+use crate::output::{StdoutError, display_bytes, encode_bytes, outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// Count the records added, removed, changed and unchanged from version V1 to V2.
@@ -52,7 +52,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog_blocking()?;
     let domain = &args.store.domain;
     let bar = progress_bar();
     let options = DiffOptions {
@@ -75,7 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return print_json(&to_json(&report));
     }
-    print_report(&report);
+    print_report(&report)?;
     Ok(())
 }
 
@@ -105,9 +105,9 @@ fn to_json(report: &DiffReport) -> serde_json::Value {
     })
 }
 
-fn print_report(report: &DiffReport) {
+fn print_report(report: &DiffReport) -> Result<(), StdoutError> {
     let c = &report.counts;
-    println!("{}: {} -> {}", report.domain, report.from, report.to);
+    outln!("{}: {} -> {}", report.domain, report.from, report.to)?;
     let rows = [
         ("added", c.added),
         ("removed", c.removed),
@@ -115,7 +115,7 @@ fn print_report(report: &DiffReport) {
         ("unchanged", c.unchanged),
     ]
     .map(|(kind, n)| vec![kind.to_string(), n.to_string()]);
-    print_table(&["KIND", "RECORDS"], &rows);
+    write_table(&["KIND", "RECORDS"], &rows)?;
     for (kind, keys) in [
         ("added", &c.samples.added),
         ("removed", &c.samples.removed),
@@ -124,11 +124,12 @@ fn print_report(report: &DiffReport) {
         if keys.is_empty() {
             continue;
         }
-        println!("{kind} (first {}):", keys.len());
+        outln!("{kind} (first {}):", keys.len())?;
         for key in keys {
-            println!("  {}", display_bytes(key));
+            outln!("  {}", display_bytes(key))?;
         }
     }
+    Ok(())
 }
 
 /// A hidden bar that appears on stderr once the diff has run for a second, only when

@@ -6,7 +6,7 @@ use anyhow::Context;
 use tusk_store::{GcKind, GcOptions, GcReport};
 
 use super::StoreArgs;
-use crate::output::{human_bytes, print_json, print_table};
+use crate::output::{StdoutError, human_bytes, outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// Delete old versions of a domain, keeping the newest --keep ones.
@@ -43,7 +43,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog_blocking()?;
     let domain = &args.store.domain;
     let options = GcOptions {
         keep: args.keep as usize,
@@ -56,15 +56,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return print_json(&report);
     }
-    print_report(&report, &catalog.url());
+    print_report(&report, &catalog.url())?;
     Ok(())
 }
 
-fn print_report(report: &GcReport, url: &str) {
+fn print_report(report: &GcReport, url: &str) -> Result<(), StdoutError> {
     let domain = &report.domain;
     if report.entries.is_empty() {
-        println!("no versions of {domain} in {url}");
-        return;
+        outln!("no versions of {domain} in {url}")?;
+        return Ok(());
     }
     let rows: Vec<Vec<String>> = report
         .entries
@@ -88,21 +88,22 @@ fn print_report(report: &GcReport, url: &str) {
             ]
         })
         .collect();
-    print_table(
+    write_table(
         &["VERSION", "KIND", "ACTION", "REASON", "OBJECTS", "BYTES"],
         &rows,
-    );
+    )?;
     let versions = report.deleted().count();
     let verb = if report.dry_run {
         "dry run: would delete"
     } else {
         "deleted"
     };
-    println!(
+    outln!(
         "{domain}: {verb} {versions} version(s), {} object(s), {}",
         report.objects_freed,
         human_bytes(report.bytes_freed)
-    );
+    )?;
+    Ok(())
 }
 
 fn reason_text(reason: tusk_store::GcReason) -> &'static str {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::ServerArgs;
 use super::encoding::EncodingArg;
-use crate::output::{display_bytes, encode_bytes, print_json};
+use crate::output::{display_bytes, encode_bytes, outln, print_json};
 use crate::runtime::block_on;
 
 /// Look up keys on a running server.
@@ -93,8 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })?;
         } else {
             match value {
-                Some(v) => println!("{}\t{}", display_bytes(key), display_bytes(&v)),
-                None => println!("{}\t(not found)", display_bytes(key)),
+                Some(v) => outln!("{}\t{}", display_bytes(key), display_bytes(&v))?,
+                None => outln!("{}\t(not found)", display_bytes(key))?,
             }
         }
     }
@@ -111,7 +111,7 @@ async fn fetch(
 ) -> anyhow::Result<(Vec<Option<Vec<u8>>>, String)> {
     let client = tusk_client::Node::connect_with(server, options)
         .await
-        .with_context(|| format!("connecting to {server}"))?;
+        .map_err(|e| super::connect_error(server, e))?;
     if keys.len() == 1 {
         let reply = client
             .get(domain, &keys[0], version)

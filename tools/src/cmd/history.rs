@@ -5,7 +5,7 @@ use serde::Serialize;
 use tusk_store::HistoryRecord;
 
 use super::StoreArgs;
-use crate::output::{print_json, print_table};
+use crate::output::{outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// Show every activation and rollback of a domain, oldest first.
@@ -34,7 +34,7 @@ struct Row<'a> {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog_blocking()?;
     let domain = &args.store.domain;
     let lineage = block_on(catalog.lineage(domain))?
         .with_context(|| format!("reading the history of {domain} in {}", catalog.url()))?;
@@ -59,7 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return print_json(&rows);
     }
     if rows.is_empty() {
-        println!("{domain} has no history yet (no version was ever activated)");
+        outln!("{domain} has no history yet (no version was ever activated)")?;
         return Ok(());
     }
     let table: Vec<Vec<String>> = rows
@@ -89,11 +89,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(
+    write_table(
         &[
             "SEQ", "ACTION", "VERSION", "PREVIOUS", "AT", "ACTOR", "REASON", "NOTE",
         ],
         &table,
-    );
+    )?;
     Ok(())
 }

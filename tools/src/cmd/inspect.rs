@@ -7,7 +7,7 @@ use anyhow::Context;
 use serde::Serialize;
 use tusk_format::Shard;
 
-use crate::output::{display_bytes, human_bytes, print_json};
+use crate::output::{display_bytes, human_bytes, outln, print_json};
 
 /// Show a shard file's header, counts and checks.
 ///
@@ -97,28 +97,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return print_json(&report);
     }
-    println!("file            {}", report.file);
-    println!(
+    outln!("file            {}", report.file)?;
+    outln!(
         "format version  {} (flags {:#06x})",
-        report.format_version, report.flags
-    );
-    println!("records         {}", report.records);
-    println!("blocks          {}", report.blocks);
-    println!(
+        report.format_version,
+        report.flags
+    )?;
+    outln!("records         {}", report.records)?;
+    outln!("blocks          {}", report.blocks)?;
+    outln!(
         "size            {} (data {}, index {} = {:.1} B/record)",
         human_bytes(report.file_bytes),
         human_bytes(report.data_bytes),
         human_bytes(report.index_bytes),
         report.index_bytes_per_record
-    );
-    println!("index buckets   {}", report.index_buckets);
-    println!("file crc32      {}", report.crc32);
+    )?;
+    outln!("index buckets   {}", report.index_buckets)?;
+    outln!("file crc32      {}", report.crc32)?;
     match report.verified {
-        Some(_) => println!("checks          header, footer, every block: ok"),
-        None => println!("checks          header, footer: ok (full pass skipped)"),
+        Some(_) => outln!("checks          header, footer, every block: ok")?,
+        None => outln!("checks          header, footer: ok (full pass skipped)")?,
     }
     for key in &report.first_keys {
-        println!("key             {key}");
+        outln!("key             {key}")?;
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! One module per `tusk` command.
 
 pub mod activate;
+mod addr;
 pub mod bench;
+pub mod completions;
 pub mod diff;
 mod encoding;
 pub mod gc;
@@ -9,6 +11,7 @@ pub mod get;
 pub mod history;
 pub mod inspect;
 mod moves;
+mod open;
 pub mod policy;
 pub mod rollback;
 pub mod serve;
@@ -36,9 +39,45 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store named by `--store`.
+    /// Opens the existing store named by `--store`; a local path with no directory is
+    /// an error ("no store at ./nostore"), never created.
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
+        if let Some(why) = open::missing_store(&self.store, std::path::Path::is_dir) {
+            anyhow::bail!(why);
+        }
         Catalog::open(&self.store).with_context(|| format!("opening store {}", self.store))
+    }
+
+    /// Opens the store named by `--store`, creating a local one that does not exist
+    /// yet (`tusk write` only).
+    pub fn catalog_or_create(&self) -> anyhow::Result<Catalog> {
+        Catalog::open(&self.store).with_context(|| format!("opening store {}", self.store))
+    }
+
+    /// Opens the existing store and checks that it holds `--domain`; an unknown
+    /// domain is an error listing the known ones.
+    pub async fn domain_catalog(&self) -> anyhow::Result<Catalog> {
+        let catalog = self.catalog()?;
+        let domain = &self.domain;
+        tusk_store::keys::validate_domain(domain).context("--domain")?;
+        let objects = catalog
+            .store()
+            .list(&format!("{domain}/"))
+            .await
+            .with_context(|| format!("looking for domain {domain} in {}", self.store))?;
+        if open::holds_domain(domain, objects.iter().map(|o| o.key.as_str())) {
+            return Ok(catalog);
+        }
+        let known = catalog
+            .domains()
+            .await
+            .with_context(|| format!("listing the domains in {}", self.store))?;
+        anyhow::bail!(open::unknown_domain(domain, &self.store, &known))
+    }
+
+    /// [`StoreArgs::domain_catalog`] for a command that is not async.
+    pub fn domain_catalog_blocking(&self) -> anyhow::Result<Catalog> {
+        crate::runtime::block_on(self.domain_catalog())?
     }
 }
 
@@ -125,6 +164,34 @@ impl ServerArgs {
             ..NodeOptions::default()
         })
     }
+}
+
+/// The error of a failed connection to `server`: when nothing listens there, a
+/// hint to start a server, with the cause (`Connection refused`) kept in the chain.
+pub fn connect_error(server: &str, err: tusk_client::ClientError) -> anyhow::Error {
+    let refused = nothing_listens(&err);
+    let err = anyhow::Error::new(err);
+    if refused {
+        err.context(format!(
+            "could not connect to {server} — is `tusk serve` running there?"
+        ))
+    } else {
+        err.context(format!("connecting to {server}"))
+    }
+}
+
+/// Whether `err` or one of its causes is a refused TCP connection.
+fn nothing_listens(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// A comma-separated address list (`--servers`) without blanks and repeats; at

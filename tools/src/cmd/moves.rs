@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tusk_store::{MoveOptions, MoveOutcome};
 
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::runtime::actor;
 
 /// Flags that say what the operator saw before moving CURRENT.
@@ -97,22 +97,27 @@ pub fn print_outcome(
     }
     let c = &outcome.current;
     if !outcome.moved {
-        println!(
+        outln!(
             "{domain}: {} is already current (seq {}, set by {} at {}); nothing changed",
-            c.version, c.seq, c.actor, c.updated_at
-        );
+            c.version,
+            c.seq,
+            c.actor,
+            c.updated_at
+        )?;
         return Ok(());
     }
     let from = outcome.from.as_deref().unwrap_or("(none)");
     match marked {
-        Some(left) => println!(
+        Some(left) => outln!(
             "{domain}: rolled back {from} -> {} (seq {}); {left} is marked rolled back",
-            c.version, c.seq
-        ),
-        None => println!(
+            c.version,
+            c.seq
+        )?,
+        None => outln!(
             "{domain}: CURRENT moved {from} -> {} (seq {})",
-            c.version, c.seq
-        ),
+            c.version,
+            c.seq
+        )?,
     }
     Ok(())
 }

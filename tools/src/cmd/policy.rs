@@ -9,7 +9,7 @@ use tusk_store::policy::{Limits, Percent, Policy, PolicyCheck, PolicyRecord, par
 
 use super::StoreArgs;
 use super::encoding::EncodingArg;
-use crate::output::{display_bytes, print_json, print_table};
+use crate::output::{StdoutError, display_bytes, outln, print_json, write_table};
 use crate::runtime::{actor, block_on};
 
 /// Show or change the write policy a new version must pass to become current.
@@ -234,12 +234,12 @@ async fn set(args: SetArgs) -> anyhow::Result<()> {
     if args.json {
         return print_json(&record);
     }
-    println!("{domain}: policy seq {} set: {}", record.seq, record.policy);
+    outln!("{domain}: policy seq {} set: {}", record.seq, record.policy)?;
     Ok(())
 }
 
 async fn show(args: ShowArgs) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog().await?;
     let domain = &args.store.domain;
     let record = read_policy(&catalog, domain).await?;
     if args.json {
@@ -253,36 +253,40 @@ async fn show(args: ShowArgs) -> anyhow::Result<()> {
     }
     let policy = match &record {
         Some(r) => {
-            println!(
+            outln!(
                 "policy of {domain}: seq {}, set {} by {} (reason: {})",
-                r.seq, r.set_at, r.actor, r.reason
-            );
+                r.seq,
+                r.set_at,
+                r.actor,
+                r.reason
+            )?;
             &r.policy
         }
         None => {
-            println!("{domain} has no policy set; the default applies");
+            outln!("{domain} has no policy set; the default applies")?;
             &Policy::default()
         }
     };
-    print_policy(policy);
+    print_policy(policy)?;
     Ok(())
 }
 
-fn print_policy(policy: &Policy) {
+fn print_policy(policy: &Policy) -> Result<(), StdoutError> {
     let limits = |l: &Limits| {
         let show = |p: Option<Percent>| p.map_or_else(|| "none".to_string(), |p| p.to_string());
         format!("records {}, bytes {}", show(l.records), show(l.bytes))
     };
-    println!("  min-records  {}", policy.min_records);
-    println!("  max-shrink   {}", limits(&policy.max_shrink));
-    println!("  max-growth   {}", limits(&policy.max_growth));
-    println!("  golden keys  {}", policy.golden.len());
+    outln!("  min-records  {}", policy.min_records)?;
+    outln!("  max-shrink   {}", limits(&policy.max_shrink))?;
+    outln!("  max-growth   {}", limits(&policy.max_growth))?;
+    outln!("  golden keys  {}", policy.golden.len())?;
     for g in &policy.golden {
         match &g.value {
-            Some(v) => println!("    {} = {}", display_bytes(&g.key), display_bytes(v)),
-            None => println!("    {}", display_bytes(&g.key)),
+            Some(v) => outln!("    {} = {}", display_bytes(&g.key), display_bytes(v))?,
+            None => outln!("    {}", display_bytes(&g.key))?,
         }
     }
+    Ok(())
 }
 
 async fn read_policy(catalog: &Catalog, domain: &str) -> anyhow::Result<Option<PolicyRecord>> {
@@ -293,7 +297,7 @@ async fn read_policy(catalog: &Catalog, domain: &str) -> anyhow::Result<Option<P
 }
 
 async fn history(args: ShowArgs) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog().await?;
     let domain = &args.store.domain;
     let records = catalog
         .policy_history(domain)
@@ -303,7 +307,7 @@ async fn history(args: ShowArgs) -> anyhow::Result<()> {
         return print_json(&records);
     }
     if records.is_empty() {
-        println!("{domain} has no policy history (the default policy applies)");
+        outln!("{domain} has no policy history (the default policy applies)")?;
         return Ok(());
     }
     let rows: Vec<Vec<String>> = records
@@ -318,12 +322,12 @@ async fn history(args: ShowArgs) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["SEQ", "SET AT", "ACTOR", "REASON", "POLICY"], &rows);
+    write_table(&["SEQ", "SET AT", "ACTOR", "REASON", "POLICY"], &rows)?;
     Ok(())
 }
 
 async fn check(args: CheckArgs) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog().await?;
     let domain = &args.store.domain;
     let current = match args.current.as_deref() {
         Some("none") => None,
@@ -347,7 +351,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<()> {
     if args.json {
         print_json(&check_json(&result, blocking.len()))?;
     } else if result.is_ok() {
-        println!("{result}");
+        outln!("{result}")?;
     } else {
         for v in &result.violations {
             let waived = if blocking.contains(&v) {
@@ -355,7 +359,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<()> {
             } else {
                 " (allowed: --allow-empty)"
             };
-            println!("{}: {v}{waived}", v.rule());
+            outln!("{}: {v}{waived}", v.rule())?;
         }
     }
     if !blocking.is_empty() {

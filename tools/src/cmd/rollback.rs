@@ -38,7 +38,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog_blocking()?;
     let domain = &args.store.domain;
     let options = args.expect.options(&args.reason);
     let outcome = block_on(catalog.rollback_with(domain, args.to.as_deref(), &options))?

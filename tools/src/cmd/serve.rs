@@ -5,9 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use tusk_server::config::ConfigError;
 use tusk_server::config::{parse_scrub_interval, parse_size};
 use tusk_server::{Server, ServerConfig};
 
+use super::addr::parse_listen;
+use crate::output::outln;
 use crate::runtime::block_on;
 
 /// Serve domains over gRPC (tusk.v1.Tusk, grpc.health.v1, reflection) and Prometheus
@@ -18,7 +21,11 @@ use crate::runtime::block_on;
 /// verification is never served. On restart, versions already in the data dir are
 /// reopened without copying. Stops gracefully on SIGINT/SIGTERM.
 ///
-/// Either pass `--config FILE` (TOML) or `--store` and one or more `--domain`.
+/// Either pass `--config FILE` (TOML) or `--store` and one or more `--domain`. Every
+/// flag can also come from its TUSK_* variable (shown with each flag below); such a
+/// variable counts as the flag, so unset them when using `--config`. Addresses take
+/// a host name (`localhost:7070`): it is resolved at start and the first IPv4
+/// address it resolves to is used (else the first IPv6 one).
 #[derive(Debug, clap::Args)]
 #[command(after_help = concat!(
     "Examples:\n",
@@ -31,48 +38,58 @@ use crate::runtime::block_on;
 ))]
 pub struct Args {
     /// TOML config file; every other flag is then refused (the file says it all).
-    #[arg(long, value_name = "FILE", conflicts_with_all = FLAGS_BESIDE_CONFIG)]
+    #[arg(long, env = "TUSK_CONFIG", value_name = "FILE", conflicts_with_all = FLAGS_BESIDE_CONFIG)]
     config: Option<PathBuf>,
     /// Store URL for the domains given with --domain.
     #[arg(long, env = "TUSK_STORE", value_name = "URL")]
     store: Option<String>,
-    /// A domain to serve; repeatable.
-    #[arg(long = "domain", value_name = "NAME")]
+    /// A domain to serve; repeatable, or a comma-separated list (`pages,users`).
+    #[arg(
+        long = "domain",
+        env = "TUSK_DOMAIN",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
     domains: Vec<String>,
-    /// gRPC listen address (port 0 picks a free port).
-    #[arg(long, default_value = tusk_server::config::DEFAULT_LISTEN, value_name = "ADDR")]
+    /// gRPC listen address, `host:port` (port 0 picks a free port).
+    #[arg(long, env = "TUSK_LISTEN", default_value = tusk_server::config::DEFAULT_LISTEN, value_parser = parse_listen, value_name = "ADDR")]
     listen: SocketAddr,
     /// Directory holding local copies of shards.
-    #[arg(long, default_value = "./tusk-data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "TUSK_DATA_DIR",
+        default_value = "./tusk-data",
+        value_name = "DIR"
+    )]
     data_dir: PathBuf,
     /// How often to poll each domain's CURRENT pointer.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, env = "TUSK_POLL_INTERVAL", default_value = "5s", value_parser = positive_duration, value_name = "DURATION")]
     poll_interval: Duration,
-    /// HTTP listen address for Prometheus metrics (GET /metrics), health checks
-    /// (/healthz, /readyz) and the status page (GET /, /status.json); off when not
-    /// given.
-    #[arg(long, value_name = "ADDR")]
+    /// HTTP listen address, `host:port`, for Prometheus metrics (GET /metrics), health
+    /// checks (/healthz, /readyz) and the status page (GET /, /status.json); off when
+    /// not given.
+    #[arg(long, env = "TUSK_METRICS_LISTEN", value_parser = parse_listen, value_name = "ADDR")]
     metrics_listen: Option<SocketAddr>,
     /// How many versions of each domain to keep on local disk (for fast rollback).
-    #[arg(long, default_value_t = tusk_server::config::DEFAULT_KEEP_VERSIONS, value_name = "N")]
+    #[arg(long, env = "TUSK_KEEP_VERSIONS", default_value_t = tusk_server::config::DEFAULT_KEEP_VERSIONS, value_parser = at_least_one, value_name = "N")]
     keep_versions: usize,
     /// Most keys accepted in one MultiGet.
-    #[arg(long, default_value_t = tusk_server::config::DEFAULT_MAX_BATCH, value_name = "N")]
+    #[arg(long, env = "TUSK_MAX_BATCH", default_value_t = tusk_server::config::DEFAULT_MAX_BATCH, value_parser = at_least_one, value_name = "N")]
     max_batch: usize,
     /// Most ranged GETs in flight across the server (also the shards of one domain
     /// downloaded at once), so downloads never take every connection.
-    #[arg(long, default_value_t = tusk_server::config::DEFAULT_DOWNLOAD_CONCURRENCY, value_name = "N")]
+    #[arg(long, env = "TUSK_DOWNLOAD_CONCURRENCY", default_value_t = tusk_server::config::DEFAULT_DOWNLOAD_CONCURRENCY, value_parser = at_least_one, value_name = "N")]
     download_concurrency: usize,
     /// Byte-rate limit for all downloads of the server, e.g. `100MiB` (per second); no
     /// limit when absent.
-    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = "TUSK_DOWNLOAD_RATE_LIMIT", value_parser = parse_size, value_name = "SIZE")]
     download_rate_limit: Option<u64>,
     /// Pause between two background re-reads of every served shard against its
     /// manifest (a damaged shard is downloaded again), e.g. `1h`; `off` for none.
-    #[arg(long, default_value = "1h", value_parser = parse_scrub_interval, value_name = "DURATION")]
+    #[arg(long, env = "TUSK_SCRUB_INTERVAL", default_value = "1h", value_parser = parse_scrub_interval, value_name = "DURATION")]
     scrub_interval: Duration,
     /// Byte-rate limit of those re-reads for the whole server, e.g. `32MiB` (per second).
-    #[arg(long, default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = "TUSK_SCRUB_RATE", default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
     scrub_rate: u64,
     /// Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key. The
     /// metrics endpoint stays plain HTTP.
@@ -111,6 +128,46 @@ const FLAGS_BESIDE_CONFIG: [&str; 15] = [
     "tls_client_ca",
 ];
 
+/// A count of at least 1 (`--keep-versions`, `--max-batch`, ...).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{text:?} is not a count: {e}")),
+    }
+}
+
+/// A duration greater than zero (`--poll-interval`).
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("must be greater than zero".to_string()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{text:?}: {e}")),
+    }
+}
+
+/// The flag a field of [`ServerConfig`] is set by here: `keep_versions` ->
+/// `--keep-versions`, `domains[1].name` -> `--domain`.
+fn flag_for_field(field: &str) -> String {
+    if field.starts_with("domains") {
+        if field.ends_with(".store") {
+            return "--store".to_string();
+        }
+        return "--domain".to_string();
+    }
+    format!("--{}", field.replace('_', "-"))
+}
+
+/// A configuration error from flags, told in terms of the flags.
+fn flag_error(err: ConfigError) -> anyhow::Error {
+    match err {
+        ConfigError::Invalid { field, detail, .. } => {
+            anyhow::anyhow!("invalid {}: {detail}", flag_for_field(&field))
+        }
+        other => other.into(),
+    }
+}
+
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = match &args.config {
@@ -136,7 +193,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             config.tls_cert = args.tls_cert.clone();
             config.tls_key = args.tls_key.clone();
             config.tls_client_ca = args.tls_client_ca.clone();
-            config.validate("command-line flags")?;
+            config.validate("command-line flags").map_err(flag_error)?;
             config
         }
     };
@@ -145,9 +202,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let running = Server::start(config).await.context("starting the server")?;
-    println!("serving on {}", running.grpc_addr());
+    // A closed stdout must not stop a server: these lines are for whoever reads them.
+    let _ = outln!("serving on {}", running.grpc_addr());
     if let Some(addr) = running.metrics_addr() {
-        println!("metrics on {addr}");
+        let _ = outln!("metrics on {addr}");
     }
     running.wait(shutdown_signal()).await.context("serving")?;
     Ok(())
@@ -214,5 +272,65 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert!(err.to_string().contains("--keep-versions"), "{err}");
+    }
+
+    #[test]
+    fn flag_values_are_checked_and_named_by_flag() {
+        for (flag, value) in [
+            ("--keep-versions", "0"),
+            ("--max-batch", "0"),
+            ("--download-concurrency", "0"),
+            ("--poll-interval", "0s"),
+            ("--download-rate-limit", "0"),
+        ] {
+            let err = command()
+                .try_get_matches_from(["serve", "--store", "s", "--domain", "d", flag, value])
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{flag}"
+            );
+            assert!(err.to_string().contains(flag), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn config_errors_from_flags_name_the_flag() {
+        assert_eq!(flag_for_field("keep_versions"), "--keep-versions");
+        assert_eq!(flag_for_field("domains[0].name"), "--domain");
+        assert_eq!(flag_for_field("domains[2].store"), "--store");
+        let config = ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            "data",
+            "store",
+            &["bad/name"],
+        );
+        let err = flag_error(
+            config
+                .validate("command-line flags")
+                .expect_err("bad domain"),
+        );
+        let text = err.to_string();
+        assert!(text.starts_with("invalid --domain: "), "{text}");
+        assert!(!text.contains("domains[0]"), "{text}");
+    }
+
+    #[test]
+    fn domains_come_comma_separated() {
+        use clap::FromArgMatches as _;
+        let matches = command()
+            .try_get_matches_from([
+                "serve",
+                "--store",
+                "s",
+                "--domain",
+                "pages,users",
+                "--domain",
+                "x",
+            ])
+            .expect("parses");
+        let args = Args::from_arg_matches(&matches).expect("args");
+        assert_eq!(args.domains, ["pages", "users", "x"]);
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use tusk_format::Shard;
 
 use super::StoreArgs;
-use crate::output::print_json;
+use crate::output::{outln, print_json};
 use crate::runtime::block_on;
 
 /// Download every shard of a version and check it against the manifest: size, CRC32,
@@ -42,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn verify(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog().await?;
     let domain = &args.store.domain;
     let version = match args.version {
         Some(v) => v,
@@ -87,12 +87,14 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         if args.json {
             print_json(&result)?;
         } else if let Some(err) = &result.error {
-            println!("FAIL  {}  {err}", result.object);
+            outln!("FAIL  {}  {err}", result.object)?;
         } else {
-            println!(
+            outln!(
                 "ok    {}  {} records, {} bytes",
-                result.object, entry.records, entry.bytes
-            );
+                result.object,
+                entry.records,
+                entry.bytes
+            )?;
         }
     }
     if args.json {
@@ -112,10 +114,10 @@ async fn verify(args: Args) -> anyhow::Result<()> {
         );
     }
     if !args.json {
-        println!(
+        outln!(
             "{domain} version {version}: all {} shards verified",
             manifest.shard_count
-        );
+        )?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::StoreArgs;
-use crate::output::{human_bytes, print_json, print_table};
+use crate::output::{human_bytes, outln, print_json, write_table};
 use crate::runtime::block_on;
 
 /// List the committed versions of a domain, oldest first, marking the current one
@@ -35,7 +35,7 @@ struct Row<'a> {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let catalog = args.store.catalog()?;
+    let catalog = args.store.domain_catalog_blocking()?;
     let domain = &args.store.domain;
     let versions = block_on(catalog.versions(domain))?
         .with_context(|| format!("listing versions of {domain} in {}", catalog.url()))?;
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return print_json(&rows);
     }
     if rows.is_empty() {
-        println!("no committed versions of {domain} in {}", catalog.url());
+        outln!("no committed versions of {domain} in {}", catalog.url())?;
         return Ok(());
     }
     let table: Vec<Vec<String>> = rows
@@ -76,11 +76,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(
+    write_table(
         &[
             "VERSION", "CREATED", "RECORDS", "BYTES", "SHARDS", "CURRENT", "NOTE",
         ],
         &table,
-    );
+    )?;
     Ok(())
 }

@@ -224,7 +224,7 @@ pub fn run_with_progress(args: Args, show_progress: bool) -> anyhow::Result<()> 
         writer_meta,
         ..WriteOptions::new(args.target.domain.clone())
     };
-    let catalog = args.target.catalog()?;
+    let catalog = args.target.catalog_or_create()?;
 
     let display = Display::start(
         Mode::detect(show_progress, args.progress_interval),
@@ -287,7 +287,7 @@ pub fn run_with_progress(args: Args, show_progress: bool) -> anyhow::Result<()> 
         return print_json(&summary);
     }
     let rate = stats.records as f64 / seconds.max(1e-9);
-    println!(
+    crate::output::outln!(
         "published {} version {}: {} records, {} in {} shards, {:.2}s ({:.0} records/s){}",
         summary.domain,
         summary.version,
@@ -301,6 +301,6 @@ pub fn run_with_progress(args: Args, show_progress: bool) -> anyhow::Result<()> 
         } else {
             ", not activated (use tusk activate)"
         }
-    );
+    )?;
     Ok(())
 }
