@@ -338,6 +338,54 @@ fn flag_errors_name_the_flag_and_file_errors_the_key_and_file() {
 }
 
 #[test]
+fn serve_config_ignores_exported_variables_and_refuses_typed_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    publish(&store, "pages");
+    let config = tmp.path().join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n[[domains]]\nname = \"pages\"\nstore = {:?}\n",
+            tmp.path().join("data"),
+            store
+        ),
+    )
+    .unwrap();
+    // An operator's shell exports the store and a domain for the other commands.
+    let env: Vec<(String, String)> = [
+        ("TUSK_STORE", "/no/such/store"),
+        ("TUSK_DOMAIN", "other"),
+        ("TUSK_LISTEN", "127.0.0.1:1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let log = tmp.path().join("server.log");
+    let server = ServerProcess::start_with_env(&["--config", config.to_str().unwrap()], &log, &env);
+    assert_ne!(server.addr.port(), 1, "the file's listen address is used");
+    let addr = server.addr.to_string();
+    let out = wait_for("pages to load", Duration::from_secs(30), || {
+        let out = tusk(&["get", "--server", &addr, "--domain", "pages", "home"]);
+        out.status.success().then(|| text(&out.stdout))
+    });
+    assert_eq!(out, "home\tpages-home\n");
+    assert!(server.terminate());
+    // A flag typed beside --config is refused, named.
+    let err = tusk_err(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--max-batch",
+        "5",
+    ]);
+    assert!(
+        err.contains("--config cannot be used with --max-batch"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_refused_connection_says_to_start_a_server() {
     let addr = format!("127.0.0.1:{}", free_port());
     let err = tusk_err(&["get", "--server", &addr, "--domain", "pages", "k"]);

@@ -90,16 +90,27 @@ enum Command {
 fn parse() -> Cli {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let color = runtime::color_from_args(&args).unwrap_or(clap::ColorChoice::Auto);
-    let mut matches = Cli::command().color(color).get_matches_from(args);
+    let mut cli = Cli::command().color(color);
+    let mut matches = cli
+        .try_get_matches_from_mut(args)
+        .unwrap_or_else(|err| err.exit());
+    if let Some(("serve", serve)) = matches.subcommand()
+        && let Some(serve_cmd) = cli.find_subcommand_mut("serve")
+    {
+        cmd::serve::refuse_flags_beside_config(serve_cmd, serve).unwrap_or_else(|err| err.exit());
+    }
     Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|err| err.exit())
 }
 
 fn main() -> ExitCode {
-    output::exit_quietly_on_closed_stdout_panic();
     let cli = parse();
     runtime::init_logging(&cli.global);
     let result = match cli.command {
-        Command::Write(args) => cmd::write::run(args),
+        Command::Write(args) => cmd::write::run(
+            args,
+            !cli.global.quiet,
+            cli.global.log_format == runtime::LogFormat::Json,
+        ),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Get(args) => cmd::get::run(args),
         Command::Versions(args) => cmd::versions::run(args),

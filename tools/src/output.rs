@@ -77,33 +77,6 @@ pub fn is_stdout_closed(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Backstop for output still printed with `println!`, which panics when stdout is
-/// closed: that panic ends the process with exit 0 and no message, like a
-/// [`StdoutClosed`] error; every other panic goes to the default hook. Installed
-/// once, at start.
-pub fn exit_quietly_on_closed_stdout_panic() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if is_closed_stdout_panic(message) {
-            std::process::exit(0);
-        }
-        default(info);
-    }));
-}
-
-/// Whether a panic message is `println!`'s on a closed stdout ("failed printing to
-/// stdout: Broken pipe (os error 32)").
-fn is_closed_stdout_panic(message: &str) -> bool {
-    message.starts_with("failed printing to stdout")
-        && message.to_ascii_lowercase().contains("broken pipe")
-}
-
 /// Prints `value` as one line of JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string(value)?)?;
@@ -161,17 +134,6 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
     text.replace('\n', " ")
 }
 
-/// Prints rows as an aligned table with a header line, for callers that cannot
-/// return an error: a closed stdout ends the process quietly (exit 0), another write
-/// error panics, as `println!` does. Prefer [`write_table`].
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
-    match write_table(header, rows) {
-        Ok(()) => {}
-        Err(StdoutError::Closed(_)) => std::process::exit(0),
-        Err(err) => panic!("{err}"),
-    }
-}
-
 /// Writes rows as an aligned table with a header line to stdout.
 pub fn write_table(header: &[&str], rows: &[Vec<String>]) -> Result<(), StdoutError> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
@@ -210,19 +172,6 @@ mod tests {
         assert_eq!(display_bytes(&[0xff, 0x00]), "0xff00");
         assert_eq!(encode_bytes(&[0xff]), ("/w==".to_string(), Some("base64")));
         assert_eq!(encode_bytes(b"ok"), ("ok".to_string(), None));
-    }
-
-    #[test]
-    fn println_panics_on_a_closed_stdout_are_recognised() {
-        let epipe = std::io::Error::from_raw_os_error(32);
-        assert_eq!(epipe.kind(), std::io::ErrorKind::BrokenPipe);
-        assert!(is_closed_stdout_panic(&format!(
-            "failed printing to stdout: {epipe}"
-        )));
-        assert!(!is_closed_stdout_panic(
-            "failed printing to stdout: No space left on device (os error 28)"
-        ));
-        assert!(!is_closed_stdout_panic("broken pipe in a socket"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tusk_client::{DomainEvent, DownloadProgress, StatusResponse};
 use tusk_server::page::{eta, percent};
 
-use crate::output::human_bytes;
+use crate::output::{StdoutError, human_bytes, outln};
 
 /// The readable name of a Status `DomainState` value.
 pub fn state_name(state: i32) -> &'static str {
@@ -52,17 +52,21 @@ fn event_line(e: &DomainEvent) -> String {
 }
 
 /// Prints the status as indented text.
-pub fn print_human(status: &StatusResponse) {
+pub fn print_human(status: &StatusResponse) -> Result<(), StdoutError> {
     let node = status.node.clone().unwrap_or_default();
-    println!(
+    outln!(
         "node {} (tusk {}, up {}s since {})",
-        node.listen_addr, node.tusk_version, node.uptime_seconds, node.started_at
-    );
+        node.listen_addr,
+        node.tusk_version,
+        node.uptime_seconds,
+        node.started_at
+    )?;
     if !node.topology_fingerprint.is_empty() {
-        println!(
+        outln!(
             "fleet member {}, placement fingerprint {}",
-            node.node_name, node.topology_fingerprint
-        );
+            node.node_name,
+            node.topology_fingerprint
+        )?;
     }
     for d in &status.domains {
         let dash = |s: &str| {
@@ -72,33 +76,34 @@ pub fn print_human(status: &StatusResponse) {
                 s.to_string()
             }
         };
-        println!("\ndomain {}  [{}]", d.name, state_name(d.state));
-        println!("  store            {}", d.store_url);
-        println!("  serving          {}", dash(&d.current_version));
-        println!("  store CURRENT    {}", dash(&d.store_current_version));
-        println!("  on local disk    {}", dash(&d.local_versions.join(", ")));
+        outln!("\ndomain {}  [{}]", d.name, state_name(d.state))?;
+        outln!("  store            {}", d.store_url)?;
+        outln!("  serving          {}", dash(&d.current_version))?;
+        outln!("  store CURRENT    {}", dash(&d.store_current_version))?;
+        outln!("  on local disk    {}", dash(&d.local_versions.join(", ")))?;
         for download in &d.downloads {
-            println!("  downloading      {}", download_line(download));
+            outln!("  downloading      {}", download_line(download))?;
         }
-        println!("  swaps            {}", d.swaps);
-        println!("  last poll        {}", dash(&d.last_poll_at));
+        outln!("  swaps            {}", d.swaps)?;
+        outln!("  last poll        {}", dash(&d.last_poll_at))?;
         if !d.note.is_empty() {
-            println!("  note             {}", d.note);
+            outln!("  note             {}", d.note)?;
         }
         if !d.failed_version.is_empty() || !d.last_error.is_empty() {
-            println!("  failed version   {}", dash(&d.failed_version));
-            println!("  last error       {}", dash(&d.last_error));
+            outln!("  failed version   {}", dash(&d.failed_version))?;
+            outln!("  last error       {}", dash(&d.last_error))?;
         }
         for (title, log) in [("recent errors", &d.recent_errors), ("moves", &d.moves)] {
             if log.is_empty() {
                 continue;
             }
-            println!("  {title} (newest first)");
+            outln!("  {title} (newest first)")?;
             for e in log.iter().rev().take(LOG_LINES) {
-                println!("    {}", event_line(e));
+                outln!("    {}", event_line(e))?;
             }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ use crate::runtime::block_on;
 /// reopened without copying. Stops gracefully on SIGINT/SIGTERM.
 ///
 /// Either pass `--config FILE` (TOML) or `--store` and one or more `--domain`. Every
-/// flag can also come from its TUSK_* variable (shown with each flag below); such a
-/// variable counts as the flag, so unset them when using `--config`. Addresses take
+/// flag can also come from its TUSK_* variable (shown with each flag below); with
+/// `--config` those variables are ignored (the file says it all), while the flags
+/// themselves are refused. Addresses take
 /// a host name (`localhost:7070`): it is resolved at start and the first IPv4
 /// address it resolves to is used (else the first IPv6 one).
 #[derive(Debug, clap::Args)]
@@ -38,7 +39,7 @@ use crate::runtime::block_on;
 ))]
 pub struct Args {
     /// TOML config file; every other flag is then refused (the file says it all).
-    #[arg(long, env = "TUSK_CONFIG", value_name = "FILE", conflicts_with_all = FLAGS_BESIDE_CONFIG)]
+    #[arg(long, env = "TUSK_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Store URL for the domains given with --domain.
     #[arg(long, env = "TUSK_STORE", value_name = "URL")]
@@ -108,8 +109,10 @@ pub struct Args {
     tls_client_ca: Option<PathBuf>,
 }
 
-/// Every flag `--config` replaces: given with it, it would be ignored, so clap refuses
-/// it, naming it (a test checks this list covers every flag).
+/// Every flag `--config` replaces: given on the command line with it, it would be
+/// ignored, so it is refused, named ([`refuse_flags_beside_config`]; a test checks
+/// this list covers every flag). From its `TUSK_*` variable it is ignored: an
+/// operator's shell may export `TUSK_STORE` for the other commands.
 const FLAGS_BESIDE_CONFIG: [&str; 15] = [
     "store",
     "domains",
@@ -127,6 +130,37 @@ const FLAGS_BESIDE_CONFIG: [&str; 15] = [
     "tls_key",
     "tls_client_ca",
 ];
+
+/// Refuses a flag of [`FLAGS_BESIDE_CONFIG`] typed on the command line beside
+/// `--config` (or `TUSK_CONFIG`), naming both; `cmd` is the `serve` command, for the
+/// error's usage line. Values those flags take from their variables are ignored.
+pub fn refuse_flags_beside_config(
+    cmd: &mut clap::Command,
+    matches: &clap::ArgMatches,
+) -> Result<(), clap::Error> {
+    use clap::parser::ValueSource;
+    if matches.value_source("config").is_none() {
+        return Ok(());
+    }
+    let config = match matches.value_source("config") {
+        Some(ValueSource::EnvVariable) => "--config (from TUSK_CONFIG)",
+        _ => "--config",
+    };
+    for id in FLAGS_BESIDE_CONFIG {
+        if matches.value_source(id) == Some(ValueSource::CommandLine) {
+            let flag = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_long())
+                .unwrap_or(id);
+            return Err(cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{config} cannot be used with --{flag}: the config file says it all"),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// A count of at least 1 (`--keep-versions`, `--max-batch`, ...).
 fn at_least_one(text: &str) -> Result<usize, String> {
@@ -239,28 +273,37 @@ mod tests {
     }
 
     #[test]
-    fn config_conflicts_with_every_other_flag() {
-        let cmd = command();
-        let config = cmd
+    fn config_refuses_every_other_flag_typed_beside_it() {
+        let mut cmd = command();
+        let ids: Vec<String> = cmd
             .get_arguments()
-            .find(|a| a.get_id() == "config")
-            .expect("the config flag");
-        let conflicting: Vec<&str> = cmd
-            .get_arg_conflicts_with(config)
-            .iter()
-            .map(|a| a.get_id().as_str())
+            .map(|a| a.get_id().to_string())
+            .filter(|id| id != "config" && id != "help")
             .collect();
-        for arg in cmd.get_arguments() {
-            let id = arg.get_id().as_str();
-            if id == "config" || id == "help" {
-                continue;
-            }
+        for id in ids {
             assert!(
-                conflicting.contains(&id),
-                "--config does not refuse --{}, which it would silently ignore",
-                arg.get_long().unwrap_or(id)
+                FLAGS_BESIDE_CONFIG.contains(&id.as_str()),
+                "--config does not refuse {id}, which it would silently ignore"
             );
         }
+        let matches = command()
+            .try_get_matches_from(["serve", "--config", "c.toml", "--max-batch", "5"])
+            .expect("parses");
+        let err = refuse_flags_beside_config(&mut cmd, &matches)
+            .expect_err("a flag beside --config")
+            .to_string();
+        assert!(
+            err.contains("--config cannot be used with --max-batch"),
+            "{err}"
+        );
+        let alone = command()
+            .try_get_matches_from(["serve", "--config", "c.toml"])
+            .expect("parses");
+        assert!(refuse_flags_beside_config(&mut cmd, &alone).is_ok());
+        let flags_only = command()
+            .try_get_matches_from(["serve", "--store", "s", "--domain", "d"])
+            .expect("parses");
+        assert!(refuse_flags_beside_config(&mut cmd, &flags_only).is_ok());
     }
 
     #[test]

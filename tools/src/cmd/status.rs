@@ -99,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         return print_json(&crate::status_json::to_json(&status));
     }
-    crate::status_json::print_human(&status);
+    crate::status_json::print_human(&status)?;
     Ok(())
 }
 
@@ -114,7 +114,7 @@ fn run_fleet(
     if json {
         print_json(&fleet::to_json(&nodes, &flags))?;
     } else {
-        fleet::print_human(&nodes, &flags);
+        fleet::print_human(&nodes, &flags)?;
     }
     if fleet::has_errors(&flags) {
         let errors = flags

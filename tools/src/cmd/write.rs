@@ -170,14 +170,9 @@ struct Summary<'a> {
     activated: bool,
 }
 
-/// Runs the command, showing its progress on stderr.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    run_with_progress(args, true)
-}
-
 /// Runs the command; progress on stderr only when `show_progress` (a quiet run
-/// passes `false`).
-pub fn run_with_progress(args: Args, show_progress: bool) -> anyhow::Result<()> {
+/// passes `false`), as JSON log events with `json_logs`.
+pub fn run(args: Args, show_progress: bool, json_logs: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     args.gate.check(args.reason.as_deref())?;
     let sources: Vec<InputSource> = args
@@ -227,7 +222,7 @@ pub fn run_with_progress(args: Args, show_progress: bool) -> anyhow::Result<()> 
     let catalog = args.target.catalog_or_create()?;
 
     let display = Display::start(
-        Mode::detect(show_progress, args.progress_interval),
+        Mode::detect(show_progress, args.progress_interval, json_logs),
         args.shards,
     );
     let built = tusk_writer::build_from_inputs(&sources, &input, &opts, display.callback())

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::flags::{Flag, Severity};
 use super::report::{Downloading, NodeReport};
-use crate::output::print_table;
+use crate::output::{StdoutError, outln, write_table};
 
 /// `{"nodes": [...], "flags": [{severity, kind, message, nodes}]}`.
 pub fn to_json(nodes: &[NodeReport], flags: &[Flag]) -> Value {
@@ -96,8 +96,8 @@ fn rows(nodes: &[NodeReport]) -> Vec<Vec<String>> {
 }
 
 /// Prints the table, then the flags one per line (or that there are none).
-pub fn print_human(nodes: &[NodeReport], flags: &[Flag]) {
-    print_table(
+pub fn print_human(nodes: &[NodeReport], flags: &[Flag]) -> Result<(), StdoutError> {
+    write_table(
         &[
             "NODE",
             "DOMAIN",
@@ -110,10 +110,10 @@ pub fn print_human(nodes: &[NodeReport], flags: &[Flag]) {
             "LAST ERROR",
         ],
         &rows(nodes),
-    );
-    println!();
+    )?;
+    outln!()?;
     if flags.is_empty() {
-        println!("no flags: every node answered and agrees");
+        outln!("no flags: every node answered and agrees")?;
     }
     for f in flags {
         let severity = match f.severity {
@@ -121,8 +121,9 @@ pub fn print_human(nodes: &[NodeReport], flags: &[Flag]) {
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
-        println!("{severity:<7}  {:<20}  {}", f.kind, f.message);
+        outln!("{severity:<7}  {:<20}  {}", f.kind, f.message)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -27,21 +27,36 @@ pub enum Mode {
     Log {
         /// Time between two periodic lines.
         interval: Duration,
+        /// Lines go through the JSON log (`--log-format json`) instead of plain
+        /// `tusk write: ...` lines, so every stderr line stays one JSON object.
+        json: bool,
     },
 }
 
 impl Mode {
-    /// Bars when stderr is a terminal, else log lines; `Off` when not `enabled`.
-    pub fn detect(enabled: bool, interval: Duration) -> Mode {
+    /// Bars when stderr is a terminal and logs are text, else log lines (JSON log
+    /// events with `json_logs`); `Off` when not `enabled`.
+    pub fn detect(enabled: bool, interval: Duration, json_logs: bool) -> Mode {
         if !enabled {
             Mode::Off
-        } else if std::io::stderr().is_terminal() {
+        } else if std::io::stderr().is_terminal() && !json_logs {
             Mode::Bars
         } else {
             Mode::Log {
                 interval: interval.max(MIN_INTERVAL),
+                json: json_logs,
             }
         }
+    }
+}
+
+/// Writes one progress line: a plain `tusk write: ...` line, or an info event of
+/// the (JSON) log.
+fn log_line(json: bool, line: &str) {
+    if json {
+        tracing::info!(target: "tusk_cli::write", "{line}");
+    } else {
+        eprintln!("tusk write: {line}");
     }
 }
 
@@ -68,9 +83,9 @@ impl Shared {
         let lines = model.apply(&event, Instant::now());
         match self.mode {
             Mode::Off => {}
-            Mode::Log { .. } => {
+            Mode::Log { json, .. } => {
                 for line in lines {
-                    eprintln!("tusk write: {line}");
+                    log_line(json, &line);
                 }
             }
             Mode::Bars => {
@@ -111,14 +126,14 @@ impl Display {
             mode,
         });
         let ticker = match mode {
-            Mode::Log { interval } => {
+            Mode::Log { interval, json } => {
                 let (stop, stopped) = mpsc::channel::<()>();
                 let shared = Arc::clone(&shared);
                 let handle = std::thread::spawn(move || {
                     // Ends when `stop` is dropped (or sends).
                     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                         if let Some(line) = shared.model().log_line(Instant::now()) {
-                            eprintln!("tusk write: {line}");
+                            log_line(json, &line);
                         }
                     }
                 });
@@ -305,6 +320,6 @@ mod tests {
         let display = Display::start(Mode::Off, 4);
         assert!(display.callback().is_none());
         display.finish();
-        assert_eq!(Mode::detect(false, Duration::ZERO), Mode::Off);
+        assert_eq!(Mode::detect(false, Duration::ZERO, false), Mode::Off);
     }
 }
