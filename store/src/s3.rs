@@ -36,6 +36,7 @@
 
 mod client;
 mod config;
+mod credentials;
 mod errors;
 mod read;
 mod retry;
@@ -59,7 +60,7 @@ use retry::RetryPolicy;
 /// configuration is loaded and the client built at the first request.
 pub struct S3Store {
     config: Arc<S3Config>,
-    client: tokio::sync::OnceCell<aws_sdk_s3::Client>,
+    client: tokio::sync::OnceCell<client::Built>,
     /// Set once the server answered 501 to a conditional write.
     no_conditional_writes: AtomicBool,
 }
@@ -100,9 +101,19 @@ impl S3Store {
 
     /// The client, built on first use.
     async fn client(&self) -> &aws_sdk_s3::Client {
-        self.client
+        &self
+            .client
             .get_or_init(|| client::build(&self.config))
             .await
+            .client
+    }
+
+    /// The settings as resolved when the client was built (endpoint and region from
+    /// the AWS configuration), else as given.
+    fn resolved(&self) -> &S3Config {
+        self.client
+            .get()
+            .map_or(&self.config, |built| &built.config)
     }
 
     fn policy(&self) -> RetryPolicy {
@@ -113,7 +124,7 @@ impl S3Store {
     }
 
     fn error(&self, key: &str, failure: Failure) -> StoreError {
-        failure.into_store_error(&self.config, key)
+        failure.into_store_error(self.resolved(), key)
     }
 }
 
