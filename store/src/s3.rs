@@ -3,13 +3,15 @@
 //! ```text
 //! s3://bucket[/prefix][?endpoint=URL&region=R&attempt_timeout=30s&retry_deadline=60s]
 //! ```
-//! Store key `k` is the S3 key `prefix/k`. Configuration is the AWS one: the standard
-//! credential chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, web
-//! identity, ECS, IMDS; SSO profiles are not built in), region from the URL or
-//! `AWS_REGION`/profile (default `us-east-1`), endpoint from the URL or
-//! `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`. Path-style addressing is used when the
-//! endpoint's host is an IP address or `localhost`; `TUSK_S3_PATH_STYLE=true|false`
-//! forces it either way. See [`S3Config`].
+//! Store key `k` is the S3 key `prefix/k`. Configuration is the AWS one, resolved by
+//! aws-config at the first request (see `client.rs`): the standard credential chain
+//! (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE` with SSO profiles, web
+//! identity, ECS, IMDS), region from the URL, else `AWS_REGION`/profile, else
+//! `us-east-1` (never from IMDS), endpoint from the URL, else `AWS_ENDPOINT_URL_S3` /
+//! `AWS_ENDPOINT_URL` / the profile (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`).
+//! Path-style addressing is used with every endpoint but AWS's own;
+//! `TUSK_S3_PATH_STYLE=true|false` forces it either way. Missing or rejected
+//! credentials fail at once, never retried. See [`S3Config`].
 //!
 //! Semantics (the conformance suite checks them):
 //! - `put`: `Create` sends `If-None-Match: *` (412 -> `AlreadyExists`); `UpdateIf(etag)`

@@ -38,8 +38,8 @@ pub struct S3Config {
     /// `us-east-1` (the instance metadata service is not asked).
     pub region: Option<String>,
     /// Path-style addressing (`http://host/bucket/key`) instead of virtual hosts:
-    /// `Some` = forced (`TUSK_S3_PATH_STYLE`); `None` = decided by [`path_style`] from
-    /// the endpoint in use once it is resolved.
+    /// `Some` = forced (`TUSK_S3_PATH_STYLE`); `None` = decided from the endpoint in use
+    /// once it is resolved: on for every endpoint but AWS's own (`*.amazonaws.com`).
     pub path_style: Option<bool>,
     /// Static access key id and secret; `None` = the standard AWS credential chain.
     pub static_credentials: Option<(String, String)>,
@@ -89,7 +89,7 @@ impl S3Config {
     /// - endpoint: the `endpoint` query parameter, else the AWS configuration at first
     ///   use (see [`S3Config::endpoint`]).
     /// - path-style addressing: `TUSK_S3_PATH_STYLE=true|false` when set, else decided
-    ///   from the endpoint at first use (see [`path_style`]).
+    ///   from the endpoint at first use (see [`S3Config::path_style`]).
     /// - region: the `region` query parameter, else the AWS configuration at first use.
     pub fn from_url_with_env(url: &str, env: impl Fn(&str) -> Option<String>) -> Result<S3Config> {
         let rest = url
