@@ -1,6 +1,6 @@
 //! How `tusk` takes its S3 settings from the AWS configuration, seen through real
 //! `tusk` processes on a real S3-protocol server (moto on 127.0.0.1): endpoints from
-//! the environment and from profile files, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`,
+//! the environment and from profile files, `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`, SSO,
 //! missing and rejected credentials, and no instance-metadata noise.
 //!
 //! Every process runs with the harness's scrubbed environment plus what the test sets;
@@ -295,4 +295,44 @@ fn no_instance_metadata_noise_without_a_region() {
     );
     assert!(!text.contains("IMDS"), "no IMDS noise:\n{text}");
     assert!(!text.contains("WARN"), "no warnings:\n{text}");
+}
+
+/// An IAM Identity Center (SSO) profile is understood (aws-config is built with SSO):
+/// without a cached login the command fails at once, saying the SSO token could not be
+/// loaded and to run `aws sso login`. `HOME` is a fresh directory, so there is no
+/// token cache.
+#[test]
+fn an_sso_profile_without_a_login_says_to_log_in() {
+    let moto = MotoServer::start();
+    moto.create_bucket(BUCKET);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("aws-config");
+    std::fs::write(
+        &config,
+        "[profile ops]\nsso_session = tusk-test\nsso_account_id = 111122223333\n\
+         sso_role_name = Reader\nregion = eu-west-1\n\n\
+         [sso-session tusk-test]\nsso_start_url = https://tusk-test.awsapps.com/start\n\
+         sso_region = eu-west-1\n",
+    )
+    .expect("write the AWS config file");
+    let home = dir.path().to_str().expect("utf-8 path");
+    let config = config.to_str().expect("utf-8 path");
+    let vars = env(&[
+        ("HOME", home),
+        ("AWS_CONFIG_FILE", config),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_PROFILE", "ops"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]);
+    let url = format!("s3://{BUCKET}/sso?endpoint={}", moto.endpoint());
+    let out = run_bounded(&vars, &["versions", "--store", &url, "--domain", DOMAIN]);
+    let line = error_line(&out);
+    assert!(
+        line.contains(&format!("no AWS credentials for bucket \"{BUCKET}\"")),
+        "{line}"
+    );
+    assert!(line.contains("SSO token"), "{line}");
+    assert!(!line.contains("cargo feature"), "SSO is built in: {line}");
+    assert!(line.contains("run `aws sso login`"), "{line}");
+    assert!(line.contains("not retried"), "{line}");
 }
