@@ -224,6 +224,12 @@ pub(crate) fn observe<E>(err: &SdkError<E, HttpResponse>) -> Observed
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
+    if let Some(cause) = credentials_error(err) {
+        return Observed {
+            credentials: Some((CredentialProblem::of(cause), chain(cause))),
+            ..Observed::default()
+        };
+    }
     match err {
         SdkError::ServiceError(ctx) => Observed {
             status: Some(ctx.raw().status().as_u16()),
@@ -235,13 +241,6 @@ where
             transport: Some(format!("request timed out: {}", chain(err))),
             ..Observed::default()
         },
-        SdkError::DispatchFailure(_) if credentials_error(err).is_some() => {
-            let cause = credentials_error(err).expect("checked by the guard");
-            Observed {
-                credentials: Some((CredentialProblem::of(cause), chain(cause))),
-                ..Observed::default()
-            }
-        }
         SdkError::DispatchFailure(d) if d.is_user() => Observed {
             local: Some(format!("request could not be sent: {}", chain(err))),
             ..Observed::default()
@@ -476,6 +475,31 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Conflict);
         let err = Failure::BadChecksum("x".to_string()).into_store_error(&c, "k");
         assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+    }
+
+    /// The SDK reports a credential provider's failure as a dispatch failure; it is
+    /// found behind it, and not taken for a (retryable) connection failure.
+    #[test]
+    fn a_credential_provider_error_behind_a_dispatch_failure_is_found() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_s3::error::ConnectorError;
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+
+        let cause = CredentialsError::invalid_configuration("profile `ops` was not defined");
+        let err: SdkError<ListObjectsV2Error, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(cause), None));
+        let observed = observe(&err);
+        let (problem, detail) = observed.credentials.clone().expect("found");
+        assert_eq!(problem, CredentialProblem::Misconfigured);
+        assert!(detail.contains("profile `ops` was not defined"), "{detail}");
+        assert!(!classify(&observed).retryable());
+
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err: SdkError<ListObjectsV2Error, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(refused)));
+        let observed = observe(&err);
+        assert_eq!(observed.credentials, None);
+        assert!(classify(&observed).retryable(), "{observed:?}");
     }
 
     #[test]
