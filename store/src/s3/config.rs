@@ -1,5 +1,9 @@
 //! `s3://` URLs and the settings of an S3 store, resolved from the URL and an
 //! environment given as a closure (so tests never touch the process environment).
+//!
+//! Only what is tusk's own is read here (the URL and `TUSK_S3_PATH_STYLE`); the AWS
+//! settings (endpoint, region, credentials) are the AWS SDK's to resolve, when the
+//! client is built (`client.rs`).
 
 use std::time::Duration;
 
@@ -25,12 +29,18 @@ pub struct S3Config {
     pub bucket: String,
     /// Key prefix inside the bucket, without leading or trailing `/` (may be empty).
     pub prefix: String,
-    /// Endpoint URL (`http://127.0.0.1:9000`); `None` = the AWS endpoint of the region.
+    /// Endpoint URL set explicitly (`http://127.0.0.1:9000`); it wins over any AWS
+    /// setting. `None` = the endpoint the AWS configuration names (`AWS_ENDPOINT_URL_S3`,
+    /// `AWS_ENDPOINT_URL`, a profile's `endpoint_url` or `services` section; none when
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else the AWS endpoint of the region.
     pub endpoint: Option<String>,
-    /// Region; `None` = the AWS chain (`AWS_REGION`, profile), else `us-east-1`.
+    /// Region; `None` = `AWS_REGION` / `AWS_DEFAULT_REGION`, else the profile's, else
+    /// `us-east-1` (the instance metadata service is not asked).
     pub region: Option<String>,
-    /// Path-style addressing (`http://host/bucket/key`) instead of virtual hosts.
-    pub path_style: bool,
+    /// Path-style addressing (`http://host/bucket/key`) instead of virtual hosts:
+    /// `Some` = forced (`TUSK_S3_PATH_STYLE`); `None` = decided from the endpoint in use
+    /// once it is resolved: on for every endpoint but AWS's own (`*.amazonaws.com`).
+    pub path_style: Option<bool>,
     /// Static access key id and secret; `None` = the standard AWS credential chain.
     pub static_credentials: Option<(String, String)>,
     /// Connect timeout.
@@ -69,19 +79,18 @@ fn invalid(url: &str, detail: impl std::fmt::Display) -> StoreError {
 
 impl S3Config {
     /// Parses `s3://bucket[/prefix][?endpoint=URL&region=R&attempt_timeout=30s&retry_deadline=60s]`,
-    /// reading `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL` and `TUSK_S3_PATH_STYLE` from the
-    /// process environment.
+    /// reading `TUSK_S3_PATH_STYLE` from the process environment.
     pub fn from_url(url: &str) -> Result<S3Config> {
         S3Config::from_url_with_env(url, |name| std::env::var(name).ok())
     }
 
     /// [`S3Config::from_url`] with the environment given by `env` (name -> value).
     ///
-    /// - endpoint: the `endpoint` query parameter, else `AWS_ENDPOINT_URL_S3`, else
-    ///   `AWS_ENDPOINT_URL`, else none (AWS itself).
-    /// - path-style addressing: `TUSK_S3_PATH_STYLE=true|false` when set, else on
-    ///   exactly when the endpoint's host is an IP address or `localhost`.
-    /// - region: the `region` query parameter, else the AWS chain at first use.
+    /// - endpoint: the `endpoint` query parameter, else the AWS configuration at first
+    ///   use (see [`S3Config::endpoint`]).
+    /// - path-style addressing: `TUSK_S3_PATH_STYLE=true|false` when set, else decided
+    ///   from the endpoint at first use (see [`S3Config::path_style`]).
+    /// - region: the `region` query parameter, else the AWS configuration at first use.
     pub fn from_url_with_env(url: &str, env: impl Fn(&str) -> Option<String>) -> Result<S3Config> {
         let rest = url
             .strip_prefix("s3://")
@@ -107,7 +116,7 @@ impl S3Config {
             prefix,
             endpoint: None,
             region: None,
-            path_style: false,
+            path_style: None,
             static_credentials: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
@@ -133,19 +142,11 @@ impl S3Config {
                 }
             }
         }
-        if config.endpoint.is_none() {
-            config.endpoint = env("AWS_ENDPOINT_URL_S3")
-                .or_else(|| env("AWS_ENDPOINT_URL"))
-                .filter(|e| !e.is_empty());
-        }
         if let Some(endpoint) = &config.endpoint {
             validate_endpoint(endpoint).map_err(|why| invalid(url, why))?;
         }
-        config.path_style = path_style(
-            config.endpoint.as_deref(),
-            env("TUSK_S3_PATH_STYLE").as_deref(),
-        )
-        .map_err(|why| invalid(url, why))?;
+        config.path_style = forced_path_style(env("TUSK_S3_PATH_STYLE").as_deref())
+            .map_err(|why| invalid(url, why))?;
         Ok(config)
     }
 
@@ -184,25 +185,36 @@ impl S3Config {
     }
 }
 
-/// Whether to use path-style addressing: `env_value` (`TUSK_S3_PATH_STYLE`) decides
-/// when set; otherwise on exactly when the endpoint's host is an IP address or
-/// `localhost` (virtual-host names like `bucket.127.0.0.1` cannot resolve).
-pub fn path_style(endpoint: Option<&str>, env_value: Option<&str>) -> Result<bool, String> {
-    if let Some(v) = env_value.map(str::trim).filter(|v| !v.is_empty()) {
-        return match v.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(format!("TUSK_S3_PATH_STYLE={v:?}: use true or false")),
-        };
+/// The value of `TUSK_S3_PATH_STYLE`: `Some(true|false)` when set, `None` when unset
+/// or empty.
+pub fn forced_path_style(env_value: Option<&str>) -> Result<Option<bool>, String> {
+    let Some(v) = env_value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(Some(true)),
+        "false" | "0" | "no" => Ok(Some(false)),
+        _ => Err(format!("TUSK_S3_PATH_STYLE={v:?}: use true or false")),
+    }
+}
+
+/// Whether to use path-style addressing with `endpoint` (the one in use, however it was
+/// configured): `forced` (`TUSK_S3_PATH_STYLE`) decides when set; otherwise on for
+/// every endpoint but AWS's own (`*.amazonaws.com`, `*.amazonaws.com.cn`). S3-protocol
+/// servers (MinIO, Ceph, moto...) serve path style out of the box, and virtual-host
+/// names like `bucket.127.0.0.1` cannot resolve; AWS itself prefers virtual hosts.
+pub fn path_style(endpoint: Option<&str>, forced: Option<bool>) -> bool {
+    if let Some(forced) = forced {
+        return forced;
     }
     let Some(endpoint) = endpoint else {
-        return Ok(false);
+        return false;
     };
-    let host = endpoint_host(endpoint);
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    Ok(host.eq_ignore_ascii_case("localhost")
-        || host.to_ascii_lowercase().ends_with(".localhost")
-        || bare.parse::<std::net::IpAddr>().is_ok())
+    let host = endpoint_host(endpoint).to_ascii_lowercase();
+    let aws = ["amazonaws.com", "amazonaws.com.cn"]
+        .iter()
+        .any(|domain| host == *domain || host.ends_with(&format!(".{domain}")));
+    !aws
 }
 
 /// The host of `scheme://host[:port][/path]`, without the port.
@@ -288,7 +300,7 @@ mod tests {
         assert_eq!(c.key_url("x"), "s3://my-bucket/a/b/x");
         assert_eq!(c.endpoint, None);
         assert_eq!(c.region, None);
-        assert!(!c.path_style);
+        assert_eq!(c.path_style, None);
         assert_eq!(c.retry_deadline, DEFAULT_RETRY_DEADLINE);
 
         let c = S3Config::from_url_with_env("s3://bkt", no_env).expect("no prefix");
@@ -304,7 +316,7 @@ mod tests {
         assert_eq!(c.region.as_deref(), Some("eu-west-1"));
         assert_eq!(c.retry_deadline, Duration::from_secs(5));
         assert_eq!(c.attempt_timeout, Duration::from_secs(2));
-        assert!(c.path_style, "IP endpoint -> path style");
+        assert_eq!(c.path_style, None, "decided at first use");
         assert_eq!(c.url(), "s3://bkt/p", "the query is not part of the URL");
     }
 
@@ -331,21 +343,15 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_from_env_and_query_wins() {
+    fn aws_endpoint_variables_are_left_to_the_sdk() {
         let env = |name: &str| match name {
             "AWS_ENDPOINT_URL" => Some("http://generic:1".to_string()),
             "AWS_ENDPOINT_URL_S3" => Some("http://localhost:9000".to_string()),
             _ => None,
         };
         let c = S3Config::from_url_with_env("s3://bkt", env).expect("env");
-        assert_eq!(c.endpoint.as_deref(), Some("http://localhost:9000"));
-        assert!(c.path_style);
-        let generic_only = |name: &str| {
-            (name == "AWS_ENDPOINT_URL").then(|| "https://minio.example.com".to_string())
-        };
-        let c = S3Config::from_url_with_env("s3://bkt", generic_only).expect("env");
-        assert_eq!(c.endpoint.as_deref(), Some("https://minio.example.com"));
-        assert!(!c.path_style, "a DNS name keeps virtual-host addressing");
+        assert_eq!(c.endpoint, None, "resolved by the AWS SDK, not here");
+        assert_eq!(c.path_style, None, "decided once the endpoint is known");
         let c = S3Config::from_url_with_env("s3://bkt?endpoint=http://10.0.0.1", env).expect("q");
         assert_eq!(c.endpoint.as_deref(), Some("http://10.0.0.1"));
     }
@@ -356,32 +362,36 @@ mod tests {
             (None, false),
             (Some("http://127.0.0.1:9000"), true),
             (Some("http://localhost:9000"), true),
-            (Some("http://LOCALHOST"), true),
             (Some("http://minio.localhost:9000"), true),
             (Some("http://[::1]:9000/"), true),
             (Some("https://192.168.1.20"), true),
-            (Some("https://s3.eu-west-1.amazonaws.com"), false),
-            (Some("https://storage.example.com:443/base"), false),
+            (Some("https://minio.example.com"), true),
+            (Some("https://storage.example.com:443/base"), true),
             (Some("http://user@10.1.2.3:80"), true),
+            (Some("https://notamazonaws.com"), true),
+            (Some("https://s3.eu-west-1.amazonaws.com"), false),
+            (Some("https://S3.AMAZONAWS.COM"), false),
+            (Some("https://s3.cn-north-1.amazonaws.com.cn:443"), false),
         ] {
-            assert_eq!(path_style(endpoint, None), Ok(want), "{endpoint:?}");
+            assert_eq!(path_style(endpoint, None), want, "{endpoint:?}");
         }
-        assert_eq!(
-            path_style(Some("https://s3.example.com"), Some("true")),
-            Ok(true)
-        );
-        assert_eq!(
-            path_style(Some("http://127.0.0.1"), Some("FALSE")),
-            Ok(false)
-        );
-        assert_eq!(path_style(Some("http://127.0.0.1"), Some("")), Ok(true));
-        let err = path_style(None, Some("maybe")).expect_err("bad value");
+        assert!(path_style(Some("https://s3.amazonaws.com"), Some(true)));
+        assert!(!path_style(Some("http://127.0.0.1"), Some(false)));
+
+        assert_eq!(forced_path_style(Some("true")), Ok(Some(true)));
+        assert_eq!(forced_path_style(Some(" FALSE ")), Ok(Some(false)));
+        assert_eq!(forced_path_style(Some("")), Ok(None));
+        assert_eq!(forced_path_style(None), Ok(None));
+        let err = forced_path_style(Some("maybe")).expect_err("bad value");
         assert!(err.contains("TUSK_S3_PATH_STYLE"), "{err}");
 
         let env = |name: &str| (name == "TUSK_S3_PATH_STYLE").then(|| "false".to_string());
         let c = S3Config::from_url_with_env("s3://bkt?endpoint=http://127.0.0.1:1", env)
             .expect("parse");
-        assert!(!c.path_style, "env forces virtual hosts");
+        assert_eq!(c.path_style, Some(false), "env forces virtual hosts");
+        let bad = |name: &str| (name == "TUSK_S3_PATH_STYLE").then(|| "sometimes".to_string());
+        let err = S3Config::from_url_with_env("s3://bkt", bad).expect_err("bad env value");
+        assert_eq!(err.kind(), crate::ErrorKind::Invalid, "{err}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
 use super::config::S3Config;
+use super::credentials::{self, CredentialProblem};
 use crate::StoreError;
 
 /// What was seen of a failed request.
@@ -25,6 +26,8 @@ pub(crate) struct Observed {
     pub transport: Option<String>,
     /// The request could not even be built or sent for a local reason.
     pub local: Option<String>,
+    /// No credentials to sign the request with: why, and what the SDK said.
+    pub credentials: Option<(CredentialProblem, String)>,
 }
 
 /// The meaning of a failure.
@@ -44,8 +47,15 @@ pub(crate) enum Failure {
     NotImplemented(String),
     /// The server rejected the upload's checksum.
     BadChecksum(String),
-    /// Credentials or permissions.
+    /// Permissions (valid credentials that may not do this).
     Denied(String),
+    /// No usable credentials: none found, or S3 rejected them. Never retried.
+    Credentials {
+        /// What is wrong.
+        problem: CredentialProblem,
+        /// What the SDK or S3 said.
+        detail: String,
+    },
     /// Anything else; `retryable` when it may succeed later.
     Other {
         /// One-line description.
@@ -115,6 +125,12 @@ impl Failure {
                 config.bucket,
                 config.endpoint_label()
             )),
+            Failure::Credentials { problem, detail } => denied(credentials::message(
+                &problem,
+                &detail,
+                &config.bucket,
+                &config.endpoint_label(),
+            )),
             Failure::Other { detail, retryable } => backend(
                 format!("{detail} (endpoint {})", config.endpoint_label()),
                 retryable,
@@ -123,17 +139,9 @@ impl Failure {
     }
 }
 
-/// Error codes that mean "the credentials or permissions are wrong".
-const DENIED_CODES: &[&str] = &[
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "InvalidToken",
-    "TokenRefreshRequired",
-    "AllAccessDisabled",
-    "AccountProblem",
-];
+/// Error codes that mean "not allowed" (the ones that mean "these credentials are not
+/// valid" are [`CredentialProblem::of_code`]'s).
+const DENIED_CODES: &[&str] = &["AccessDenied", "AllAccessDisabled", "AccountProblem"];
 
 /// Error codes that can succeed later whatever their status.
 const RETRYABLE_CODES: &[&str] = &[
@@ -153,6 +161,12 @@ const CHECKSUM_CODES: &[&str] = &["BadDigest", "InvalidDigest", "XAmzContentChec
 
 /// The meaning of what was observed. Pure, so it is unit-tested.
 pub(crate) fn classify(o: &Observed) -> Failure {
+    if let Some((problem, detail)) = &o.credentials {
+        return Failure::Credentials {
+            problem: problem.clone(),
+            detail: detail.clone(),
+        };
+    }
     if let Some(local) = &o.local {
         return Failure::Other {
             detail: local.clone(),
@@ -176,6 +190,13 @@ pub(crate) fn classify(o: &Observed) -> Failure {
     };
     if code == "NoSuchBucket" {
         return Failure::NoSuchBucket;
+    }
+    if let Some(problem) = CredentialProblem::of_code(code) {
+        let message = o.message.as_deref().unwrap_or("");
+        return Failure::Credentials {
+            problem,
+            detail: one_line(&format!("HTTP {status} {message}")),
+        };
     }
     if DENIED_CODES.contains(&code) || (code.is_empty() && status == 403) {
         return Failure::Denied(described());
@@ -203,6 +224,12 @@ pub(crate) fn observe<E>(err: &SdkError<E, HttpResponse>) -> Observed
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
+    if let Some(cause) = credentials_error(err) {
+        return Observed {
+            credentials: Some((CredentialProblem::of(cause), chain(cause))),
+            ..Observed::default()
+        };
+    }
     match err {
         SdkError::ServiceError(ctx) => Observed {
             status: Some(ctx.raw().status().as_u16()),
@@ -235,6 +262,21 @@ where
             ..Observed::default()
         },
     }
+}
+
+/// The credential provider's error behind `err`, if that is why the request was not
+/// sent (the SDK reports it as a dispatch failure).
+fn credentials_error<'a>(
+    err: &'a (dyn StdError + 'static),
+) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
+    let mut next: Option<&'a (dyn StdError + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// Classifies an SDK error.
@@ -307,16 +349,28 @@ mod tests {
             classify(&service(400, "BadDigest")),
             Failure::BadChecksum(_)
         ));
-        for code in [
-            "AccessDenied",
-            "InvalidAccessKeyId",
-            "SignatureDoesNotMatch",
-        ] {
+        for code in ["AccessDenied", "AllAccessDisabled"] {
             let f = classify(&service(403, code));
             assert!(matches!(f, Failure::Denied(_)), "{code}: {f:?}");
             assert!(!f.retryable(), "{code}");
         }
         assert!(matches!(classify(&service(403, "")), Failure::Denied(_)));
+        for code in [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "ExpiredToken",
+            "InvalidToken",
+        ] {
+            let f = classify(&service(403, code));
+            match &f {
+                Failure::Credentials { problem, detail } => {
+                    assert_eq!(problem, &CredentialProblem::Rejected(code.to_string()));
+                    assert_eq!(detail, "HTTP 403 details from the server");
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+            assert!(!f.retryable(), "{code}");
+        }
     }
 
     #[test]
@@ -379,10 +433,36 @@ mod tests {
         let text = err.to_string();
         assert_eq!(err.kind(), crate::ErrorKind::Permission, "{err:?}");
         assert!(
-            text.contains("bkt") && text.contains("InvalidAccessKeyId"),
+            text.contains(
+                "S3 rejected the credentials for bucket \"bkt\" at http://127.0.0.1:9 (InvalidAccessKeyId)"
+            ),
             "{text}"
         );
+        assert!(text.contains("not retried"), "{text}");
         assert!(!text.contains('\n'), "one line: {text}");
+
+        let missing = Observed {
+            credentials: Some((
+                CredentialProblem::Missing,
+                "no providers in chain provided credentials".to_string(),
+            )),
+            // A credential failure wins over the transport view of the same error.
+            transport: Some("dispatch failure".to_string()),
+            ..Observed::default()
+        };
+        let failure = classify(&missing);
+        assert!(!failure.retryable(), "{failure:?}");
+        let err = failure.into_store_error(&c, "d/versions/");
+        assert_eq!(err.kind(), crate::ErrorKind::Permission, "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("s3 error on s3://bkt/pre/d/versions/: no AWS credentials for bucket"),
+            "{text}"
+        );
+        assert!(
+            text.contains("AWS_ACCESS_KEY_ID") && text.contains("not retried"),
+            "{text}"
+        );
 
         let err = classify(&service(503, "SlowDown")).into_store_error(&c, "k");
         assert_eq!(err.kind(), crate::ErrorKind::Retryable);
@@ -395,6 +475,31 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::Conflict);
         let err = Failure::BadChecksum("x".to_string()).into_store_error(&c, "k");
         assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+    }
+
+    /// The SDK reports a credential provider's failure as a dispatch failure; it is
+    /// found behind it, and not taken for a (retryable) connection failure.
+    #[test]
+    fn a_credential_provider_error_behind_a_dispatch_failure_is_found() {
+        use aws_credential_types::provider::error::CredentialsError;
+        use aws_sdk_s3::error::ConnectorError;
+        use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
+
+        let cause = CredentialsError::invalid_configuration("profile `ops` was not defined");
+        let err: SdkError<ListObjectsV2Error, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::other(Box::new(cause), None));
+        let observed = observe(&err);
+        let (problem, detail) = observed.credentials.clone().expect("found");
+        assert_eq!(problem, CredentialProblem::Misconfigured);
+        assert!(detail.contains("profile `ops` was not defined"), "{detail}");
+        assert!(!classify(&observed).retryable());
+
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err: SdkError<ListObjectsV2Error, HttpResponse> =
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(refused)));
+        let observed = observe(&err);
+        assert_eq!(observed.credentials, None);
+        assert!(classify(&observed).retryable(), "{observed:?}");
     }
 
     #[test]

@@ -113,7 +113,7 @@ impl S3Store {
         if !self.no_conditional_writes.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 store = %self.config.url(),
-                endpoint = %self.config.endpoint_label(),
+                endpoint = %self.resolved().endpoint_label(),
                 answer = %detail,
                 "the S3 server does not support conditional writes (If-None-Match / If-Match); \
                  falling back to check-then-put, which has a race window between concurrent writers"
