@@ -61,7 +61,9 @@ pub enum LogFormat {
 }
 
 /// The log filter: `RUST_LOG` when set and non-empty, else what `-q`/`-v` ask for
-/// (default: info for tusk's server and CLI, warn for everything else).
+/// (default: info for tusk's server and CLI, warn for everything else but the AWS
+/// credential chain, whose own warnings repeat what tusk's error already says; `-v`
+/// shows them).
 pub fn log_filter(rust_log: Option<&str>, verbose: u8, quiet: bool) -> String {
     if let Some(directives) = rust_log.filter(|d| !d.trim().is_empty()) {
         return directives.to_string();
@@ -70,7 +72,7 @@ pub fn log_filter(rust_log: Option<&str>, verbose: u8, quiet: bool) -> String {
         return "error".to_string();
     }
     let level = match verbose {
-        0 => return "warn,tusk_server=info,tusk_cli=info".to_string(),
+        0 => return "warn,aws_config=error,tusk_server=info,tusk_cli=info".to_string(),
         1 => "debug",
         _ => "trace",
     };
@@ -194,7 +196,7 @@ mod tests {
     fn verbosity_flags_set_the_level_of_tusk_crates() {
         assert_eq!(
             log_filter(None, 0, false),
-            "warn,tusk_server=info,tusk_cli=info"
+            "warn,aws_config=error,tusk_server=info,tusk_cli=info"
         );
         assert_eq!(log_filter(None, 0, true), "error");
         let debug = log_filter(None, 1, false);
