@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use duration::parse_scrub_interval;
-pub use size::parse_size;
+pub use size::{format_size, parse_size};
 
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";

@@ -53,6 +53,22 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// `bytes` in the largest binary unit that holds it exactly (`33554432` →
+/// `"32MiB"`), else in bytes: what [`parse_size`] reads back to the same number.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, size) in [
+        ("TiB", 1u64 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ] {
+        if bytes >= size && bytes.is_multiple_of(size) {
+            return format!("{}{unit}", bytes / size);
+        }
+    }
+    bytes.to_string()
+}
+
 /// Either form a size may take in TOML.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -86,6 +102,17 @@ pub(super) fn optional_size<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn formatted_sizes_read_back_to_the_same_bytes() {
+        assert_eq!(format_size(32 << 20), "32MiB");
+        assert_eq!(format_size(1536), "1536");
+        assert_eq!(format_size(1 << 40), "1TiB");
+        assert_eq!(format_size(1000), "1000");
+        for bytes in [1, 1000, 1024, 1536, 32 << 20, 3 << 30, (1 << 40) + 1] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes), "{bytes}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -2,10 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use tusk_server::config::ConfigError;
+use tusk_server::config::{self, ConfigError};
 use tusk_server::config::{parse_scrub_interval, parse_size};
 use tusk_server::{Server, ServerConfig};
 
@@ -64,7 +65,7 @@ pub struct Args {
     )]
     data_dir: PathBuf,
     /// How often to poll each domain's CURRENT pointer.
-    #[arg(long, env = "TUSK_POLL_INTERVAL", default_value = "5s", value_parser = positive_duration, value_name = "DURATION")]
+    #[arg(long, env = "TUSK_POLL_INTERVAL", default_value = DEFAULT_POLL_INTERVAL.as_str(), value_parser = positive_duration, value_name = "DURATION")]
     poll_interval: Duration,
     /// HTTP listen address, `host:port`, for Prometheus metrics (GET /metrics), health
     /// checks (/healthz, /readyz) and the status page (GET /, /status.json); off when
@@ -87,10 +88,10 @@ pub struct Args {
     download_rate_limit: Option<u64>,
     /// Pause between two background re-reads of every served shard against its
     /// manifest (a damaged shard is downloaded again), e.g. `1h`; `off` for none.
-    #[arg(long, env = "TUSK_SCRUB_INTERVAL", default_value = "1h", value_parser = parse_scrub_interval, value_name = "DURATION")]
+    #[arg(long, env = "TUSK_SCRUB_INTERVAL", default_value = DEFAULT_SCRUB_INTERVAL.as_str(), value_parser = parse_scrub_interval, value_name = "DURATION")]
     scrub_interval: Duration,
     /// Byte-rate limit of those re-reads for the whole server, e.g. `32MiB` (per second).
-    #[arg(long, env = "TUSK_SCRUB_RATE", default_value = "32MiB", value_parser = parse_size, value_name = "SIZE")]
+    #[arg(long, env = "TUSK_SCRUB_RATE", default_value = DEFAULT_SCRUB_RATE.as_str(), value_parser = parse_size, value_name = "SIZE")]
     scrub_rate: u64,
     /// Serve gRPC over TLS with this certificate chain (PEM); needs --tls-key. The
     /// metrics endpoint stays plain HTTP.
@@ -108,6 +109,14 @@ pub struct Args {
     )]
     tls_client_ca: Option<PathBuf>,
 }
+
+/// The library's defaults as the flags' default texts (one truth, shown in `--help`).
+static DEFAULT_POLL_INTERVAL: LazyLock<String> =
+    LazyLock::new(|| humantime::format_duration(config::DEFAULT_POLL_INTERVAL).to_string());
+static DEFAULT_SCRUB_INTERVAL: LazyLock<String> =
+    LazyLock::new(|| humantime::format_duration(config::DEFAULT_SCRUB_INTERVAL).to_string());
+static DEFAULT_SCRUB_RATE: LazyLock<String> =
+    LazyLock::new(|| config::format_size(config::DEFAULT_SCRUB_RATE));
 
 /// Every flag `--config` replaces: given on the command line with it, it would be
 /// ignored, so it is refused, named ([`refuse_flags_beside_config`]; a test checks
@@ -146,18 +155,26 @@ pub fn refuse_flags_beside_config(
         Some(ValueSource::EnvVariable) => "--config (from TUSK_CONFIG)",
         _ => "--config",
     };
-    for id in FLAGS_BESIDE_CONFIG {
-        if matches.value_source(id) == Some(ValueSource::CommandLine) {
-            let flag = cmd
+    let typed: Vec<String> = FLAGS_BESIDE_CONFIG
+        .iter()
+        .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|id| {
+            let long = cmd
                 .get_arguments()
-                .find(|a| a.get_id() == id)
+                .find(|a| a.get_id() == *id)
                 .and_then(|a| a.get_long())
                 .unwrap_or(id);
-            return Err(cmd.error(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("{config} cannot be used with --{flag}: the config file says it all"),
-            ));
-        }
+            format!("--{long}")
+        })
+        .collect();
+    if !typed.is_empty() {
+        return Err(cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "{config} cannot be used with {}: the config file says it all",
+                typed.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
@@ -307,14 +324,41 @@ mod tests {
     }
 
     #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        use clap::FromArgMatches;
+        let matches = command()
+            .try_get_matches_from(["serve", "--store", "s", "--domain", "d"])
+            .expect("parses");
+        let args = Args::from_arg_matches(&matches).expect("args");
+        assert_eq!(args.poll_interval, config::DEFAULT_POLL_INTERVAL);
+        assert_eq!(args.scrub_interval, config::DEFAULT_SCRUB_INTERVAL);
+        assert_eq!(args.scrub_rate, config::DEFAULT_SCRUB_RATE);
+        assert_eq!(args.keep_versions, config::DEFAULT_KEEP_VERSIONS);
+        assert_eq!(args.listen.to_string(), config::DEFAULT_LISTEN);
+    }
+
+    #[test]
     fn defaults_alone_do_not_conflict_with_config() {
-        let parsed = command().try_get_matches_from(["serve", "--config", "tusk.toml"]);
-        assert!(parsed.is_ok(), "{parsed:?}");
-        let err = command()
-            .try_get_matches_from(["serve", "--config", "tusk.toml", "--keep-versions", "3"])
-            .unwrap_err();
+        let mut cmd = command();
+        let alone = command()
+            .try_get_matches_from(["serve", "--config", "tusk.toml"])
+            .expect("parses");
+        assert!(refuse_flags_beside_config(&mut cmd, &alone).is_ok());
+        let typed = command()
+            .try_get_matches_from([
+                "serve",
+                "--config",
+                "tusk.toml",
+                "--keep-versions",
+                "3",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .expect("parses");
+        let err = refuse_flags_beside_config(&mut cmd, &typed).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
-        assert!(err.to_string().contains("--keep-versions"), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("--listen, --keep-versions"), "{text}");
     }
 
     #[test]
