@@ -158,6 +158,39 @@ impl Tusk {
         );
         String::from_utf8(out.stderr).expect("tusk prints UTF-8")
     }
+
+    /// Publishes `records` as a version of `domain` at `store` with `tusk write
+    /// --format tsv --shards SHARDS --json` plus `extra` flags (the TSV goes to
+    /// `input`); returns the JSON summary.
+    pub fn write_version(
+        &self,
+        store: &str,
+        domain: &str,
+        input: &Path,
+        records: &[(String, String)],
+        shards: u32,
+        extra: &[&str],
+    ) -> serde_json::Value {
+        write_tsv(input, records);
+        let shards = shards.to_string();
+        let mut args = vec![
+            "write",
+            "--store",
+            store,
+            "--domain",
+            domain,
+            "--format",
+            "tsv",
+            "--input",
+            input.to_str().expect("utf-8 path"),
+            "--shards",
+            &shards,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.ok(&args);
+        serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
+    }
 }
 
 /// Runs `tusk ARGS` to completion with no stdin.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tusk_client::{Node, NodeOptions, TlsOptions};
 use tusk_tests::certs::TestCa;
-use tusk_tests::{ServerProcess, runtime, tusk_ok, wait_for, write_tsv};
+use tusk_tests::{ServerProcess, Tusk, runtime, wait_for};
 
 const DOMAIN: &str = "pages";
 
@@ -129,22 +129,14 @@ fn publish(dir: &Path) -> (PathBuf, String) {
         .collect();
     records.push(("grüße".into(), "überall".into()));
     records.push(("empty".into(), String::new()));
-    write_tsv(&input, &records);
-    let out = tusk_ok(&[
-        "write",
-        "--store",
+    let summary = Tusk::default().write_version(
         store.to_str().expect("utf-8 path"),
-        "--domain",
         DOMAIN,
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().expect("utf-8 path"),
-        "--shards",
-        "3",
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
+        &input,
+        &records,
+        3,
+        &[],
+    );
     let version = summary["version"].as_str().expect("a version").to_string();
     (store, version)
 }

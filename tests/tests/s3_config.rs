@@ -83,22 +83,8 @@ fn error_line(out: &Output) -> String {
 /// Publishes one version of [`DOMAIN`] at `url` (moto's environment) and returns its id.
 fn publish(moto: &MotoServer, url: &str, dir: &Path) -> String {
     let input = dir.join("input.tsv");
-    tusk_tests::write_tsv(&input, &[("k".to_string(), "v".to_string())]);
-    let out = Tusk::with_env(&moto.env()).ok(&[
-        "write",
-        "--store",
-        url,
-        "--domain",
-        DOMAIN,
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().expect("utf-8 path"),
-        "--shards",
-        "1",
-        "--json",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("write --json");
+    let records = [("k".to_string(), "v".to_string())];
+    let summary = Tusk::with_env(&moto.env()).write_version(url, DOMAIN, &input, &records, 1, &[]);
     summary["version"].as_str().expect("version").to_string()
 }
 

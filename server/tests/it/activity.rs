@@ -93,11 +93,8 @@ async fn a_refused_version_is_in_the_recent_errors() {
     wait_for_version(&client, "pages", "v1").await;
 
     fx.publish("pages", "v2", &records("v2", 30), 2).await;
-    let object = fx.store_object("pages", "v2", "shard-00001.tsk");
-    let mut bytes = std::fs::read(&object).expect("read stored shard");
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&object, &bytes).expect("corrupt stored shard");
+    // Flip one byte of a stored shard: its CRC32 no longer matches the manifest.
+    fx.corrupt_stored_shard("pages", "v2", "shard-00001.tsk");
     fx.activate("pages", "v2").await;
 
     eventually("the refusal is logged", || async {

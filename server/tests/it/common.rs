@@ -107,6 +107,16 @@ impl Fixture {
             .join(object)
     }
 
+    /// Flips one byte in the middle of a stored shard object of `version`, so its
+    /// CRC32 no longer matches the manifest.
+    pub fn corrupt_stored_shard(&self, domain: &str, version: &str, object: &str) {
+        let path = self.store_object(domain, version, object);
+        let mut bytes = std::fs::read(&path).expect("read stored shard");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("corrupt stored shard");
+    }
+
     /// `<data>/<domain>/<version>`.
     pub fn local_version(&self, domain: &str, version: &str) -> PathBuf {
         self.data.path().join(domain).join(version)

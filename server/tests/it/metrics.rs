@@ -174,11 +174,7 @@ async fn behind_current_flips_when_current_moves_and_back_after_the_swap() {
     // CURRENT moves to a version whose stored shard is damaged: it is refused, so
     // v1 keeps serving behind CURRENT.
     fx.publish("pages", "v2", &records("v2", 40), 2).await;
-    let object = fx.store_object("pages", "v2", "shard-00001.tsk");
-    let mut bytes = std::fs::read(&object).expect("read stored shard");
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0xff;
-    std::fs::write(&object, &bytes).expect("damage stored shard");
+    fx.corrupt_stored_shard("pages", "v2", "shard-00001.tsk");
     fx.activate("pages", "v2").await;
     eventually("behind CURRENT", || async {
         scrape(addr)

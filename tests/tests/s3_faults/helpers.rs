@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tusk_store::{Catalog, ObjectStore};
+use tusk_tests::Tusk;
 use tusk_tests::s3::MotoServer;
-use tusk_tests::{Tusk, write_tsv};
 
 pub const BUCKET: &str = "tusk-faults";
 pub const DOMAIN: &str = "pages";
@@ -161,24 +161,7 @@ pub fn write_version(
     extra: &[&str],
 ) -> String {
     let input = dir.join(format!("input-{}.tsv", records.len()));
-    write_tsv(&input, records);
-    let shards = shards.to_string();
-    let mut args = vec![
-        "write",
-        "--store",
-        url,
-        "--domain",
-        DOMAIN,
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().expect("utf-8 path"),
-        "--shards",
-        &shards,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let summary = json(&tusk.ok(&args));
+    let summary = tusk.write_version(url, DOMAIN, &input, records, shards, extra);
     summary["version"]
         .as_str()
         .unwrap_or_else(|| panic!("a version in {summary}"))
