@@ -388,17 +388,22 @@ fn serve_config_ignores_exported_variables_and_refuses_typed_flags() {
 #[test]
 fn a_refused_connection_says_to_start_a_server() {
     let addr = format!("127.0.0.1:{}", free_port());
-    let err = tusk_err(&["get", "--server", &addr, "--domain", "pages", "k"]);
-    assert!(
-        err.contains(&format!(
-            "could not connect to {addr} — is `tusk serve` running there?"
-        )),
-        "{err}"
-    );
-    assert!(
-        err.to_lowercase().contains("refused"),
-        "the cause is kept: {err}"
-    );
+    for args in [
+        vec!["get", "--server", &addr, "--domain", "pages", "k"],
+        vec!["status", "--server", &addr],
+    ] {
+        let err = tusk_err(&args);
+        assert!(
+            err.contains(&format!(
+                "could not connect to {addr} — is `tusk serve` running there?"
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.to_lowercase().contains("refused"),
+            "the cause is kept: {err}"
+        );
+    }
 }
 
 #[test]

@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let status = block_on(async {
         let client = tusk_client::Node::connect_with(&args.server.server, options)
             .await
-            .with_context(|| format!("connecting to {}", args.server.server))?;
+            .map_err(|e| super::connect_error(&args.server.server, e))?;
         client
             .status()
             .await
