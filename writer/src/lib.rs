@@ -109,8 +109,8 @@ pub use build::{build_from_inputs, build_from_iter};
 pub use built::{BuildStats, BuiltVersion};
 pub use error::{Location, Result, WriteError};
 pub use options::{
-    DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions, InputSource,
-    MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ParseOptionError, WriteOptions,
+    Column, DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions,
+    InputSource, MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ParseOptionError, WriteOptions,
     check_memory_budget, check_shards,
 };
 pub use progress::{ProgressEvent, ProgressFn};
