@@ -140,6 +140,11 @@ fn header_errors_name_the_columns() {
             file.display()
         )
     );
+    // A byte order mark before the header is not part of the first name (the csv
+    // crate drops it).
+    std::fs::write(&file, "\u{feff}key,value\nk,v\n").unwrap();
+    let built = build_from_inputs(&[path(&file)], &csv(), &opts(dir.path()), None).unwrap();
+    assert_eq!(text(&built), map(&[("k", "v")]));
     let input = InputOptions {
         key_column: "name".parse().unwrap(),
         value_column: "id".parse().unwrap(),

@@ -288,10 +288,21 @@ fn spark_output_directory_skips_markers_and_checksums() {
 #[test]
 fn parquet_is_not_read_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
-    let err =
-        build_from_inputs(&[InputSource::Stdin], &parquet(), &opts(dir.path()), None).unwrap_err();
-    assert!(err.to_string().contains("stdin"), "{err}");
-    assert!(is_empty_dir(dir.path()));
+    // Refused before any file is read (this one would fail on its own).
+    let junk = dir.path().join("junk.parquet");
+    std::fs::write(&junk, "not parquet").unwrap();
+    let err = build_from_inputs(
+        &[path(&junk), InputSource::Stdin],
+        &parquet(),
+        &opts(dir.path()),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid write options: Parquet cannot be read from stdin"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -213,8 +213,12 @@ pub(crate) fn read_all(
     collector: &mut Collector,
     progress: &mut Progress,
 ) -> Result<u64> {
-    if input.format == InputFormat::Csv {
-        csv::check_columns(input)?;
+    match input.format {
+        InputFormat::Csv => csv::check_columns(input)?,
+        InputFormat::Parquet if files.iter().any(|f| f.path.is_none()) => {
+            return Err(parquet::stdin_error());
+        }
+        _ => {}
     }
     let max_line = max_line_len(collector.max_value_len());
     let mut lines = LineReader {

@@ -1,6 +1,7 @@
 //! Parquet input: the key and value are two top-level `BYTE_ARRAY` columns (string
-//! or binary), read one row group at a time in batches of rows, so memory holds at
-//! most one batch of each column's pages beyond the collector's buffers.
+//! or binary), read one row group at a time in batches of rows: beyond the
+//! collector's buffers, memory holds one page (and its dictionary) and one batch of
+//! rows of each of the two columns.
 //!
 //! Only uncompressed and snappy column chunks are read (Spark's default is snappy):
 //! each other codec would add a compression library to every build of tusk. A chunk
@@ -127,6 +128,15 @@ fn check_codec(column: &str, codec: Compression) -> Result<(), String> {
     }
 }
 
+/// Parquet needs to seek: its index is at the end of the file.
+pub(super) fn stdin_error() -> WriteError {
+    WriteError::InvalidOptions(
+        "Parquet cannot be read from stdin (its index is at the end of the file): \
+         give the file or directory"
+            .to_string(),
+    )
+}
+
 /// An error about the whole file: "cannot open input FILE: DETAIL".
 fn file_error(file: &SourceFile, detail: String) -> WriteError {
     WriteError::Open {
@@ -144,11 +154,7 @@ pub(super) fn read(
     feed: &mut Feed,
 ) -> Result<()> {
     let Some(path) = &file.path else {
-        return Err(WriteError::InvalidOptions(
-            "Parquet cannot be read from stdin (its index is at the end of the file): \
-             give the file or directory"
-                .to_string(),
-        ));
+        return Err(stdin_error());
     };
     let mut handle = File::open(path).map_err(|e| open_error(path, e))?;
     let mut magic = [0u8; 4];
