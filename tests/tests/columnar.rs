@@ -234,3 +234,45 @@ fn manifests(dir: &Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn csv_delimiter_flag_takes_one_character_or_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let input = dir.path().join("t.csv");
+    std::fs::write(&input, "value\tkey\n\"a\tb\"\tk1\nc\tk2\n").unwrap();
+    let args = |delimiter: &'static str| {
+        [
+            "write",
+            "--store",
+            store.to_str().unwrap(),
+            "--domain",
+            "d",
+            "--format",
+            "csv",
+            "--input",
+            input.to_str().unwrap(),
+            "--csv-delimiter",
+            delimiter,
+            "--json",
+        ]
+        .map(str::to_string)
+    };
+    let run = |delimiter| {
+        let args = args(delimiter);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (tusk_tests::tusk(&args), args.join(" "))
+    };
+    let (out, cmd) = run("tab");
+    assert!(out.status.success(), "{cmd}: {out:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // With `,` the header would be one column named "value<TAB>key" and fail.
+    assert_eq!(summary["records"], 2);
+    let (out, _) = run("ab");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--csv-delimiter") && err.contains("\"ab\" is not a delimiter"),
+        "{err}"
+    );
+}
