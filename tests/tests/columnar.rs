@@ -209,7 +209,7 @@ fn bad_columnar_input_names_the_place_and_publishes_nothing() {
     ]);
     assert!(
         err.contains(&format!(
-            "{}:3: 1 fields, but the header has 2",
+            "{}:3: 1 field in this record, but the header has 2",
             csv.display()
         )),
         "{err}"

@@ -70,7 +70,10 @@ fn rows_after_a_multiline_field_are_named_by_their_line() {
     assert!(err.is_input_error());
     assert_eq!(
         err.to_string(),
-        format!("{}:5: 1 fields, but the header has 2", file.display())
+        format!(
+            "{}:5: 1 field in this record, but the header has 2",
+            file.display()
+        )
     );
 
     // Duplicates name the lines too.
@@ -123,7 +126,10 @@ fn without_a_header_columns_are_indexes() {
         build_from_inputs(&[path(&file)], &no_header(0, 1), &opts(dir.path()), None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("{}:2: 3 fields, but line 1 has 2", file.display())
+        format!(
+            "{}:2: 3 fields in this record, but line 1 has 2",
+            file.display()
+        )
     );
 }
 

@@ -28,6 +28,15 @@ pub(super) fn check_columns(input: &InputOptions) -> Result<()> {
     Ok(())
 }
 
+/// "1 field", "3 fields".
+fn fields(n: usize) -> String {
+    if n == 1 {
+        "1 field".to_string()
+    } else {
+        format!("{n} fields")
+    }
+}
+
 /// The two columns of a file, once its header (or first record) is known.
 struct Layout {
     key: usize,
@@ -57,8 +66,8 @@ impl Layout {
                     )
                 } else {
                     format!(
-                        "no {what} column {column}: the first record has {} fields",
-                        names.len()
+                        "no {what} column {column}: the first record has {}",
+                        fields(names.len())
                     )
                 }
             })
@@ -95,8 +104,8 @@ impl Layout {
     ) -> Result<(&'a [u8], &'a [u8]), String> {
         if record.len() != self.fields {
             return Err(format!(
-                "{} fields, but {} has {}",
-                record.len(),
+                "{} in this record, but {} has {}",
+                fields(record.len()),
                 self.fields_from,
                 self.fields
             ));
