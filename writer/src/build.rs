@@ -32,7 +32,7 @@ pub fn build_from_inputs(
 ) -> Result<BuiltVersion> {
     let started = Instant::now();
     check_options(opts, MIN_MEMORY_BUDGET)?;
-    let files = input::expand(sources)?;
+    let files = input::expand(sources, input.format)?;
     let names = Names(files.iter().map(|f| f.name.clone()).collect());
     let mut meta = BTreeMap::new();
     meta.insert("input_format".to_string(), input.format.to_string());

@@ -1,7 +1,8 @@
 //! tusk's batch writer: turns a batch job's output into a published version.
 //!
-//! A build reads records (TSV or JSONL files, plain, `.gz` or `.zst`, a directory of
-//! them, stdin, or any Rust iterator), routes every key to its shard with the
+//! A build reads records (TSV, JSONL or CSV files, plain, `.gz` or `.zst`, Parquet
+//! files, a directory of them such as a Spark job's output, stdin, or any Rust
+//! iterator), routes every key to its shard with the
 //! Spark-compatible partitioner, sorts each shard (spilling sorted runs to disk when
 //! the memory budget is reached), and writes the shard files in parallel. The result,
 //! a [`BuiltVersion`], holds the shard files in a temporary directory and the
@@ -55,8 +56,10 @@
 //!
 //! # Input formats
 //!
-//! See [`InputFormat`] and [`Encoding`]. Every malformed record fails the build with
-//! its place: `data/part-3.jsonl:1207: missing field "value"`. Empty keys, keys over
+//! See [`InputFormat`], [`Column`] and [`Encoding`]. Every malformed record fails the
+//! build with its place: `data/part-3.jsonl:1207: missing field "value"`, or for
+//! Parquet the row of the file and its row group: `part-0.parquet:5: row group 2,
+//! row 3: null key in column "key"`. Empty keys, keys over
 //! 64 KiB and values over [`WriteOptions::max_value_len`] are errors too. A failed
 //! build publishes nothing and leaves no temporary file behind.
 //!
@@ -109,8 +112,8 @@ pub use build::{build_from_inputs, build_from_iter};
 pub use built::{BuildStats, BuiltVersion};
 pub use error::{Location, Result, WriteError};
 pub use options::{
-    DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions, InputSource,
-    MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ParseOptionError, WriteOptions,
+    Column, DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions,
+    InputSource, MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ParseOptionError, WriteOptions,
     check_memory_budget, check_shards,
 };
 pub use progress::{ProgressEvent, ProgressFn};

@@ -24,6 +24,20 @@ pub enum InputFormat {
     /// order are kept exactly as written). Blank lines are skipped; other fields are
     /// ignored.
     Jsonl,
+    /// Comma-separated values (RFC 4180): fields may be quoted, with `""` for a quote
+    /// and commas, CR or LF inside quotes. The key and value are the columns named by
+    /// [`InputOptions::key_column`] and [`InputOptions::value_column`], decoded with
+    /// the key and value encodings. The first record is a header unless
+    /// [`InputOptions::csv_header`] is false; every record must have as many fields as
+    /// the first one. `.gz` and `.zst` files are decompressed as for TSV.
+    Csv,
+    /// Apache Parquet files (as Spark writes them: uncompressed or snappy). The key and
+    /// value are the top-level `BYTE_ARRAY` columns named by
+    /// [`InputOptions::key_column`] and [`InputOptions::value_column`]; a string column
+    /// is decoded with the key or value encoding, a binary column is taken as is.
+    /// Columns of any other type, and null keys or values, are errors naming the file
+    /// (and the row group and row). Read one row group at a time. Not from stdin.
+    Parquet,
 }
 
 /// What to do when the same key appears more than once in the input.
@@ -78,7 +92,58 @@ macro_rules! names {
     };
 }
 
-names!(InputFormat, "input format", "tsv, jsonl", { "tsv" => Tsv, "jsonl" => Jsonl });
+names!(InputFormat, "input format", "tsv, jsonl, csv, parquet", {
+    "tsv" => Tsv, "jsonl" => Jsonl, "csv" => Csv, "parquet" => Parquet
+});
+
+impl InputFormat {
+    /// True for the formats read as columns (CSV, Parquet), whose directories are
+    /// read as a job's output: see [`InputSource::Path`].
+    pub fn is_columnar(self) -> bool {
+        matches!(self, InputFormat::Csv | InputFormat::Parquet)
+    }
+}
+
+/// A CSV or Parquet column: by name, or by 0-based position.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Column {
+    /// The column with this name (CSV: in the header; Parquet: a top-level field).
+    Name(String),
+    /// The column at this 0-based position.
+    Index(usize),
+}
+
+impl Column {
+    /// Finds the column among `names` (the header or the schema's top-level fields, in
+    /// order); `None` when there is no such column.
+    pub fn find<S: AsRef<str>>(&self, names: &[S]) -> Option<usize> {
+        match self {
+            Column::Name(name) => names.iter().position(|n| n.as_ref() == name),
+            Column::Index(i) => (*i < names.len()).then_some(*i),
+        }
+    }
+}
+
+/// Digits are an index (`0`, `3`); anything else is a name.
+impl FromStr for Column {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.parse::<usize>() {
+            Ok(i) if s.bytes().all(|b| b.is_ascii_digit()) => Column::Index(i),
+            _ => Column::Name(s.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Column::Name(name) => write!(f, "{name:?}"),
+            Column::Index(i) => write!(f, "#{i}"),
+        }
+    }
+}
 names!(OnDuplicate, "duplicate policy", "error, first, last", { "error" => Error, "first" => First, "last" => Last });
 
 /// How to parse the input records.
@@ -94,6 +159,15 @@ pub struct InputOptions {
     pub key_field: String,
     /// JSONL field holding the value (default `value`).
     pub value_field: String,
+    /// CSV or Parquet column holding the key (default the column named `key`).
+    pub key_column: Column,
+    /// CSV or Parquet column holding the value (default the column named `value`).
+    pub value_column: Column,
+    /// CSV: the first record is a header naming the columns (default). Without one,
+    /// columns can only be given by index.
+    pub csv_header: bool,
+    /// CSV: the field delimiter (default `,`).
+    pub csv_delimiter: u8,
 }
 
 impl Default for InputOptions {
@@ -104,6 +178,10 @@ impl Default for InputOptions {
             value_encoding: Encoding::Utf8,
             key_field: "key".to_string(),
             value_field: "value".to_string(),
+            key_column: Column::Name("key".to_string()),
+            value_column: Column::Name("value".to_string()),
+            csv_header: true,
+            csv_delimiter: b',',
         }
     }
 }
@@ -114,6 +192,12 @@ pub enum InputSource {
     /// A file, or a directory: every regular file inside, recursively, in name order,
     /// skipping hidden entries (names starting with `.`) and symbolic links to
     /// directories. Files ending `.gz` or `.zst` are decompressed.
+    ///
+    /// For CSV and Parquet a directory is read as the output of a Spark or Hadoop job:
+    /// names starting with `_` (`_SUCCESS`, `_committed_*`, `_metadata`) and names
+    /// ending `.crc` are skipped too (Hadoop's rule for hidden files); every other file
+    /// must be of the format (a Parquet file is recognised by its `PAR1` magic, and a
+    /// file without it is an error naming it, not silently skipped).
     Path(PathBuf),
     /// Standard input, read as is (no decompression).
     Stdin,
@@ -221,8 +305,30 @@ mod tests {
     fn names_round_trip_and_reject_unknown() {
         assert_eq!("JSONL".parse::<InputFormat>().unwrap(), InputFormat::Jsonl);
         assert_eq!("last".parse::<OnDuplicate>().unwrap(), OnDuplicate::Last);
+        assert_eq!(
+            "Parquet".parse::<InputFormat>().unwrap(),
+            InputFormat::Parquet
+        );
+        assert_eq!(InputFormat::Csv.to_string(), "csv");
         let err = "xml".parse::<InputFormat>().unwrap_err().to_string();
-        assert!(err.contains("\"xml\"") && err.contains("jsonl"), "{err}");
+        assert!(err.contains("\"xml\"") && err.contains("parquet"), "{err}");
+    }
+
+    #[test]
+    fn columns_are_indexes_when_all_digits() {
+        let col = |s: &str| s.parse::<Column>().unwrap();
+        assert_eq!(col("0"), Column::Index(0));
+        assert_eq!(col("12"), Column::Index(12));
+        assert_eq!(col("key"), Column::Name("key".into()));
+        assert_eq!(col("+1"), Column::Name("+1".into()), "only plain digits");
+        assert_eq!(col("1a"), Column::Name("1a".into()));
+        let names = ["id", "key", "value"];
+        assert_eq!(col("value").find(&names), Some(2));
+        assert_eq!(col("1").find(&names), Some(1));
+        assert_eq!(col("3").find(&names), None);
+        assert_eq!(col("missing").find(&names), None);
+        assert_eq!(col("2").to_string(), "#2");
+        assert_eq!(col("k").to_string(), "\"k\"");
     }
 
     #[test]

@@ -38,6 +38,10 @@ impl LineParser {
         match self.opts.format {
             InputFormat::Tsv => self.parse_tsv(line),
             InputFormat::Jsonl => self.parse_jsonl(line),
+            // Read by `input::csv` and `input::parquet`, never line by line.
+            InputFormat::Csv | InputFormat::Parquet => {
+                Err(format!("{} is not read line by line", self.opts.format))
+            }
         }
     }
 

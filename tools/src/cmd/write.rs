@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Serialize;
-use tusk_writer::{InputFormat, InputOptions, InputSource, OnDuplicate, WriteOptions};
+use tusk_writer::{Column, InputFormat, InputOptions, InputSource, OnDuplicate, WriteOptions};
 
 use tusk_server::config::parse_size;
 use tusk_store::MoveOptions;
@@ -23,7 +23,7 @@ mod progress;
 
 use display::{Display, Mode};
 
-/// Build a new version of a domain from TSV or JSONL input and publish it.
+/// Build a new version of a domain from TSV, JSONL, CSV or Parquet input and publish it.
 ///
 /// Records are partitioned by `pmod(xxhash64(key, 42), shards)` (Spark's partitioner),
 /// each shard is sorted and built in parallel, and the version is published: shards
@@ -44,6 +44,13 @@ Input formats:
   tsv    one record per line: KEY<TAB>VALUE (split at the first tab; the value may hold tabs)
   jsonl  one JSON object per line: {\"key\": \"...\", \"value\": ...}; a value that is not a
          string is stored as its compact JSON text
+  csv    RFC 4180 (quoted fields may hold commas, \"\" and line breaks); a header names the
+         columns unless --csv-no-header; --key-column/--value-column pick the two
+  parquet  string or binary (BYTE_ARRAY) columns picked by --key-column/--value-column,
+         uncompressed or snappy (as Spark writes); nulls are errors; not from stdin
+
+A directory of csv or parquet is read as a Spark job's output: `_SUCCESS`,
+`_committed_*`, other names starting with `_` or `.`, and `*.crc` are skipped.
 
 Progress (on stderr; stdout carries only the summary or its --json):
   on a terminal  a bar per phase: reading (percent of the input size, records, ETA),
@@ -55,7 +62,9 @@ Progress (on stderr; stdout carries only the summary or its --json):
 Examples:
   tusk write --store ./store --domain pages --format tsv --input pages.tsv
   zcat part-*.gz | tusk write --store ./store --domain pages --format jsonl --input - --shards 32
-  tusk write --store ./store --domain blobs --format tsv --input out/ --value-encoding base64 --json")]
+  tusk write --store ./store --domain blobs --format tsv --input out/ --value-encoding base64 --json
+  tusk write --store ./store --domain pages --format parquet --input spark-out/ --key-column url
+  tusk write --store ./store --domain pages --format csv --csv-no-header --key-column 0 --value-column 2 -i a.csv.gz")]
 pub struct Args {
     #[command(flatten)]
     target: StoreArgs,
@@ -63,7 +72,7 @@ pub struct Args {
     /// file on every server that holds it (see the server's vm.max_map_count).
     #[arg(long, default_value_t = tusk_writer::DEFAULT_SHARDS, value_parser = parse_shards, value_name = "N")]
     shards: u32,
-    /// Input format.
+    /// Input format (see "Input formats" below).
     #[arg(long, value_enum)]
     format: FormatArg,
     /// Input file, directory (every file inside) or `-` for stdin; `.gz`/`.zst` files are
@@ -77,10 +86,11 @@ pub struct Args {
     /// What to do when a key appears twice: fail naming it, keep the first or the last.
     #[arg(long, value_enum, default_value_t = DuplicateArg::Error)]
     on_duplicate: DuplicateArg,
-    /// How keys are encoded in the input.
+    /// How keys are encoded in the input (Parquet: string columns only; a binary
+    /// column is taken as is).
     #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
     key_encoding: EncodingArg,
-    /// How values are encoded in the input.
+    /// How values are encoded in the input (Parquet: string columns only).
     #[arg(long, value_enum, default_value_t = EncodingArg::Utf8)]
     value_encoding: EncodingArg,
     /// JSONL field holding the key.
@@ -89,6 +99,19 @@ pub struct Args {
     /// JSONL field holding the value.
     #[arg(long, default_value = "value", value_name = "FIELD")]
     value_field: String,
+    /// CSV or Parquet column holding the key: a name, or a 0-based index (digits
+    /// only). Without a CSV header only indexes work.
+    #[arg(long, default_value = "key", value_name = "NAME|INDEX")]
+    key_column: Column,
+    /// CSV or Parquet column holding the value: a name, or a 0-based index.
+    #[arg(long, default_value = "value", value_name = "NAME|INDEX")]
+    value_column: Column,
+    /// CSV files have no header line: every line is a record, columns go by index.
+    #[arg(long)]
+    csv_no_header: bool,
+    /// CSV field delimiter: one ASCII character, or `tab`.
+    #[arg(long, default_value = ",", value_parser = parse_delimiter, value_name = "CHAR")]
+    csv_delimiter: u8,
     /// Publish without activating (activate later with `tusk activate`).
     #[arg(long)]
     no_activate: bool,
@@ -128,6 +151,8 @@ pub struct Args {
 enum FormatArg {
     Tsv,
     Jsonl,
+    Csv,
+    Parquet,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -147,6 +172,16 @@ fn parse_shards(text: &str) -> Result<u32, String> {
 fn parse_memory(text: &str) -> Result<u64, String> {
     let bytes = parse_size(text)?;
     tusk_writer::check_memory_budget(bytes).map_err(|e| e.to_string())
+}
+
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text.as_bytes() {
+        b"tab" | b"\\t" => Ok(b'\t'),
+        [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Ok(*b),
+        _ => Err(format!(
+            "{text:?} is not a delimiter: give one ASCII character other than a quote or a line break, or `tab`"
+        )),
+    }
 }
 
 fn parse_meta(text: &str) -> Result<(String, String), String> {
@@ -190,11 +225,17 @@ pub fn run(args: Args, show_progress: bool, json_logs: bool) -> anyhow::Result<(
         format: match args.format {
             FormatArg::Tsv => InputFormat::Tsv,
             FormatArg::Jsonl => InputFormat::Jsonl,
+            FormatArg::Csv => InputFormat::Csv,
+            FormatArg::Parquet => InputFormat::Parquet,
         },
         key_encoding: args.key_encoding.into(),
         value_encoding: args.value_encoding.into(),
         key_field: args.key_field.clone(),
         value_field: args.value_field.clone(),
+        key_column: args.key_column.clone(),
+        value_column: args.value_column.clone(),
+        csv_header: !args.csv_no_header,
+        csv_delimiter: args.csv_delimiter,
     };
     // Every temporary file of this run lives under `workdir`, so that a signal can
     // remove them all (see `interrupt`).

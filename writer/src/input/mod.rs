@@ -1,6 +1,9 @@
 //! Input sources: expanding paths into files, opening them (with transparent
-//! decompression), and feeding their parsed lines to the collector.
+//! decompression), and feeding their parsed records to the collector. Line formats
+//! (TSV, JSONL) are read here; CSV in `csv.rs`, Parquet in `parquet.rs`.
 
+mod csv;
+mod parquet;
 mod zstd;
 
 use std::fs::File;
@@ -13,7 +16,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::collect::Collector;
 use crate::error::{Location, Result, WriteError};
-use crate::options::{InputOptions, InputSource};
+use crate::options::{InputFormat, InputOptions, InputSource};
 use crate::parse::LineParser;
 use crate::progress::Progress;
 use crate::record::Origin;
@@ -28,8 +31,10 @@ pub(crate) struct SourceFile {
 }
 
 /// Expands the sources: a directory becomes its regular files, recursively, in name
-/// order, without hidden entries.
-pub(crate) fn expand(sources: &[InputSource]) -> Result<Vec<SourceFile>> {
+/// order, without hidden entries (for CSV and Parquet also without a job's marker
+/// and checksum files: see [`skipped_in_job_output`]).
+pub(crate) fn expand(sources: &[InputSource], format: InputFormat) -> Result<Vec<SourceFile>> {
+    let job_output = format.is_columnar();
     let mut files = Vec::new();
     for source in sources {
         match source {
@@ -40,7 +45,7 @@ pub(crate) fn expand(sources: &[InputSource]) -> Result<Vec<SourceFile>> {
             InputSource::Path(path) => {
                 let meta = std::fs::metadata(path).map_err(|e| open_error(path, e))?;
                 if meta.is_dir() {
-                    walk(path, &mut files)?;
+                    walk(path, job_output, &mut files)?;
                 } else {
                     files.push(SourceFile::file(path));
                 }
@@ -76,19 +81,28 @@ fn open_error(path: &Path, source: io::Error) -> WriteError {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
+/// True for the names a directory of Spark or Hadoop output holds beside its part
+/// files: `_SUCCESS`, `_committed_*`, `_started_*`, `_metadata` (Hadoop hides names
+/// starting with `_` or `.`) and `.crc` checksum files.
+pub(crate) fn skipped_in_job_output(name: &[u8]) -> bool {
+    name.starts_with(b"_") || name.starts_with(b".") || name.ends_with(b".crc")
+}
+
+fn walk(dir: &Path, job_output: bool, out: &mut Vec<SourceFile>) -> Result<()> {
     let mut entries = std::fs::read_dir(dir)
         .and_then(|rd| rd.collect::<io::Result<Vec<_>>>())
         .map_err(|e| open_error(dir, e))?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        if entry.file_name().as_encoded_bytes().starts_with(b".") {
+        let name = entry.file_name();
+        let name = name.as_encoded_bytes();
+        if name.starts_with(b".") || (job_output && skipped_in_job_output(name)) {
             continue;
         }
         let path = entry.path();
         let kind = entry.file_type().map_err(|e| open_error(&path, e))?;
         if kind.is_dir() {
-            walk(&path, out)?;
+            walk(&path, job_output, out)?;
         } else if kind.is_file() {
             out.push(SourceFile::file(&path));
         } else if kind.is_symlink() {
@@ -174,6 +188,34 @@ fn max_line_len(max_value_len: u64) -> usize {
     usize::try_from(content.saturating_mul(8).saturating_add(4096)).unwrap_or(usize::MAX)
 }
 
+/// Where parsed records go: the collector, the progress batches, and the count of
+/// input bytes read (shared with the [`Counting`] readers).
+pub(crate) struct Feed<'c, 'p> {
+    collector: &'c mut Collector<'p>,
+    progress: &'c mut Progress,
+    count: Arc<AtomicU64>,
+    reported: u64,
+}
+
+impl Feed<'_, '_> {
+    /// Hands one record to the collector.
+    fn push(&mut self, key: &[u8], value: &[u8], origin: Origin) -> Result<()> {
+        self.collector.push(key, value, origin)
+    }
+
+    /// Reports `records` parsed and the bytes read since the last report.
+    fn tick(&mut self, records: u64) {
+        let total = self.count.load(Ordering::Relaxed);
+        self.progress.read(total - self.reported, records);
+        self.reported = total;
+    }
+
+    /// Counts bytes read without a [`Counting`] reader (Parquet row groups).
+    fn add_bytes(&self, bytes: u64) {
+        self.count.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
 /// Reads every source in order into `collector`; returns the input bytes read.
 pub(crate) fn read_all(
     files: &[SourceFile],
@@ -181,11 +223,25 @@ pub(crate) fn read_all(
     collector: &mut Collector,
     progress: &mut Progress,
 ) -> Result<u64> {
-    let mut parser = LineParser::new(input);
-    let mut line = Vec::new();
+    match input.format {
+        InputFormat::Csv => csv::check_columns(input)?,
+        InputFormat::Parquet if files.iter().any(|f| f.path.is_none()) => {
+            return Err(parquet::stdin_error());
+        }
+        _ => {}
+    }
     let max_line = max_line_len(collector.max_value_len());
-    let count = Arc::new(AtomicU64::new(0));
-    let mut reported = 0u64;
+    let mut lines = LineReader {
+        parser: LineParser::new(input),
+        line: Vec::new(),
+        max_line,
+    };
+    let mut feed = Feed {
+        collector,
+        progress,
+        count: Arc::new(AtomicU64::new(0)),
+        reported: 0,
+    };
     for (index, file) in files.iter().enumerate() {
         let source = u32::try_from(index)
             .ok()
@@ -193,7 +249,26 @@ pub(crate) fn read_all(
             .ok_or_else(|| {
                 WriteError::InvalidOptions(format!("too many input files ({})", files.len()))
             })?;
-        let mut reader = open(file, Arc::clone(&count))?;
+        match input.format {
+            InputFormat::Tsv | InputFormat::Jsonl => lines.read(file, source, &mut feed)?,
+            InputFormat::Csv => csv::read(file, source, input, &mut feed)?,
+            InputFormat::Parquet => parquet::read(file, source, input, &mut feed)?,
+        }
+    }
+    feed.progress.flush();
+    Ok(feed.count.load(Ordering::Relaxed))
+}
+
+/// Reads TSV or JSONL, line by line.
+struct LineReader {
+    parser: LineParser,
+    line: Vec<u8>,
+    max_line: usize,
+}
+
+impl LineReader {
+    fn read(&mut self, file: &SourceFile, source: u32, feed: &mut Feed) -> Result<()> {
+        let mut reader = open(file, Arc::clone(&feed.count))?;
         let mut line_no = 0u64;
         loop {
             line_no += 1;
@@ -201,7 +276,7 @@ pub(crate) fn read_all(
                 source: file.name.clone(),
                 line: line_no,
             };
-            match read_line(&mut *reader, &mut line, max_line) {
+            match read_line(&mut *reader, &mut self.line, self.max_line) {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(source) => {
@@ -211,31 +286,28 @@ pub(crate) fn read_all(
                     });
                 }
             }
-            let parsed = parser.parse(&line).map_err(|detail| WriteError::Input {
-                location: location(),
-                detail,
-            })?;
+            let parsed = self
+                .parser
+                .parse(&self.line)
+                .map_err(|detail| WriteError::Input {
+                    location: location(),
+                    detail,
+                })?;
             let records = match parsed {
                 Some((key, value)) => {
-                    collector.push(
-                        key,
-                        value,
-                        Origin {
-                            source,
-                            line: line_no,
-                        },
-                    )?;
+                    let origin = Origin {
+                        source,
+                        line: line_no,
+                    };
+                    feed.push(key, value, origin)?;
                     1
                 }
                 None => 0,
             };
-            let total = count.load(Ordering::Relaxed);
-            progress.read(total - reported, records);
-            reported = total;
+            feed.tick(records);
         }
+        Ok(())
     }
-    progress.flush();
-    Ok(count.load(Ordering::Relaxed))
 }
 
 #[cfg(test)]
@@ -269,18 +341,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.tsv"), "k\tv\n").unwrap();
         std::fs::write(dir.path().join("b.tsv"), "key\tvalue\n").unwrap();
-        let files = expand(&[InputSource::Path(dir.path().to_path_buf())]).unwrap();
+        let files = expand(
+            &[InputSource::Path(dir.path().to_path_buf())],
+            InputFormat::Tsv,
+        )
+        .unwrap();
         assert_eq!(total_size(&files), Some(4 + 10));
         assert_eq!(total_size(&[]), Some(0));
-        let with_stdin = expand(&[
-            InputSource::Path(dir.path().join("a.tsv")),
-            InputSource::Stdin,
-        ])
+        let with_stdin = expand(
+            &[
+                InputSource::Path(dir.path().join("a.tsv")),
+                InputSource::Stdin,
+            ],
+            InputFormat::Tsv,
+        )
         .unwrap();
         assert_eq!(total_size(&with_stdin), None);
         #[cfg(unix)]
         {
-            let pipe = expand(&[InputSource::Path("/dev/null".into())]).unwrap();
+            let pipe = expand(&[InputSource::Path("/dev/null".into())], InputFormat::Tsv).unwrap();
             assert_eq!(total_size(&pipe), None, "a device's size is unknown");
         }
     }
@@ -301,7 +380,11 @@ mod tests {
         ] {
             std::fs::write(root.join(name), "k\tv\n").unwrap();
         }
-        let files = expand(&[InputSource::Path(root.to_path_buf()), InputSource::Stdin]).unwrap();
+        let files = expand(
+            &[InputSource::Path(root.to_path_buf()), InputSource::Stdin],
+            InputFormat::Tsv,
+        )
+        .unwrap();
         let names: Vec<_> = files.iter().map(|f| f.name.clone()).collect();
         let expect = |p: &str| root.join(p).display().to_string();
         assert_eq!(
@@ -314,7 +397,54 @@ mod tests {
                 "stdin".to_string()
             ]
         );
-        let err = expand(&[InputSource::Path(root.join("missing"))]).unwrap_err();
+        let err = expand(&[InputSource::Path(root.join("missing"))], InputFormat::Tsv).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn job_output_directories_skip_markers_and_checksums() {
+        for name in [
+            "_SUCCESS",
+            "_committed_123",
+            "_started_123",
+            "_metadata",
+            ".part-00000.snappy.parquet.crc",
+            "part-00000.csv.crc",
+        ] {
+            assert!(skipped_in_job_output(name.as_bytes()), "{name}");
+        }
+        for name in [
+            "part-00000-abc-c000.snappy.parquet",
+            "part-00001.csv",
+            "data",
+        ] {
+            assert!(!skipped_in_job_output(name.as_bytes()), "{name}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["_SUCCESS", "part-0.csv", "part-0.csv.crc", "sub/_SUCCESS"] {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        let names = |format| {
+            expand(&[InputSource::Path(dir.path().to_path_buf())], format)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+        };
+        let expect = |p: &str| dir.path().join(p).display().to_string();
+        assert_eq!(names(InputFormat::Csv), [expect("part-0.csv")]);
+        assert_eq!(names(InputFormat::Parquet), [expect("part-0.csv")]);
+        // Line formats keep their rule: only dot-files are hidden.
+        assert_eq!(
+            names(InputFormat::Tsv),
+            [
+                expect("_SUCCESS"),
+                expect("part-0.csv"),
+                expect("part-0.csv.crc"),
+                expect("sub/_SUCCESS")
+            ]
+        );
     }
 }

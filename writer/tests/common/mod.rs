@@ -1,6 +1,8 @@
 //! Helpers shared by the writer's integration tests.
 #![allow(dead_code)]
 
+pub mod pq;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
