@@ -145,6 +145,19 @@ impl<B: AsRef<[u8]>> Shard<B> {
         self.len() == 0
     }
 
+    /// Where the hash index lies in the file (byte offsets): the region every
+    /// lookup touches first, worth paging in before a shard starts serving
+    /// (`madvise` on the container from [`Shard::inner`]).
+    pub fn index_range(&self) -> std::ops::Range<usize> {
+        // Both offsets are below the file length (checked at open), so they fit.
+        self.index_off..self.sections.table_offset as usize
+    }
+
+    /// The underlying container, e.g. to give the kernel advice on a map.
+    pub fn inner(&self) -> &B {
+        &self.bytes
+    }
+
     /// The underlying bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.as_ref()

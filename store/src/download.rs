@@ -9,18 +9,22 @@
 //!    same key, ETag, size and chunk size is resumed: each listed chunk is re-read
 //!    and kept only if its CRC32 still matches. Anything else starts over.
 //! 4. Missing chunks are fetched concurrently (`download/fetch.rs`), written at
-//!    their offsets, fsynced, recorded in the sidecar.
+//!    their offsets, recorded in the sidecar (neither is fsynced: a resume
+//!    re-verifies every listed chunk, so an unsynced one lost in a crash is just
+//!    fetched again).
 //! 5. The whole-file CRC32 is the chunks' CRCs combined in order; it must equal the
-//!    manifest's. Then fsync, rename to `dest`, fsync the directory, delete the
-//!    sidecar.
+//!    manifest's. Then one fsync of the whole file, rename to `dest`, fsync the
+//!    directory, delete the sidecar. So a file appears under its name only with
+//!    all its bytes durable, and the caller's completeness marker (written after
+//!    every file returned) never names a torn file.
 //!
 //! On failure `dest` is untouched. A corrupt object (size or CRC mismatch, object
 //! shorter than announced) or a vanished one (`NotFound`) removes `.part` and
 //! sidecar: resuming would not help. Any other failure (network, timeout, throttling,
 //! a local disk error) keeps them, so the next call fetches only what is missing.
 //!
-//! A crash can lose: chunks whose sidecar entry was not yet written (fetched again);
-//! nothing else, since every kept chunk is re-verified.
+//! A crash can lose: chunks not yet synced or listed, or the sidecar (fetched
+//! again); nothing else, since every kept chunk is re-verified.
 
 mod fetch;
 mod options;

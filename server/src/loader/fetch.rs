@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 use tusk_store::{Catalog, DownloadOptions, DownloadReport, Manifest};
 
+use super::background;
 use crate::activity::{Activity, DownloadCell};
 use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
@@ -40,10 +41,11 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// Downloads the owned shards of `version` (each verified against the
-    /// manifest's size and CRC32 as it streams in), opens them without a second
-    /// pass and writes the local manifest copy that marks the version complete.
-    /// Removes other partial downloads first; resumes what an interrupted attempt
-    /// left. Meant to run as a task: aborting it keeps the partial files.
+    /// manifest's size and CRC32 as it streams in), opens and verifies them on a
+    /// low-priority thread (`background.rs`), warms their indexes and writes the
+    /// local manifest copy that marks the version complete. Removes other partial
+    /// downloads first; resumes what an interrupted attempt left. Meant to run as a
+    /// task: aborting it keeps the partial files.
     pub async fn download(self, version: String) -> Result<Arc<LoadedVersion>, LoadError> {
         // Dropped when the task ends or is aborted.
         let _running = self.metrics.download_running(&self.domain);
@@ -85,7 +87,9 @@ impl Fetcher {
         let dir = self.dir.clone();
         let manifest = Manifest::clone(&manifest);
         let domain = self.domain.clone();
-        let loaded = blocking("open downloaded shards", move || {
+        // The full format check of every new shard, then the index warm-up, at low
+        // priority beside the threads answering requests.
+        let loaded = background::run("open downloaded shards", move || {
             let loaded = LoadedVersion::open(&dir, manifest, &owned, Checked::ByDownload)?;
             dir.write_manifest(loaded.manifest())?;
             shed_unowned(&dir, loaded.manifest(), &owned, &domain)?;
@@ -205,7 +209,7 @@ impl Fetcher {
         .await?;
         self.download_shard(&manifest, shard).await?;
         let dest = self.dir.shard_path(&manifest.version, &entry.object);
-        blocking("open repaired shard", move || {
+        background::run("open repaired shard", move || {
             let fresh = LocalShard::open(&manifest.version, &dest, &entry, Checked::ByDownload)?;
             Ok(Arc::new(loaded.with_shard(fresh)))
         })

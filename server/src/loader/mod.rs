@@ -16,6 +16,7 @@
 //! cannot be read is reported (status, log, `tusk_store_errors_total`) and retried
 //! at the next poll. The served version keeps serving through every failure.
 
+mod background;
 mod disk;
 mod fetch;
 mod plan;

@@ -3,8 +3,9 @@
 //!
 //! `parallel_ranges` workers pull chunk numbers from one queue. Each takes a range
 //! permit and rate-limiter tokens, reads its range from the store, then (on a
-//! blocking thread) computes the chunk's CRC32, writes it with `write_all_at` and
-//! fsyncs. Completed chunks flow to one recorder that owns the sidecar. After the
+//! blocking thread) computes the chunk's CRC32 and writes it with `write_all_at`
+//! (no fsync: the file is synced once, whole, before it is renamed into place;
+//! see `download.rs`). Completed chunks flow to one recorder that owns the sidecar. After the
 //! first error no new chunk starts, but chunks already in flight finish and are
 //! recorded, so nothing fetched is fetched twice on resume.
 
@@ -130,7 +131,6 @@ async fn fetch_chunk(job: &ChunkJob<'_>, offset: u64, len: u64, size: u64) -> Re
     run_blocking("download", move || {
         let crc = crc32fast::hash(&bytes);
         file.write_all_at(&bytes, offset)
-            .and_then(|()| file.sync_data())
             .map_err(|e| StoreError::io(&part, e))?;
         Ok(crc)
     })

@@ -1,7 +1,7 @@
 //! The resume sidecar `<dest>.part.progress`: which chunks of `<dest>.part` hold
 //! verified bytes of which object.
 //!
-//! A small JSON document, replaced atomically (write `.tmp`, fsync, rename):
+//! A small JSON document, replaced atomically (write `.tmp`, rename; no fsync):
 //!
 //! ```json
 //! {"format": 1, "key": "pages/versions/v2/shard-00003.tsk", "etag": "m1f4-…",
@@ -9,10 +9,13 @@
 //!  "chunks": [{"index": 0, "crc32": 3735928559}, {"index": 2, "crc32": 305419896}]}
 //! ```
 //!
-//! A chunk is listed only after its bytes were written to the `.part` file and
-//! fsynced, so a crash can only lose the newest entries (those chunks are fetched
-//! again). Nothing listed is trusted either: a resume re-reads every listed chunk
-//! from disk and keeps it only if its CRC32 still matches.
+//! A chunk is listed only after its bytes were written to the `.part` file. Neither
+//! the chunk nor the sidecar is fsynced (the whole file is synced once, before its
+//! rename), so after a crash a listed chunk may be missing or torn on disk, and the
+//! sidecar itself may be old, empty or torn. None of that is trusted: a resume
+//! re-reads every listed chunk from disk and keeps it only if its CRC32 still
+//! matches, and a sidecar that does not parse starts the download over. A crash
+//! costs refetching, never a wrong byte.
 
 use std::fs::File;
 use std::io::Write;
@@ -94,9 +97,9 @@ pub(crate) fn read(path: &Path) -> Option<VerifiedChunks> {
     }
 }
 
-/// Replaces the sidecar atomically: temp file, fsync, rename. The directory is not
-/// fsynced: after a crash the previous sidecar may come back, which only costs
-/// fetching its newest chunks again.
+/// Replaces the sidecar atomically: temp file, rename. Nothing is fsynced: after a
+/// crash an older, empty or torn sidecar may come back, which only costs fetching
+/// chunks again (see the module docs).
 pub(crate) fn write(path: &Path, progress: &VerifiedChunks) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -104,7 +107,6 @@ pub(crate) fn write(path: &Path, progress: &VerifiedChunks) -> Result<()> {
     let json = serde_json::to_vec(progress).map_err(|e| StoreError::io(path, e.into()))?;
     let mut file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
     file.write_all(&json).map_err(|e| StoreError::io(&tmp, e))?;
-    file.sync_data().map_err(|e| StoreError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| StoreError::io(path, e))
 }
 
