@@ -157,6 +157,7 @@ pub(super) fn read(
         return Err(stdin_error());
     };
     let mut handle = File::open(path).map_err(|e| open_error(path, e))?;
+    let file_len = handle.metadata().map_err(|e| open_error(path, e))?.len();
     let mut magic = [0u8; 4];
     let head = handle.read_exact(&mut magic);
     if head.is_err() || &magic != MAGIC {
@@ -190,6 +191,7 @@ pub(super) fn read(
         value: Batch::default(),
         bufs: (Vec::new(), Vec::new()),
     };
+    let mut counted = 0u64;
     for g in 0..reader.num_row_groups() {
         rows.group = g + 1;
         let group = reader
@@ -216,9 +218,15 @@ pub(super) fn read(
             rows.push_batch(n, in_group, &key, &value, feed)?;
             in_group += n as u64;
         }
-        feed.add_bytes(u64::try_from(group.metadata().compressed_size()).unwrap_or(0));
+        let group_bytes = u64::try_from(group.metadata().compressed_size()).unwrap_or(0);
+        counted += group_bytes;
+        feed.add_bytes(group_bytes);
         feed.tick(0);
     }
+    // The footer and magic bytes: the file is read whole, so progress reaches the
+    // input size the writer announced (the sum of the files' sizes).
+    feed.add_bytes(file_len.saturating_sub(counted));
+    feed.tick(0);
     Ok(())
 }
 
