@@ -72,7 +72,7 @@ pub async fn run_all(store: Arc<dyn ObjectStore>) {
 /// temp dir or a test server, lives as long as the check). The list of checks is kept
 /// in one place, so every backend's test file runs every check.
 ///
-/// ```ignore
+/// ```text
 /// fn store() -> (tempfile::TempDir, Arc<dyn ObjectStore>) { ... }
 /// tusk_store::conformance_tests!(store);
 /// ```
