@@ -78,6 +78,12 @@ impl Catalog {
         Ok(Catalog::new(crate::open_store(url)?))
     }
 
+    /// [`Catalog::open`] for a store that must exist: a missing local directory is
+    /// `NotFound`, never created (see [`crate::open_existing_store`]).
+    pub fn open_existing(url: &str) -> Result<Self> {
+        Ok(Catalog::new(crate::open_existing_store(url)?))
+    }
+
     /// The underlying object store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
@@ -89,19 +95,33 @@ impl Catalog {
     }
 
     /// Domains that have at least one object in the store, sorted. A domain counts
-    /// once it has a `versions/` object or a `CURRENT`.
+    /// once it has a `versions/` object, a `CURRENT` or a write policy (`tusk policy
+    /// set` may come before the first version).
     pub async fn domains(&self) -> Result<Vec<String>> {
         let mut domains = BTreeSet::new();
         for object in self.store.list("").await? {
             let Some((domain, rest)) = object.key.split_once('/') else {
                 continue;
             };
-            let counts = rest == "CURRENT" || rest.starts_with("versions/");
-            if counts && validate_domain(domain).is_ok() {
+            if marks_domain(rest) && validate_domain(domain).is_ok() {
                 domains.insert(domain.to_string());
             }
         }
         Ok(domains.into_iter().collect())
+    }
+
+    /// Whether the store holds `domain`, by the rule of [`Catalog::domains`],
+    /// listing only that domain's objects.
+    pub async fn has_domain(&self, domain: &str) -> Result<bool> {
+        validate_domain(domain)?;
+        let prefix = format!("{domain}/");
+        Ok(self
+            .store
+            .list(&prefix)
+            .await?
+            .iter()
+            .filter_map(|o| o.key.strip_prefix(&prefix))
+            .any(marks_domain))
     }
 
     /// Committed versions of `domain` (those with a valid MANIFEST), oldest first.
@@ -250,5 +270,25 @@ impl Catalog {
         let key = shard_key(&manifest.domain, &manifest.version, &entry.object);
         let store = self.store.as_ref();
         crate::download_verified(store, &key, dest, entry.bytes, entry.crc32, options).await
+    }
+}
+
+/// Whether an object at `rest` under a domain's prefix makes the domain exist: a
+/// `CURRENT`, anything under `versions/`, or a write policy.
+fn marks_domain(rest: &str) -> bool {
+    rest == "CURRENT" || rest.starts_with("versions/") || rest.starts_with("policy/")
+}
+
+#[cfg(test)]
+mod domain_rule_tests {
+    use super::marks_domain;
+
+    #[test]
+    fn a_domain_is_what_has_versions_a_current_or_a_policy() {
+        assert!(marks_domain("CURRENT"));
+        assert!(marks_domain("versions/v/MANIFEST.json"));
+        assert!(marks_domain("policy/1.json"));
+        assert!(!marks_domain("history/1.json"));
+        assert!(!marks_domain("CURRENT.tmp"));
     }
 }

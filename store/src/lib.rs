@@ -57,7 +57,7 @@ pub use manifest::{
     MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
 };
 pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
-pub use open::open_store;
+pub use open::{open_existing_store, open_store};
 pub use pointer::{Action, Current, HistoryRecord};
 #[cfg(feature = "s3")]
 pub use s3::{S3Config, S3Store};

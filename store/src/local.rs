@@ -38,7 +38,17 @@ impl LocalStore {
     /// A store rooted at `root` (created if missing). A relative `root` is resolved
     /// against the current directory.
     pub fn new(root: impl Into<PathBuf>) -> crate::Result<Self> {
-        let root = root.into();
+        LocalStore::with_root(root.into(), true)
+    }
+
+    /// The store at an existing directory `root`; a missing one is a `NotFound`
+    /// error naming it, never created (for commands that only read or move
+    /// pointers: a mistyped path must not leave a directory behind).
+    pub fn open_existing(root: impl Into<PathBuf>) -> crate::Result<Self> {
+        LocalStore::with_root(root.into(), false)
+    }
+
+    fn with_root(root: PathBuf, create: bool) -> crate::Result<Self> {
         if root.as_os_str().is_empty() {
             return Err(StoreError::Invalid {
                 what: "store path".to_string(),
@@ -46,7 +56,13 @@ impl LocalStore {
             });
         }
         let root = std::path::absolute(&root).map_err(|e| StoreError::io(&root, e))?;
-        std::fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        if create {
+            std::fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
+        } else if !root.exists() {
+            return Err(StoreError::NotFound {
+                key: root.display().to_string(),
+            });
+        }
         if !root.is_dir() {
             return Err(StoreError::Invalid {
                 what: "store path".to_string(),

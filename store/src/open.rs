@@ -16,6 +16,23 @@ const SUPPORTED: &str = "file:///absolute/path, a bare path (absolute or relativ
 /// crate's `s3` feature). The S3 client is built at the store's first request. Unknown schemes are an `Invalid`
 /// error that lists the supported ones.
 pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
+    open(url, true)
+}
+
+/// [`open_store`] for a store that must exist: a local directory that is missing
+/// is a `NotFound` error, never created (an S3 bucket is never created anyway).
+pub fn open_existing_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
+    open(url, false)
+}
+
+fn open(url: &str, create: bool) -> Result<Arc<dyn ObjectStore>> {
+    let local = |path: &str| -> Result<Arc<dyn ObjectStore>> {
+        Ok(Arc::new(if create {
+            LocalStore::new(path)?
+        } else {
+            LocalStore::open_existing(path)?
+        }))
+    };
     let invalid = |detail: String| StoreError::Invalid {
         what: "store URL".to_string(),
         detail,
@@ -26,7 +43,7 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
         )));
     }
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Ok(Arc::new(LocalStore::new(url)?));
+        return local(url);
     };
     match scheme.to_ascii_lowercase().as_str() {
         "file" => {
@@ -37,7 +54,7 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
                     "{url:?}: a file URL needs an absolute path and no host (file:///srv/tusk)"
                 )));
             }
-            Ok(Arc::new(LocalStore::new(path)?))
+            local(path)
         }
         #[cfg(feature = "s3")]
         "s3" => Ok(Arc::new(crate::S3Store::from_url(url)?)),
@@ -54,6 +71,25 @@ pub fn open_store(url: &str) -> Result<Arc<dyn ObjectStore>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_existing_store_is_never_created() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nostore");
+        for url in [
+            missing.display().to_string(),
+            format!("file://{}", missing.display()),
+        ] {
+            let Err(err) = open_existing_store(&url) else {
+                panic!("{url}: a missing store was opened");
+            };
+            assert_eq!(err.kind(), crate::ErrorKind::NotFound, "{err}");
+            assert!(err.to_string().contains("nostore"), "{err}");
+            assert!(!missing.exists(), "{url} created");
+        }
+        std::fs::create_dir(&missing).expect("mkdir");
+        assert!(open_existing_store(&missing.display().to_string()).is_ok());
+    }
 
     #[test]
     fn file_url_bare_path_and_relative_path() {

@@ -42,10 +42,12 @@ impl StoreArgs {
     /// Opens the existing store named by `--store`; a local path with no directory is
     /// an error ("no store at ./nostore"), never created.
     pub fn catalog(&self) -> anyhow::Result<Catalog> {
-        if let Some(why) = open::missing_store(&self.store, std::path::Path::is_dir) {
-            anyhow::bail!(why);
+        match Catalog::open_existing(&self.store) {
+            Err(e) if e.kind() == tusk_store::ErrorKind::NotFound => {
+                anyhow::bail!(open::missing_store(&self.store))
+            }
+            opened => opened.with_context(|| format!("opening store {}", self.store)),
         }
-        Catalog::open(&self.store).with_context(|| format!("opening store {}", self.store))
     }
 
     /// Opens the store named by `--store`, creating a local one that does not exist
@@ -60,12 +62,11 @@ impl StoreArgs {
         let catalog = self.catalog()?;
         let domain = &self.domain;
         tusk_store::keys::validate_domain(domain).context("--domain")?;
-        let objects = catalog
-            .store()
-            .list(&format!("{domain}/"))
+        if catalog
+            .has_domain(domain)
             .await
-            .with_context(|| format!("looking for domain {domain} in {}", self.store))?;
-        if open::holds_domain(domain, objects.iter().map(|o| o.key.as_str())) {
+            .with_context(|| format!("looking for domain {domain} in {}", self.store))?
+        {
             return Ok(catalog);
         }
         let known = catalog
