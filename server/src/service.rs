@@ -65,13 +65,14 @@ struct DomainRpcs {
 }
 
 impl Rpcs {
-    /// The handles of domain `name` (the unknown-domain ones when not served).
+    /// The handles of domain `name` (the unknown-domain ones, last, when not
+    /// served: `by_domain` holds one more entry than `domains`).
     fn of(&self, domains: &[Arc<Domain>], name: &str) -> &DomainRpcs {
         let index = domains
             .iter()
             .position(|d| d.name() == name)
             .unwrap_or(domains.len());
-        &self.by_domain[index.min(self.by_domain.len() - 1)]
+        &self.by_domain[index]
     }
 }
 

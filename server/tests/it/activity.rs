@@ -60,9 +60,8 @@ async fn swaps_rollbacks_and_drops_are_logged_in_order() {
 
     // The page's JSON says the same.
     let addr = server.metrics_addr().expect("metrics");
-    let answer = http_get(addr, "/status.json").await;
-    let (_, body) = answer.split_once("\r\n\r\n").expect("head and body");
-    let json: serde_json::Value = serde_json::from_str(body).expect("status.json is JSON");
+    let body = http_get(addr, "/status.json").await;
+    let json: serde_json::Value = serde_json::from_str(&body).expect("status.json is JSON");
     let moves: Vec<(String, String)> = json["domains"][0]["moves"]
         .as_array()
         .expect("moves")

@@ -212,26 +212,9 @@ pub async fn wait_for_version(client: &Node, domain: &str, version: &str) {
     .await;
 }
 
-/// `GET path` over plain HTTP/1.1; returns the body.
+/// `GET path` over plain HTTP/1.1, which must answer 200; returns the body.
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect metrics");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .expect("send request");
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .expect("read response");
-    let text = String::from_utf8_lossy(&response).into_owned();
-    assert!(
-        text.starts_with("HTTP/1.1 200"),
-        "unexpected response: {text}"
-    );
-    text
+    let answer = crate::exposition::fetch(addr, path, None).await;
+    assert_eq!(answer.status, 200, "GET {path}: {}", answer.body);
+    answer.body
 }
