@@ -122,12 +122,10 @@ fn every_key_reads_through_the_routing_client_and_each_node_holds_only_its_shard
         assert_eq!(version.version, s.v1);
         let expected = placement::shards_of(&fleet, DOMAIN, SHARDS, addr);
         assert_eq!(version.shards, expected, "{addr}");
-        assert!(
-            // About 2/3 of the shards; the exact set depends on the ports.
-            (1..SHARDS as usize).contains(&version.shards.len()),
-            "{addr} holds {:?}",
-            version.shards
-        );
+        // About 2/3 of the shards; the exact set depends on the ports, and a node
+        // may by chance hold all 16 ((2/3)^16, one run in ~700), so only "some"
+        // is asserted. The copy count below shows no node holds another's part.
+        assert!(!version.shards.is_empty(), "{addr} holds no shard");
         for &shard in &version.shards {
             copies[shard as usize] += 1;
         }

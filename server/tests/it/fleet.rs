@@ -26,6 +26,29 @@ pub fn free_addrs(n: usize) -> Vec<SocketAddr> {
         .collect()
 }
 
+/// `n` free addresses whose placement gives every node a strict share of
+/// `domain`'s `shards` shards at `replication`: some, never all.
+///
+/// Node names are the addresses, so placement changes with the ports a run gets;
+/// with a few shards a node can by chance hold all of them (12 shards, 3 nodes,
+/// replication 2: about one run in fifty), and a test about forwarding would
+/// have nothing to forward. Ports are drawn again until the spread is real.
+pub fn spread_addrs(domain: &str, n: usize, replication: usize, shards: u32) -> Vec<SocketAddr> {
+    for _ in 0..100 {
+        let addrs = free_addrs(n);
+        let names: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        let fleet = tusk_format::placement::Fleet::new(names.clone(), replication).expect("fleet");
+        let strict = names.iter().all(|name| {
+            let held = tusk_format::placement::shards_of(&fleet, domain, shards, name).len();
+            held > 0 && held < shards as usize
+        });
+        if strict {
+            return addrs;
+        }
+    }
+    panic!("no draw of {n} ports gave every node a strict share of {shards} shards");
+}
+
 struct Fleet {
     nodes: Vec<Option<RunningServer>>,
     clients: Vec<Node>,
@@ -45,7 +68,7 @@ async fn start_fleet_with(
     replication: usize,
     tweak: impl Fn(usize, &mut tusk_server::ServerConfig),
 ) -> Fleet {
-    let addrs = free_addrs(n);
+    let addrs = spread_addrs(DOMAIN, n, replication, SHARDS);
     let names: Vec<String> = addrs.iter().map(ToString::to_string).collect();
     let mut nodes = Vec::new();
     let mut clients = Vec::new();

@@ -9,7 +9,7 @@ use tusk_server::{Server, ServerConfig, ServerError};
 use tusk_tests::certs::{LeafFiles, TestCa};
 
 use crate::common::{Fixture, eventually, records};
-use crate::fleet::free_addrs;
+use crate::fleet::spread_addrs;
 
 const DOMAIN: &str = "pages";
 
@@ -188,7 +188,7 @@ async fn an_mtls_fleet_forwards_over_mtls() {
     fixture.activate(DOMAIN, "v1").await;
     let certs = tempfile::tempdir().expect("certs");
     let ca = TestCa::new("fleet ca");
-    let addrs = free_addrs(2);
+    let addrs = spread_addrs(DOMAIN, 2, 1, 8);
     let names: Vec<String> = addrs.iter().map(ToString::to_string).collect();
     let mut servers = Vec::new();
     let mut dirs = Vec::new();
