@@ -24,6 +24,7 @@ mod gc_checks;
 mod intercept;
 mod marker_checks;
 mod objects;
+mod pending_checks;
 mod pointer_checks;
 mod policy_checks;
 mod range_faults;
@@ -49,6 +50,10 @@ pub use marker_checks::{
 pub use objects::{
     check_concurrent_create, check_create_conflict, check_delete, check_get_if_changed,
     check_get_range, check_list, check_put_file_round_trip, check_put_get_head, check_update_if,
+};
+pub use pending_checks::{
+    check_pending_publish_commits_one_attempt_per_shard,
+    check_pending_publish_fails_or_aborts_cleanly,
 };
 pub use pointer_checks::{
     check_activate_rollback_history, check_concurrent_activate, check_concurrent_rollback,
@@ -119,7 +124,9 @@ macro_rules! __conformance_list {
             check_publish_marker_lifecycle,
             check_publish_fails_without_its_marker,
             check_gc_keeps_a_live_publish,
-            check_gc_deletes_a_stale_publish
+            check_gc_deletes_a_stale_publish,
+            check_pending_publish_commits_one_attempt_per_shard,
+            check_pending_publish_fails_or_aborts_cleanly
         );
     };
     (@tests $make_store:ident; $($check:ident),* $(,)?) => {$(

@@ -19,8 +19,11 @@ pub fn shard_key(domain: &str, version: &str, object: &str) -> String {
 
 /// `<domain>/versions/<version>/MANIFEST.json`
 pub fn manifest_key(domain: &str, version: &str) -> String {
-    format!("{domain}/versions/{version}/MANIFEST.json")
+    format!("{domain}/versions/{version}/{MANIFEST}")
 }
+
+/// File name of a version's manifest.
+pub const MANIFEST: &str = "MANIFEST.json";
 
 /// Name of the publish marker inside a version directory: see [`publish_marker_key`].
 pub const PUBLISH_MARKER: &str = "PUBLISHING.json";

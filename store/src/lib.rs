@@ -43,7 +43,7 @@ pub use catalog::diff::{
 };
 pub use catalog::gc::{DEFAULT_GC_GRACE, GcEntry, GcKind, GcOptions, GcReason, GcReport};
 pub use catalog::lease::{DEFAULT_PUBLISH_LEASE, PublishMarker, PublishOptions};
-pub use catalog::publish::ShardUploadedFn;
+pub use catalog::publish::{PendingPublish, ShardUploadedFn};
 pub use catalog::{Catalog, CurrentPoll, Lineage, MoveOptions, MoveOutcome, VersionSummary};
 pub use download::{
     DEFAULT_CHUNK_SIZE, DEFAULT_PARALLEL_RANGES, DownloadOptions, DownloadReport, RateLimiter,
@@ -54,7 +54,8 @@ pub use error::{ErrorKind, Result, StoreError};
 pub use host::host_name;
 pub use local::LocalStore;
 pub use manifest::{
-    MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, shard_object_name,
+    MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, is_shard_object_name,
+    shard_object_name,
 };
 pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
 pub use open::{open_existing_store, open_store};

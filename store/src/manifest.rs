@@ -106,6 +106,16 @@ pub fn shard_object_name(index: u32) -> String {
     format!("shard-{index:05}.tsk")
 }
 
+/// Whether `object` can name a shard in a version directory: a plain file name (no
+/// `/`, not hidden) that is not one of the version's own documents.
+pub fn is_shard_object_name(object: &str) -> bool {
+    !object.is_empty()
+        && !object.contains('/')
+        && !object.starts_with('.')
+        && object != crate::keys::MANIFEST
+        && object != crate::keys::PUBLISH_MARKER
+}
+
 impl Manifest {
     /// Checks internal consistency: shard count and indexes, object names, totals,
     /// known partitioner and shard format. `key` names the document in errors.
@@ -131,9 +141,9 @@ impl Manifest {
             if s.index as usize != i {
                 return Err(bad(format!("shards[{i}].index is {}", s.index)));
             }
-            if s.object.is_empty() || s.object.contains('/') || s.object.starts_with('.') {
+            if !is_shard_object_name(&s.object) {
                 return Err(bad(format!(
-                    "shards[{i}].object {:?} is not a plain file name",
+                    "shards[{i}].object {:?} is not a plain file name (nor MANIFEST.json or PUBLISHING.json)",
                     s.object
                 )));
             }

@@ -117,7 +117,7 @@ where
 }
 
 /// Checks the options before anything is allocated or created.
-fn check_options(opts: &WriteOptions, memory_floor: u64) -> Result<()> {
+pub(crate) fn check_options(opts: &WriteOptions, memory_floor: u64) -> Result<()> {
     tusk_store::keys::validate_domain(&opts.domain).map_err(WriteError::InvalidDomain)?;
     check_shards(u64::from(opts.shards))?;
     check_memory_budget_at_least(opts.memory_budget, memory_floor)?;
@@ -171,7 +171,7 @@ impl ShardJob {
     /// Builds every shard in parallel from what `collector` gathered.
     fn finish(
         self,
-        collector: Collector<'_>,
+        collector: Collector,
         pool: &Pool,
         opts: &WriteOptions,
         input_bytes: u64,
@@ -240,7 +240,7 @@ impl ShardJob {
 
 /// Read buffer per open run during merges: a slice of the budget shared by the
 /// runs of all shards built at once, between 8 KiB and 1 MiB.
-fn read_buffer(budget: u64, threads: usize) -> usize {
+pub(crate) fn read_buffer(budget: u64, threads: usize) -> usize {
     let share = budget / 4 / (threads.max(1) as u64 * FAN_IN as u64);
     usize::try_from(share.clamp(8 * 1024, 1 << 20)).expect("at most 1 MiB")
 }

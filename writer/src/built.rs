@@ -8,6 +8,8 @@ use tempfile::TempDir;
 use tusk_format::ShardSummary;
 use tusk_store::{Manifest, ShardEntry, shard_object_name};
 
+use crate::error::{Result, WriteError};
+
 /// Counters of one build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BuildStats {
@@ -83,6 +85,74 @@ pub(crate) fn make_manifest(
             crc32: s.crc32,
         })
         .collect();
+    assemble(
+        domain,
+        &tusk_store::version_id::new_version_id(now),
+        now,
+        shards,
+        extra,
+        user,
+    )
+}
+
+/// The manifest of `version` of `domain` from shards built and uploaded elsewhere
+/// (the tasks of a distributed job), one entry per shard in any order: the entries
+/// must cover shards `0..n` exactly once. `writer` adds to the manifest's writer
+/// metadata (`tool`, `tool_version`, `host` are filled in unless given).
+///
+/// Errors name the shards missing or listed twice.
+pub fn manifest_from_entries(
+    domain: &str,
+    version: &str,
+    mut shards: Vec<ShardEntry>,
+    writer: &BTreeMap<String, String>,
+) -> Result<Manifest> {
+    shards.sort_by_key(|s| s.index);
+    let n = u32::try_from(shards.len()).unwrap_or(u32::MAX);
+    crate::options::check_shards(u64::from(n))?;
+    let twice: Vec<String> = shards
+        .windows(2)
+        .filter(|w| w[0].index == w[1].index)
+        .map(|w| w[0].index.to_string())
+        .collect();
+    let present: std::collections::BTreeSet<u32> = shards.iter().map(|s| s.index).collect();
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !present.contains(i))
+        .map(|i| i.to_string())
+        .collect();
+    if !twice.is_empty() || !missing.is_empty() {
+        let mut problems = Vec::new();
+        if !twice.is_empty() {
+            problems.push(format!("listed twice: {}", twice.join(", ")));
+        }
+        if !missing.is_empty() {
+            problems.push(format!("missing: {}", missing.join(", ")));
+        }
+        return Err(WriteError::InvalidOptions(format!(
+            "the {} shard entries of version {version} of domain {domain} do not cover shards 0..{n} once each ({})",
+            shards.len(),
+            problems.join("; ")
+        )));
+    }
+    Ok(assemble(
+        domain,
+        version,
+        SystemTime::now(),
+        shards,
+        BTreeMap::new(),
+        writer,
+    ))
+}
+
+/// A manifest with tusk-writer's writer metadata, then `extra`, then `user`.
+fn assemble(
+    domain: &str,
+    version: &str,
+    created: SystemTime,
+    shards: Vec<ShardEntry>,
+    extra: BTreeMap<String, String>,
+    user: &BTreeMap<String, String>,
+) -> Manifest {
     let mut writer = BTreeMap::new();
     writer.insert("tool".to_string(), "tusk-writer".to_string());
     writer.insert(
@@ -98,8 +168,8 @@ pub(crate) fn make_manifest(
         writer,
         ..Manifest::new(
             domain,
-            tusk_store::version_id::new_version_id(now),
-            tusk_store::version_id::rfc3339(now),
+            version.to_string(),
+            tusk_store::version_id::rfc3339(created),
             shards,
         )
     }
@@ -144,5 +214,47 @@ mod tests {
         assert_eq!(m.writer["tool"], "tusk-writer");
         assert_eq!(m.writer["job"], "nightly");
         assert_eq!(m.writer["host"], "override");
+    }
+
+    fn entry(index: u32) -> ShardEntry {
+        ShardEntry {
+            index,
+            object: format!("shard-{index:05}-attempt-7.tsk"),
+            bytes: 40 + u64::from(index),
+            records: u64::from(index),
+            crc32: index,
+        }
+    }
+
+    #[test]
+    fn entries_in_any_order_make_a_valid_manifest() {
+        let mut user = BTreeMap::new();
+        user.insert("tool".to_string(), "tusk-spark".to_string());
+        let m = manifest_from_entries("users", "v9", vec![entry(2), entry(0), entry(1)], &user)
+            .unwrap();
+        m.validate("test").unwrap();
+        assert_eq!((m.version.as_str(), m.shard_count, m.records), ("v9", 3, 3));
+        assert_eq!(m.shards[1].object, "shard-00001-attempt-7.tsk");
+        assert_eq!(m.writer["tool"], "tusk-spark");
+    }
+
+    #[test]
+    fn entries_missing_or_twice_are_named() {
+        let err = manifest_from_entries(
+            "users",
+            "v9",
+            vec![entry(0), entry(2), entry(2), entry(4)],
+            &BTreeMap::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("listed twice: 2") && err.contains("missing: 1, 3"),
+            "{err}"
+        );
+        let err = manifest_from_entries("users", "v9", vec![], &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("shards = 0"), "{err}");
     }
 }

@@ -23,10 +23,13 @@ pub(crate) struct Collected {
 }
 
 /// Partitions records into per-shard buffers under a memory budget.
-pub(crate) struct Collector<'p> {
-    pool: &'p Pool,
+pub(crate) struct Collector {
+    pool: Pool,
     names: Names,
     shards: u32,
+    /// `Some(i)` when only shard `i` is collected (one buffer): a key of another
+    /// shard is an error.
+    only: Option<u32>,
     budget: u64,
     policy: OnDuplicate,
     max_value_len: u64,
@@ -40,19 +43,46 @@ pub(crate) struct Collector<'p> {
     progress: Option<ProgressFn>,
 }
 
-impl<'p> Collector<'p> {
+impl Collector {
+    /// Collects the records of every shard of `opts.shards`.
     pub(crate) fn new(
         opts: &WriteOptions,
         names: Names,
-        pool: &'p Pool,
+        pool: &Pool,
         run_dir: PathBuf,
         progress: Option<ProgressFn>,
     ) -> Self {
-        let n = opts.shards as usize;
+        Self::with_target(opts, None, names, pool, run_dir, progress)
+    }
+
+    /// Collects the records of shard `index` of `opts.shards` only.
+    pub(crate) fn one_shard(
+        opts: &WriteOptions,
+        index: u32,
+        pool: &Pool,
+        run_dir: PathBuf,
+    ) -> Self {
+        Self::with_target(opts, Some(index), Names::default(), pool, run_dir, None)
+    }
+
+    fn with_target(
+        opts: &WriteOptions,
+        only: Option<u32>,
+        names: Names,
+        pool: &Pool,
+        run_dir: PathBuf,
+        progress: Option<ProgressFn>,
+    ) -> Self {
+        let n = if only.is_some() {
+            1
+        } else {
+            opts.shards as usize
+        };
         Collector {
-            pool,
+            pool: pool.clone(),
             names,
             shards: opts.shards,
+            only,
             budget: opts.memory_budget,
             policy: opts.on_duplicate,
             max_value_len: opts.max_value_len,
@@ -96,7 +126,21 @@ impl<'p> Collector<'p> {
                 detail,
             });
         }
-        let shard = tusk_format::partition::shard_for(key, self.shards) as usize;
+        let mut shard = tusk_format::partition::shard_for(key, self.shards);
+        if let Some(only) = self.only {
+            if shard != only {
+                return Err(WriteError::Input {
+                    location: self.names.location(origin),
+                    detail: format!(
+                        "key {} belongs to shard {shard} of {}, not to shard {only} being built",
+                        crate::record::display_key(key),
+                        self.shards
+                    ),
+                });
+            }
+            shard = 0;
+        }
+        let shard = shard as usize;
         let rec = InputRecord::new(key, value, origin);
         self.buffered += rec.cost();
         self.buffers[shard].push(rec);
@@ -111,7 +155,7 @@ impl<'p> Collector<'p> {
         let spill = self.spills;
         self.spills += 1;
         let buffers: Vec<Vec<InputRecord>> = std::mem::take(&mut self.buffers);
-        self.buffers = (0..self.shards).map(|_| Vec::new()).collect();
+        self.buffers = buffers.iter().map(|_| Vec::new()).collect();
         let (names, policy, dir) = (&self.names, self.policy, &self.run_dir);
         let written: Vec<(Option<PathBuf>, u64)> = self.pool.run(|| {
             buffers

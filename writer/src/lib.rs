@@ -97,6 +97,7 @@ mod collect;
 mod error;
 mod input;
 mod merge;
+mod one_shard;
 mod options;
 mod parse;
 mod pool;
@@ -109,8 +110,9 @@ mod shard;
 mod spill_tests;
 
 pub use build::{build_from_inputs, build_from_iter};
-pub use built::{BuildStats, BuiltVersion};
+pub use built::{BuildStats, BuiltVersion, manifest_from_entries};
 pub use error::{Location, Result, WriteError};
+pub use one_shard::{BuiltShard, ShardBuild};
 pub use options::{
     Column, DEFAULT_MEMORY_BUDGET, DEFAULT_SHARDS, Encoding, InputFormat, InputOptions,
     InputSource, MAX_SHARDS, MIN_MEMORY_BUDGET, OnDuplicate, ParseOptionError, WriteOptions,

@@ -2,8 +2,9 @@
 
 use crate::error::{Result, WriteError};
 
-/// Runs parallel work on a dedicated pool when one was asked for.
-pub(crate) struct Pool(Option<rayon::ThreadPool>);
+/// Runs parallel work on a dedicated pool when one was asked for. Clones share it.
+#[derive(Clone)]
+pub(crate) struct Pool(Option<std::sync::Arc<rayon::ThreadPool>>);
 
 impl Pool {
     pub(crate) fn new(threads: Option<usize>) -> Result<Self> {
@@ -19,7 +20,7 @@ impl Pool {
             .num_threads(threads)
             .thread_name(|i| format!("tusk-writer-{i}"))
             .build()
-            .map(|p| Pool(Some(p)))
+            .map(|p| Pool(Some(std::sync::Arc::new(p))))
             .map_err(|e| WriteError::ThreadPool {
                 threads,
                 detail: e.to_string(),

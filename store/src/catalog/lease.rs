@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::keys::publish_marker_key;
-use crate::{ErrorKind, Manifest, ObjectStore, PutMode, Result, StoreError};
+use crate::{ErrorKind, ObjectStore, PutMode, Result, StoreError};
 
 /// How long a publish marker stays live after its last renewal when none is given.
 pub const DEFAULT_PUBLISH_LEASE: Duration = Duration::from_secs(60);
@@ -122,21 +122,24 @@ pub(super) struct Lease {
 }
 
 impl Lease {
-    /// Creates the marker for `manifest` (create-only) and starts renewing it.
+    /// Creates the marker of `version` of `domain` (create-only), naming `actor`
+    /// (else the user), and starts renewing it.
     pub(super) async fn acquire(
         store: &Arc<dyn ObjectStore>,
-        manifest: &Manifest,
+        domain: &str,
+        version: &str,
+        actor: Option<&str>,
         options: &PublishOptions,
     ) -> Result<Lease> {
-        let key = publish_marker_key(&manifest.domain, &manifest.version);
+        let key = publish_marker_key(domain, version);
         let now = SystemTime::now();
         let marker = PublishMarker {
-            domain: manifest.domain.clone(),
-            version: manifest.version.clone(),
+            domain: domain.to_string(),
+            version: version.to_string(),
             started_at: crate::version_id::rfc3339(now),
             renewed_at: rfc3339_millis(now),
             lease_ms: u64::try_from(options.lease.as_millis()).unwrap_or(u64::MAX),
-            actor: actor(manifest),
+            actor: actor_or_user(actor),
             host: host_name(),
             pid: std::process::id(),
             token: token(now),
@@ -155,8 +158,7 @@ impl Lease {
                 return Err(StoreError::Conflict {
                     key,
                     detail: format!(
-                        "version {} of domain {} is being published by another writer{holder} (or one died doing so); use a new version id",
-                        manifest.version, manifest.domain
+                        "version {version} of domain {domain} is being published by another writer{holder} (or one died doing so); use a new version id"
                     ),
                 });
             }
@@ -357,12 +359,11 @@ fn rfc3339_millis(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// The manifest's `actor` writer metadata, else `$USER`, else `unknown`.
-fn actor(manifest: &Manifest) -> String {
-    manifest
-        .writer
-        .get("actor")
-        .cloned()
+/// `actor` when given and not empty, else `$USER`, else `unknown`.
+fn actor_or_user(actor: Option<&str>) -> String {
+    actor
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
         .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| "unknown".to_string())

@@ -72,63 +72,212 @@ impl Catalog {
         manifest.validate(&mkey)?;
         check_local_shards(manifest, shard_dir).await?;
 
-        let mut lease = Lease::acquire(&self.store, manifest, options).await?;
-        let result = self
-            .publish_under(&mut lease, manifest, shard_dir, on_uploaded)
-            .await;
-        lease.release().await;
-        result
+        let actor = manifest.writer.get("actor").map(String::as_str);
+        let pending = self
+            .begin_publish(&manifest.domain, &manifest.version, actor, options)
+            .await?;
+        let uploaded = tokio::select! {
+            uploaded = upload_shards(&self.store, manifest, shard_dir, on_uploaded) => uploaded,
+            lost = pending.lease.lost() => Err(lost),
+        };
+        match uploaded {
+            Ok(()) => pending.commit(manifest).await,
+            Err(e) => {
+                pending.abort().await;
+                Err(e)
+            }
+        }
     }
 
-    /// The steps of a publish that run while `lease` is held.
-    async fn publish_under(
+    /// Begins a publish whose shards others upload (the tasks of a Spark job, say):
+    /// creates the publish marker of `version` of `domain` naming `actor` and renews
+    /// it in the background, as [`Catalog::publish_with`] does, so gc leaves the
+    /// version directory alone while the shards arrive.
+    ///
+    /// Refuses a version id that already has objects, and a version being published
+    /// by another writer. Upload shards with [`Catalog::upload_shard`] under any plain
+    /// object names (a name per task attempt, so retried and speculative attempts
+    /// never overwrite each other), then [`PendingPublish::commit`] a manifest naming
+    /// one object per shard. Until then nothing is visible; a writer that dies leaves
+    /// debris that gc deletes once the marker's lease has run out.
+    ///
+    /// The renewals run on the Tokio runtime this is called on: keep it running
+    /// until the commit.
+    pub async fn begin_publish(
         &self,
-        lease: &mut Lease,
-        manifest: &Manifest,
-        shard_dir: &Path,
-        on_uploaded: Option<ShardUploadedFn>,
-    ) -> Result<()> {
-        let prefix = version_prefix(&manifest.domain, &manifest.version);
-        let existing = self.store.list(&prefix).await?;
-        let others = existing.iter().filter(|o| o.key != lease.key()).count();
+        domain: &str,
+        version: &str,
+        actor: Option<&str>,
+        options: &PublishOptions,
+    ) -> Result<PendingPublish> {
+        validate_domain(domain)?;
+        validate_version(version)?;
+        let lease = Lease::acquire(&self.store, domain, version, actor, options).await?;
+        let pending = PendingPublish {
+            store: Arc::clone(&self.store),
+            domain: domain.to_string(),
+            version: version.to_string(),
+            lease,
+        };
+        let prefix = version_prefix(domain, version);
+        let existing = match self.store.list(&prefix).await {
+            Ok(existing) => existing,
+            Err(e) => {
+                pending.abort().await;
+                return Err(e);
+            }
+        };
+        let others = existing
+            .iter()
+            .filter(|o| o.key != pending.lease.key())
+            .count();
         if others > 0 {
+            pending.abort().await;
             return Err(StoreError::Conflict {
                 key: prefix,
                 detail: format!(
-                    "version {} of domain {} already has {others} object(s) in {} (published before, or left by a failed publish); use a new version id",
-                    manifest.version,
-                    manifest.domain,
+                    "version {version} of domain {domain} already has {others} object(s) in {} (published before, or left by a failed publish); use a new version id",
                     self.store.url()
                 ),
             });
         }
+        Ok(pending)
+    }
 
-        tokio::select! {
-            uploaded = upload_shards(&self.store, manifest, shard_dir, on_uploaded) => uploaded?,
-            lost = lease.lost() => return Err(lost),
+    /// Uploads the shard file at `path` as `object` of `version` of `domain`
+    /// (`<domain>/versions/<version>/<object>`), checked against `crc32` where the
+    /// backend can. For the shards of a [`Catalog::begin_publish`]: uploading is
+    /// all a task does; only the commit makes anything visible.
+    pub async fn upload_shard(
+        &self,
+        domain: &str,
+        version: &str,
+        object: &str,
+        path: &Path,
+        crc32: u32,
+    ) -> Result<ObjectMeta> {
+        validate_domain(domain)?;
+        validate_version(version)?;
+        check_object_name(object)?;
+        let key = shard_key(domain, version, object);
+        self.store.put_file(&key, path, crc32).await
+    }
+}
+
+/// A publish begun by [`Catalog::begin_publish`] and not yet committed. Its marker
+/// is renewed in the background until [`PendingPublish::commit`] or
+/// [`PendingPublish::abort`]; dropped, it stops renewing and the lease runs out.
+#[derive(Debug)]
+pub struct PendingPublish {
+    store: Arc<dyn ObjectStore>,
+    domain: String,
+    version: String,
+    lease: Lease,
+}
+
+impl PendingPublish {
+    /// The domain being published.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The version being published.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Commits the version: confirms the marker is still this publish's, lists the
+    /// version and checks that every shard `manifest` names is there with its size,
+    /// then creates `MANIFEST.json` (create-only) and deletes the marker. Objects of
+    /// the version the manifest does not name (uploads of attempts that lost) are
+    /// deleted after, best effort. Does not move `CURRENT`.
+    ///
+    /// If gc took the marker or a shard, or another writer committed the version,
+    /// it fails naming what happened and nothing is committed.
+    pub async fn commit(mut self, manifest: &Manifest) -> Result<()> {
+        let result = self.commit_under_lease(manifest).await;
+        let PendingPublish { store, lease, .. } = self;
+        lease.release().await;
+        let debris = result?;
+        for key in debris {
+            if let Err(e) = store.delete(&key).await {
+                tracing::warn!(key = %key, error = %e, "could not delete an upload the manifest does not name; it goes with its version");
+            }
         }
+        Ok(())
+    }
 
-        let marker_etag = lease.confirm().await?;
-        let listing = self.store.list(&prefix).await?;
-        check_uploaded(manifest, &listing, lease.key(), &marker_etag)?;
+    /// Gives the publish up: stops renewing and deletes the marker. Shards uploaded
+    /// so far are debris for gc.
+    pub async fn abort(self) {
+        self.lease.release().await;
+    }
 
+    /// The commit's steps while the marker is held; returns the keys of uploads the
+    /// manifest does not name.
+    async fn commit_under_lease(&mut self, manifest: &Manifest) -> Result<Vec<String>> {
+        if manifest.domain != self.domain || manifest.version != self.version {
+            return Err(StoreError::Invalid {
+                what: "manifest".to_string(),
+                detail: format!(
+                    "it describes version {} of domain {}, but this publish is of version {} of domain {}",
+                    manifest.version, manifest.domain, self.version, self.domain
+                ),
+            });
+        }
         let mkey = manifest_key(&manifest.domain, &manifest.version);
+        manifest.validate(&mkey)?;
+        let marker_etag = self.lease.confirm().await?;
+        let prefix = version_prefix(&manifest.domain, &manifest.version);
+        let listing = self.store.list(&prefix).await?;
+        check_uploaded(manifest, &listing, self.lease.key(), &marker_etag)?;
+
         match self
             .store
             .put(&mkey, Bytes::from(manifest.to_json()), PutMode::Create)
             .await
         {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::Conflict => Err(StoreError::Conflict {
-                key: mkey,
-                detail: format!(
-                    "version {} of domain {} was committed by another writer at the same time",
-                    manifest.version, manifest.domain
-                ),
-            }),
-            Err(e) => Err(e),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                return Err(StoreError::Conflict {
+                    key: mkey,
+                    detail: format!(
+                        "version {} of domain {} was committed by another writer at the same time",
+                        manifest.version, manifest.domain
+                    ),
+                });
+            }
+            Err(e) => return Err(e),
         }
+        Ok(unnamed_uploads(manifest, &listing, self.lease.key()))
     }
+}
+
+/// Keys in `listing` that are neither the marker nor a shard `manifest` names.
+fn unnamed_uploads(manifest: &Manifest, listing: &[ObjectMeta], marker_key: &str) -> Vec<String> {
+    let named: HashSet<String> = manifest
+        .shards
+        .iter()
+        .map(|s| shard_key(&manifest.domain, &manifest.version, &s.object))
+        .collect();
+    listing
+        .iter()
+        .filter(|o| o.key != marker_key && !named.contains(&o.key))
+        .map(|o| o.key.clone())
+        .collect()
+}
+
+/// A shard object name is one the manifest accepts.
+fn check_object_name(object: &str) -> Result<()> {
+    if !crate::is_shard_object_name(object) {
+        return Err(StoreError::Invalid {
+            what: "shard object name".to_string(),
+            detail: format!(
+                "{object:?} is not a plain file name (nor MANIFEST.json or PUBLISHING.json)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The pre-manifest check over one listing of the version directory: the marker at

@@ -194,7 +194,7 @@ impl Hooks for DeleteLog {
 }
 
 /// A version of `domain` with three small shards, ready to publish.
-fn three_shards(domain: &str, version: &str) -> (tempfile::TempDir, Manifest) {
+pub(super) fn three_shards(domain: &str, version: &str) -> (tempfile::TempDir, Manifest) {
     let data: Vec<Vec<u8>> = (0..3)
         .map(|i| pseudo_random(300 + i * 41, i as u64 + 5))
         .collect();
@@ -202,7 +202,7 @@ fn three_shards(domain: &str, version: &str) -> (tempfile::TempDir, Manifest) {
 }
 
 /// Keys under the version's prefix.
-async fn keys_of(s: &dyn ObjectStore, domain: &str, version: &str) -> Vec<String> {
+pub(super) async fn keys_of(s: &dyn ObjectStore, domain: &str, version: &str) -> Vec<String> {
     ok(
         s,
         "list version",

@@ -190,14 +190,14 @@ fn max_line_len(max_value_len: u64) -> usize {
 
 /// Where parsed records go: the collector, the progress batches, and the count of
 /// input bytes read (shared with the [`Counting`] readers).
-pub(crate) struct Feed<'c, 'p> {
-    collector: &'c mut Collector<'p>,
+pub(crate) struct Feed<'c> {
+    collector: &'c mut Collector,
     progress: &'c mut Progress,
     count: Arc<AtomicU64>,
     reported: u64,
 }
 
-impl Feed<'_, '_> {
+impl Feed<'_> {
     /// Hands one record to the collector.
     fn push(&mut self, key: &[u8], value: &[u8], origin: Origin) -> Result<()> {
         self.collector.push(key, value, origin)
