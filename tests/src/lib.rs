@@ -9,6 +9,7 @@ pub mod browser;
 pub mod certs;
 pub mod fleet;
 pub mod s3;
+pub mod spark;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
