@@ -99,6 +99,34 @@ fn tusk_command(env: &[(String, String)]) -> Command {
     cmd
 }
 
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
+
+/// A directory of Python packages that `script` installs: `$env_var` when set, else
+/// `.cache/<name>` in the workspace; it must hold the script's stamp file (a name
+/// starting with `stamp`). Panics saying which script to run when it does not.
+pub fn installed_python_dir(env_var: &str, name: &str, stamp: &str, script: &str) -> PathBuf {
+    let dir = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache").join(name));
+    let installed = std::fs::read_dir(&dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with(stamp))
+    });
+    assert!(
+        installed,
+        "{name} is not installed in {}: run ./scripts/{script} (scripts/test does)",
+        dir.display()
+    );
+    dir
+}
+
 /// Runs `tusk` with extra environment variables (e.g. the AWS settings of a test S3
 /// server); `Tusk::default()` runs it with the test's own environment.
 #[derive(Debug, Clone, Default)]

@@ -9,33 +9,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-/// The workspace root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root")
-        .to_path_buf()
-}
+use crate::{installed_python_dir, repo_root};
 
 /// Where scripts/install-pyspark put PySpark, pyarrow and maturin; panics saying
 /// how to install them when they are not there.
 pub fn spark_dir() -> PathBuf {
-    let dir = std::env::var_os("TUSK_SPARK_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".cache/spark"));
-    let installed = std::fs::read_dir(&dir).is_ok_and(|entries| {
-        entries.filter_map(Result::ok).any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".tusk-installed-pyspark")
-        })
-    });
-    assert!(
-        installed,
-        "PySpark is not installed in {}: run ./scripts/install-pyspark (scripts/test does)",
-        dir.display()
-    );
-    dir
+    installed_python_dir(
+        "TUSK_SPARK_DIR",
+        "spark",
+        ".tusk-installed-pyspark",
+        "install-pyspark",
+    )
 }
 
 /// Builds the `tusk` wheel from `python/` with maturin (dev profile, sharing the

@@ -11,36 +11,19 @@ use std::time::{Duration, Instant};
 
 use tusk_client::{Node, NodeOptions, TlsOptions};
 use tusk_tests::certs::TestCa;
-use tusk_tests::{ServerProcess, Tusk, runtime, wait_for};
+use tusk_tests::{ServerProcess, Tusk, installed_python_dir, repo_root, runtime, wait_for};
 
 const DOMAIN: &str = "pages";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace root")
-        .to_path_buf()
-}
 
 /// Where scripts/install-grpcio put grpcio; panics saying how to install it when it
 /// is not there.
 fn grpcio_dir() -> PathBuf {
-    let dir = std::env::var_os("TUSK_PYTHON_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".cache/python"));
-    let installed = std::fs::read_dir(&dir).is_ok_and(|entries| {
-        entries.filter_map(Result::ok).any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".tusk-installed-grpcio")
-        })
-    });
-    assert!(
-        installed,
-        "grpcio is not installed in {}: run ./scripts/install-grpcio (scripts/test does)",
-        dir.display()
-    );
-    dir
+    installed_python_dir(
+        "TUSK_PYTHON_DIR",
+        "python",
+        ".tusk-installed-grpcio",
+        "install-grpcio",
+    )
 }
 
 /// Runs `cmd` to completion, killing it after `timeout`; stdout and stderr go

@@ -49,7 +49,9 @@ struct Cli {
 // doc comment here would replace that long text.
 #[derive(Debug, Subcommand)]
 enum Command {
-    #[command(about = "Build a new version from TSV, JSONL, CSV or Parquet input and publish it to a store")]
+    #[command(
+        about = "Build a new version from TSV, JSONL, CSV or Parquet input and publish it to a store"
+    )]
     Write(cmd::write::Args),
     #[command(about = "Serve domains over gRPC, following each domain's CURRENT version")]
     Serve(cmd::serve::Args),

@@ -139,16 +139,17 @@ fn summarize_inputs(names: &[String]) -> String {
     s
 }
 
-/// The temporary directories of one build.
-struct ShardJob {
-    workspace: TempDir,
-    run_dir: PathBuf,
-    shard_dir: PathBuf,
+/// The temporary directories of one build: `runs/` for spilled runs and `shards/`
+/// for the built files, in a workspace under `opts.temp_dir` removed when dropped.
+pub(crate) struct ShardJob {
+    pub(crate) workspace: TempDir,
+    pub(crate) run_dir: PathBuf,
+    pub(crate) shard_dir: PathBuf,
     progress: Option<ProgressFn>,
 }
 
 impl ShardJob {
-    fn start(opts: &WriteOptions, progress: Option<ProgressFn>) -> Result<Self> {
+    pub(crate) fn start(opts: &WriteOptions, progress: Option<ProgressFn>) -> Result<Self> {
         let mut builder = tempfile::Builder::new();
         builder.prefix("tusk-writer-");
         let parent = opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir);

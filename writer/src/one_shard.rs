@@ -7,7 +7,7 @@ use tempfile::TempDir;
 use tusk_format::ShardSummary;
 use tusk_store::ShardEntry;
 
-use crate::build::{check_options, read_buffer};
+use crate::build::{ShardJob, check_options, read_buffer};
 use crate::collect::Collector;
 use crate::error::{Result, WriteError};
 use crate::options::{MIN_MEMORY_BUDGET, WriteOptions};
@@ -43,9 +43,7 @@ pub struct ShardBuild {
     pool: Pool,
     collector: Collector,
     added: u64,
-    run_dir: PathBuf,
-    shard_dir: PathBuf,
-    workspace: TempDir,
+    job: ShardJob,
 }
 
 /// A built shard file, not yet uploaded. Owns a temporary directory holding it;
@@ -98,26 +96,15 @@ impl ShardBuild {
             });
         }
         let pool = Pool::new(opts.threads)?;
-        let parent = opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let workspace = tempfile::Builder::new()
-            .prefix("tusk-shard-")
-            .tempdir_in(&parent)
-            .map_err(|e| WriteError::temp(&parent, e))?;
-        let run_dir = workspace.path().join("runs");
-        let shard_dir = workspace.path().join("shards");
-        for dir in [&run_dir, &shard_dir] {
-            std::fs::create_dir(dir).map_err(|e| WriteError::temp(dir, e))?;
-        }
-        let collector = Collector::one_shard(opts, index, &pool, run_dir.clone());
+        let job = ShardJob::start(opts, None)?;
+        let collector = Collector::one_shard(opts, index, &pool, job.run_dir.clone());
         Ok(ShardBuild {
             index,
             opts: opts.clone(),
             pool,
             collector,
             added: 0,
-            run_dir,
-            shard_dir,
-            workspace,
+            job,
         })
     }
 
@@ -152,8 +139,8 @@ impl ShardBuild {
             names: &collected.names,
             policy: self.opts.on_duplicate,
             max_value_len: self.opts.max_value_len,
-            shard_dir: &self.shard_dir,
-            run_dir: &self.run_dir,
+            shard_dir: &self.job.shard_dir,
+            run_dir: &self.job.run_dir,
             read_buffer: read_buffer(self.opts.memory_budget, 1),
             progress: None,
         };
@@ -162,8 +149,8 @@ impl ShardBuild {
         let (summary, dropped) = self
             .pool
             .run(|| build_shard(self.index, memory, runs, &ctx))?;
-        if let Err(e) = std::fs::remove_dir(&self.run_dir) {
-            tracing::warn!(path = %self.run_dir.display(), error = %e, "cannot remove run directory");
+        if let Err(e) = std::fs::remove_dir(&self.job.run_dir) {
+            tracing::warn!(path = %self.job.run_dir.display(), error = %e, "cannot remove run directory");
         }
         Ok(BuiltShard {
             index: self.index,
@@ -172,9 +159,10 @@ impl ShardBuild {
             duplicates_dropped: collected.dropped + dropped,
             spilled_runs: collected.spilled_runs,
             path: self
+                .job
                 .shard_dir
                 .join(tusk_store::shard_object_name(self.index)),
-            _workspace: self.workspace,
+            _workspace: self.job.workspace,
         })
     }
 }
@@ -216,7 +204,11 @@ mod tests {
                 let built = build.finish().unwrap();
                 let entry = &whole.manifest.shards[index as usize];
                 assert_eq!(
-                    (built.summary.records, built.summary.bytes, built.summary.crc32),
+                    (
+                        built.summary.records,
+                        built.summary.bytes,
+                        built.summary.crc32
+                    ),
                     (entry.records, entry.bytes, entry.crc32),
                     "shard {index} of {n} records"
                 );
@@ -226,7 +218,11 @@ mod tests {
                 );
                 spilled += built.spilled_runs;
             }
-            assert_eq!(spilled > 0, n == 60_000, "{n} records spilled {spilled} runs");
+            assert_eq!(
+                spilled > 0,
+                n == 60_000,
+                "{n} records spilled {spilled} runs"
+            );
         }
     }
 
@@ -247,7 +243,10 @@ mod tests {
             "{err}"
         );
         let err = ShardBuild::new(4, &opts).err().unwrap().to_string();
-        assert!(err.contains("shard index = 4") && err.contains("0..4"), "{err}");
+        assert!(
+            err.contains("shard index = 4") && err.contains("0..4"),
+            "{err}"
+        );
     }
 
     #[test]
