@@ -1,6 +1,6 @@
 """Per-task build rate of tusk.spark.write beside `tusk write` on the same records.
 
-    python3 task_rate.py TUSK_BIN WORK_DIR RECORDS SHARDS VALUE_BYTES
+    python3 task_rate.py TUSK_BIN WORK_DIR RECORDS SHARDS VALUE_BYTES BUDGET_MIB
 
 Run by scripts/bench-spark (which builds the release wheel and CLI). Publishes
 RECORDS records (``key-<i>`` -> a VALUE_BYTES value) twice to a local store under
@@ -34,6 +34,7 @@ class TimedTask(tusk.spark._ShardTask):
         import pyarrow as pa  # noqa: F401 - loaded before the clock starts
 
         started = time.perf_counter()
+        cpu_started = _cpu_seconds()
         ctx = TaskContext.get()
         index = ctx.partitionId()
         builder = self.builder(index)
@@ -47,6 +48,7 @@ class TimedTask(tusk.spark._ShardTask):
         fed = time.perf_counter()
         built = builder.finish()
         finished = time.perf_counter()
+        cpu = _cpu_seconds() - cpu_started
         result = self.upload(built, f"a{ctx.taskAttemptId()}")
         uploaded = time.perf_counter()
         stats = {
@@ -59,6 +61,8 @@ class TimedTask(tusk.spark._ShardTask):
             "build_s": finished - fed,
             "upload_s": uploaded - finished,
             "task_s": uploaded - started,
+            "worker_cpu_s": cpu,
+            "spilled_runs": built.spilled_runs,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         }
         with open(os.path.join(self.out_dir, f"task-{index}.json"), "w") as f:
@@ -71,9 +75,16 @@ class TimedTask(tusk.spark._ShardTask):
         yield pa.RecordBatch.from_pylist([result], schema=tusk.spark._arrow_result_schema())
 
 
+def _cpu_seconds():
+    """User and system CPU seconds of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main():
-    tusk_bin, work, records, shards, value_bytes = sys.argv[1:]
+    tusk_bin, work, records, shards, value_bytes, budget_mb = sys.argv[1:]
     records, shards, value_bytes = int(records), int(shards), int(value_bytes)
+    budget = int(budget_mb) * 1024 * 1024 if int(budget_mb) else None
     store = os.path.join(work, "store")
     tasks_dir = os.path.join(work, "tasks")
     os.makedirs(tasks_dir, exist_ok=True)
@@ -88,22 +99,28 @@ def main():
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
-    pad = F.repeat(F.lit("x"), value_bytes)
+    padding = F.repeat(F.lit("x"), value_bytes)
     df = spark.range(records).select(
         F.concat(F.lit("key-"), F.col("id").cast("string")).alias("key"),
-        F.substring(F.concat(F.lit("value-"), F.col("id").cast("string"), F.lit("-"), pad), 1, value_bytes).alias("value"),
+        F.substring(
+            F.concat(F.lit("value-"), F.col("id").cast("string"), F.lit("-"), padding),
+            1,
+            value_bytes,
+        ).alias("value"),
     )
     df = df.cache()
     df.count()
+    # The same records as a TSV file for `tusk write`.
     tsv = os.path.join(work, "records.tsv")
+    pad = "x" * value_bytes
     with open(tsv, "w") as f:
-        for row in df.toLocalIterator():
-            f.write(f"{row.key}\t{row.value}\n")
+        for i in range(records):
+            f.write(f"key-{i}\t{(f'value-{i}-' + pad)[:value_bytes]}\n")
 
     TimedTask.out_dir = tasks_dir
     tusk.spark._ShardTask = TimedTask
     started = time.perf_counter()
-    spark_summary = tusk.spark.write(df, store, "bench", shards)
+    spark_summary = tusk.spark.write(df, store, "bench", shards, memory_budget=budget)
     spark_wall = time.perf_counter() - started
     spark.stop()
     tasks = [
@@ -112,9 +129,11 @@ def main():
     ]
 
     started = time.perf_counter()
+    memory = ["--memory", f"{budget_mb}MiB"] if budget else []
     out = subprocess.run(
         [tusk_bin, "write", "--store", store, "--domain", "bench", "--input", tsv,
-         "--format", "tsv", "--shards", str(shards), "--threads", "1", "--no-activate", "--json"],
+         "--format", "tsv", "--shards", str(shards), "--threads", "1", "--no-activate",
+         "--json", *memory],
         check=True, capture_output=True, text=True,
     )
     write_wall = time.perf_counter() - started
@@ -142,6 +161,10 @@ def main():
             "per_task_records_per_s": round(task_rate),
             "per_task_mb_per_s": round(input_mb / task_seconds, 1),
             "task_peak_rss_mb": round(max(t["peak_rss_bytes"] for t in tasks) / 1e6),
+            "worker_cpu_ns_per_record": round(
+                sum(t["worker_cpu_s"] for t in tasks) * 1e9 / task_records
+            ),
+            "spilled_runs": sum(t["spilled_runs"] for t in tasks),
             "tasks": tasks,
         },
         "tusk_write_threads_1": {
@@ -149,6 +172,7 @@ def main():
             "records_per_s": round(write_rate),
             "mb_per_s": round(input_mb / write_wall, 1),
             "peak_rss_mb": round(write_rss / 1e6),
+            "spilled_runs": write_summary.get("spilled_runs"),
         },
         "ratio_task_to_tusk_write": round(task_rate / write_rate, 2),
     }

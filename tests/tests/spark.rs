@@ -171,6 +171,12 @@ fn a_job_of_a_million_rows_publishes_to_a_local_store_and_to_s3_and_tusk_serve_a
         );
         assert_eq!(v["activated"], true, "{v}");
     }
+    // The local store's tasks ran on a 4 MiB budget: they spilled sorted runs.
+    assert!(
+        versions[0]["spilled_runs"].as_u64() > Some(0),
+        "{}",
+        versions[0]
+    );
     let local_version = versions[0]["version"].as_str().expect("version");
     let s3_version = versions[1]["version"].as_str().expect("version");
 
