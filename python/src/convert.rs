@@ -43,6 +43,11 @@ impl Key {
 
 /// A tusk error as a `TuskError` whose message carries the whole cause chain.
 pub(crate) fn tusk_error(e: impl Error) -> PyErr {
+    TuskError::new_err(error_chain(&e))
+}
+
+/// `e`'s message followed by each cause not already in it, `: `-separated.
+pub(crate) fn error_chain(e: &dyn Error) -> String {
     let mut message = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
@@ -53,5 +58,5 @@ pub(crate) fn tusk_error(e: impl Error) -> PyErr {
         }
         source = cause.source();
     }
-    TuskError::new_err(message)
+    message
 }

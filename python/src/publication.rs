@@ -10,6 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tusk_store::{Catalog, MoveOptions, PendingPublish, PublishOptions, ShardEntry};
 
+use crate::TuskError;
 use crate::convert::tusk_error;
 use crate::runtime;
 
@@ -124,17 +125,28 @@ impl Publication {
         });
         py.detach(|| {
             runtime().block_on(async {
-                pending.commit(&manifest).await?;
-                if let Some(options) = &activation {
-                    let catalog = Catalog::open(&store)?;
-                    catalog
-                        .activate_with(&manifest.domain, &manifest.version, options)
-                        .await?;
-                }
-                Ok::<(), tusk_store::StoreError>(())
+                pending.commit(&manifest).await.map_err(tusk_error)?;
+                let Some(options) = &activation else {
+                    return Ok(());
+                };
+                let activated = match Catalog::open(&store) {
+                    Ok(catalog) => {
+                        catalog
+                            .activate_with(&manifest.domain, &manifest.version, options)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                activated.map(drop).map_err(|e| {
+                    TuskError::new_err(format!(
+                        "version {} of domain {} is published but not current: {}",
+                        manifest.version,
+                        manifest.domain,
+                        crate::convert::error_chain(&e)
+                    ))
+                })
             })
-        })
-        .map_err(tusk_error)?;
+        })?;
         let out = PyDict::new(py);
         out.set_item("domain", &manifest.domain)?;
         out.set_item("version", &manifest.version)?;

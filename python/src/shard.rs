@@ -119,7 +119,7 @@ impl ShardBuilder {
             .take()
             .ok_or_else(|| PyValueError::new_err("this ShardBuilder is finished"))?;
         let built = py.detach(|| build.finish().map_err(tusk_error))?;
-        Ok(BuiltShard { built: Some(built) })
+        Ok(BuiltShard { built })
     }
 }
 
@@ -189,14 +189,12 @@ impl<'a> BinaryColumn<'a> {
 /// A built shard file, not yet uploaded; deleted when the object is.
 #[pyclass(module = "tusk._tusk", frozen)]
 pub(crate) struct BuiltShard {
-    built: Option<tusk_writer::BuiltShard>,
+    built: tusk_writer::BuiltShard,
 }
 
 impl BuiltShard {
     fn built(&self) -> &tusk_writer::BuiltShard {
-        self.built
-            .as_ref()
-            .expect("a BuiltShard always holds its shard")
+        &self.built
     }
 }
 

@@ -180,6 +180,9 @@ def scenario_faults(out, store, rows, attempts_dir):
     nulls = spark.createDataFrame([("a", "1"), (None, "2")], "key string, value string")
     errors["null_key"] = failure(lambda: tusk.spark.write(nulls, store, "pages", 4))
     errors["missing_column"] = failure(lambda: tusk.spark.write(df, store, "pages", 4, key="nope"))
+    # The "gated" domain's write policy (set by the test) wants a million records:
+    # the version is published, its activation refused.
+    errors["policy"] = failure(lambda: tusk.spark.write(df, store, "gated", 4))
     # on_duplicate="last" publishes despite the repeat.
     result["dedup"] = tusk.spark.write(
         dup, store, "pages", 4, on_duplicate="last", activate=False

@@ -275,6 +275,20 @@ fn a_task_that_fails_after_its_upload_and_a_late_upload_leave_a_correct_version_
     let store_url = store.to_str().expect("utf-8 path").to_string();
     let attempts = dir.path().join("attempts");
     std::fs::create_dir_all(&attempts).expect("attempts dir");
+    // A write policy the job's versions break.
+    std::fs::create_dir_all(&store).expect("store dir");
+    Tusk::default().ok(&[
+        "policy",
+        "set",
+        "--store",
+        &store_url,
+        "--domain",
+        "gated",
+        "--min-records",
+        "1000000",
+        "--reason",
+        "spark test",
+    ]);
     let out = dir.path().join("faults.json");
     let job = run_job(
         &site,
@@ -368,6 +382,15 @@ fn a_task_that_fails_after_its_upload_and_a_late_upload_leave_a_correct_version_
         "{errors}"
     );
     assert!(message("missing_column").contains("'nope'"), "{errors}");
+
+    // The write policy applies: the version is published, not made current.
+    let policy = message("policy");
+    assert!(
+        policy.contains("is published but not current") && policy.contains("min"),
+        "{errors}"
+    );
+    assert_eq!(listed_versions(&store_url, "gated").len(), 1);
+    assert!(!store.join("gated/CURRENT").exists());
 
     // Of all the jobs, only the two that succeeded are versions; the flaky one is
     // current (the on_duplicate="last" one was not activated).
