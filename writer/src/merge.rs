@@ -51,23 +51,39 @@ impl Ord for Head {
 }
 
 /// K-way merge of sorted sources into one stream ordered by key, then input order.
+/// A single source (a shard that never spilled) passes straight through.
 pub(crate) struct Merge {
     sources: Vec<Source>,
     heap: BinaryHeap<Head>,
+    single: bool,
 }
 
 impl Merge {
     pub(crate) fn new(mut sources: Vec<Source>) -> Result<Self> {
+        if sources.len() == 1 {
+            return Ok(Merge {
+                sources,
+                heap: BinaryHeap::new(),
+                single: true,
+            });
+        }
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (source, s) in sources.iter_mut().enumerate() {
             if let Some(rec) = s.next_record()? {
                 heap.push(Head { rec, source });
             }
         }
-        Ok(Merge { sources, heap })
+        Ok(Merge {
+            sources,
+            heap,
+            single: false,
+        })
     }
 
     pub(crate) fn next_record(&mut self) -> Result<Option<InputRecord>> {
+        if self.single {
+            return self.sources[0].next_record();
+        }
         let Some(Head { rec, source }) = self.heap.pop() else {
             return Ok(None);
         };
