@@ -20,6 +20,8 @@ use crate::runtime;
 #[pyclass(module = "tusk._tusk")]
 pub(crate) struct Publication {
     store: String,
+    /// The store, opened once at `begin` (for S3, one client for the whole publish).
+    catalog: Catalog,
     domain: String,
     version: String,
     pending: Option<PendingPublish>,
@@ -46,18 +48,13 @@ impl Publication {
         }
         let options = PublishOptions::with_lease(Duration::from_secs_f64(lease_seconds));
         let version = tusk_store::version_id::new_version_id(std::time::SystemTime::now());
+        let catalog = Catalog::open(store).map_err(tusk_error)?;
         let pending = py
-            .detach(|| {
-                runtime().block_on(async {
-                    let catalog = Catalog::open(store)?;
-                    catalog
-                        .begin_publish(domain, &version, actor, &options)
-                        .await
-                })
-            })
+            .detach(|| runtime().block_on(catalog.begin_publish(domain, &version, actor, &options)))
             .map_err(tusk_error)?;
         Ok(Publication {
             store: store.to_string(),
+            catalog,
             domain: domain.to_string(),
             version,
             pending: Some(pending),
@@ -117,7 +114,7 @@ impl Publication {
                 self.version
             ))
         })?;
-        let store = self.store.clone();
+        let catalog = &self.catalog;
         let activation = activate.then(|| {
             let actor = actor.unwrap_or_else(|| writer_actor(&writer));
             let reason = reason.unwrap_or_else(|| "published by tusk.spark".to_string());
@@ -129,14 +126,9 @@ impl Publication {
                 let Some(options) = &activation else {
                     return Ok(());
                 };
-                let activated = match Catalog::open(&store) {
-                    Ok(catalog) => {
-                        catalog
-                            .activate_with(&manifest.domain, &manifest.version, options)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
+                let activated = catalog
+                    .activate_with(&manifest.domain, &manifest.version, options)
+                    .await;
                 activated.map(drop).map_err(|e| {
                     TuskError::new_err(format!(
                         "version {} of domain {} is published but not current: {}",

@@ -23,10 +23,17 @@ pub(crate) struct ShardBuilder {
 
 impl ShardBuilder {
     fn build(&mut self) -> PyResult<&mut ShardBuild> {
-        self.build
-            .as_mut()
-            .ok_or_else(|| PyValueError::new_err("this ShardBuilder is finished"))
+        self.build.as_mut().ok_or_else(finished)
     }
+
+    fn build_ref(&self) -> PyResult<&ShardBuild> {
+        self.build.as_ref().ok_or_else(finished)
+    }
+}
+
+/// The error of a call on a builder after `finish`.
+fn finished() -> PyErr {
+    PyValueError::new_err("this ShardBuilder is finished")
 }
 
 #[pymethods]
@@ -61,14 +68,14 @@ impl ShardBuilder {
 
     /// The shard being built.
     #[getter]
-    fn index(&mut self) -> PyResult<u32> {
-        Ok(self.build()?.index())
+    fn index(&self) -> PyResult<u32> {
+        Ok(self.build_ref()?.index())
     }
 
     /// Records added so far.
     #[getter]
-    fn added(&mut self) -> PyResult<u64> {
-        Ok(self.build()?.added())
+    fn added(&self) -> PyResult<u64> {
+        Ok(self.build_ref()?.added())
     }
 
     /// Adds one record; `key` and `value` are `bytes` or `str` (UTF-8).
@@ -114,10 +121,7 @@ impl ShardBuilder {
     /// Sorts and merges what was added into the shard file; the builder cannot be
     /// used after.
     fn finish(&mut self, py: Python<'_>) -> PyResult<BuiltShard> {
-        let build = self
-            .build
-            .take()
-            .ok_or_else(|| PyValueError::new_err("this ShardBuilder is finished"))?;
+        let build = self.build.take().ok_or_else(finished)?;
         let built = py.detach(|| build.finish().map_err(tusk_error))?;
         Ok(BuiltShard { built })
     }

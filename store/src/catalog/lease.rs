@@ -62,7 +62,8 @@ pub struct PublishMarker {
     pub renewed_at: String,
     /// The lease in milliseconds: live this long after each renewal.
     pub lease_ms: u64,
-    /// Who publishes (the manifest's `actor` writer metadata, else the user).
+    /// Who publishes: the actor given to `Catalog::begin_publish` (for a
+    /// one-machine publish, the manifest's `actor` writer metadata), else the user.
     pub actor: String,
     /// Host name of the writer.
     pub host: String,
