@@ -147,6 +147,17 @@ class FlakyTask(tusk.spark._ShardTask):
             raise RuntimeError("injected failure of shard 1's first attempt, after its upload")
 
 
+class SkippingTask(tusk.spark._ShardTask):
+    """Returns no entry for an empty partition, as a Spark that skipped the task of
+    an empty partition would: the driver must build those shards itself."""
+
+    def __call__(self, batches):
+        batches = list(batches)
+        if sum(b.num_rows for b in batches) == 0:
+            return
+        yield from super().__call__(iter(batches))
+
+
 def scenario_faults(out, store, rows, attempts_dir):
     """A job with a task that fails once after its upload still publishes a
     correct version, and so does a late upload of a losing attempt; bad input
@@ -183,6 +194,14 @@ def scenario_faults(out, store, rows, attempts_dir):
     # The "gated" domain's write policy (set by the test) wants a million records:
     # the version is published, its activation refused.
     errors["policy"] = failure(lambda: tusk.spark.write(df, store, "gated", 4))
+    # Three records in eight shards: most shards are empty and still get a file,
+    # whether their tasks run (Spark 4.3 runs them) or not (then the driver builds
+    # them).
+    sparse = numbered(spark, 3)
+    result["sparse"] = tusk.spark.write(sparse, store, "sparse", 8)
+    tusk.spark._ShardTask = SkippingTask
+    result["sparse_skipped"] = tusk.spark.write(sparse, store, "sparse", 8, activate=False)
+    tusk.spark._ShardTask = SkippingTask.__mro__[1]
     # on_duplicate="last" publishes despite the repeat.
     result["dedup"] = tusk.spark.write(
         dup, store, "pages", 4, on_duplicate="last", activate=False

@@ -360,6 +360,50 @@ fn a_task_that_fails_after_its_upload_and_a_late_upload_leave_a_correct_version_
     ]);
     assert!(out.contains("\"failed\":0"), "{out}");
 
+    // Versions with empty shards: each has its file, and every shard verifies. In
+    // the second, the empty partitions returned nothing and the driver built them.
+    for (case, by_driver) in [("sparse", false), ("sparse_skipped", true)] {
+        let sparse = result[case]["version"].as_str().expect("sparse version");
+        assert_eq!(
+            (&result[case]["shards"], &result[case]["records"]),
+            (&Value::from(8), &Value::from(3)),
+            "{result}"
+        );
+        let m = manifest(&store, "sparse", sparse);
+        let present = objects(&store, "sparse", sparse);
+        let empty: Vec<&str> = m["shards"]
+            .as_array()
+            .expect("shards")
+            .iter()
+            .inspect(|s| {
+                let object = s["object"].as_str().expect("object");
+                assert!(present.contains(object), "{object} missing: {present:?}");
+            })
+            .filter(|s| s["records"] == 0)
+            .map(|s| s["object"].as_str().expect("object"))
+            .collect();
+        assert!(empty.len() >= 5, "{m}");
+        assert_eq!(
+            empty.iter().all(|o| o.ends_with("-driver.tsk")),
+            by_driver,
+            "{case}: {empty:?}"
+        );
+        let out = tusk.ok(&[
+            "verify",
+            "--store",
+            &store_url,
+            "--domain",
+            "sparse",
+            "--version",
+            sparse,
+            "--json",
+        ]);
+        assert!(
+            out.contains("\"failed\":0") && out.contains("\"shards\":8"),
+            "{out}"
+        );
+    }
+
     // Bad input fails with the place named, before or during the job.
     let errors = &result["errors"];
     let message = |case: &str| {
