@@ -33,7 +33,7 @@ mod verify;
 mod writer;
 
 pub use error::{FormatError, Result};
-pub use reader::{Iter, Shard, ShardInfo};
+pub use reader::{Iter, PREFETCH_RECORD_BYTES, Probe, Shard, ShardInfo};
 pub use writer::{BuildOptions, ShardBuilder, ShardSummary};
 
 /// Largest key length the format accepts (64 KiB).

@@ -1,6 +1,6 @@
 //! Reading a shard: constant-time open, point lookups, scans, full verification.
 
-use crate::index::IndexView;
+use crate::index::{IndexView, prefetch};
 use crate::layout::{DATA_START, Footer, Sections, decode_header, index_hash};
 use crate::{FormatError, Result, record, verify};
 
@@ -25,6 +25,30 @@ pub struct ShardInfo {
     pub data_bytes: u64,
     /// Bytes of the hash index.
     pub index_bytes: u64,
+}
+
+/// Bytes of a record [`Shard::prefetch_records`] asks for: four cache lines,
+/// which hold a record of a 24-byte key and a 150-byte value with its CRC (the
+/// lookup reads the CRC at the record's end before anything else of it is
+/// used). Larger records are read on from there by the CPU's own prefetcher.
+pub const PREFETCH_RECORD_BYTES: usize = 256;
+
+/// A key's index hash, computed once for [`Shard::prefetch_bucket`],
+/// [`Shard::prefetch_records`] and [`Shard::get_probed`]. It depends on the
+/// key only, so one probe serves every shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    hash: u64,
+}
+
+impl Probe {
+    /// The probe of `key`.
+    #[inline]
+    pub fn new(key: &[u8]) -> Probe {
+        Probe {
+            hash: index_hash(key),
+        }
+    }
 }
 
 /// An open shard over any byte container (`Vec<u8>`, `memmap2::Mmap`, ...).
@@ -79,13 +103,50 @@ impl<B: AsRef<[u8]>> Shard<B> {
     /// touched are corrupt. Never returns another key's value.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        self.get_probed(key, Probe::new(key))
+    }
+
+    /// [`Shard::get`] with `key`'s [`Probe`] computed already (by
+    /// [`Probe::new`] on this very key; another key's probe finds nothing, or
+    /// an error, never a wrong value).
+    #[inline]
+    pub fn get_probed(&self, key: &[u8], probe: Probe) -> Result<Option<&[u8]>> {
         let file = self.bytes.as_ref();
-        let index = IndexView {
+        self.index(file)
+            .probe(probe.hash, |offset| self.candidate(file, offset, key))
+    }
+
+    /// Hints the CPU to fetch the index bucket a lookup of `probe` reads first.
+    /// Returns at once: issue it for many keys, then look them up, so their
+    /// memory accesses overlap instead of waiting one after another.
+    #[inline]
+    pub fn prefetch_bucket(&self, probe: Probe) {
+        self.index(self.bytes.as_ref()).prefetch_bucket(probe.hash);
+    }
+
+    /// Reads `probe`'s home bucket (after [`Shard::prefetch_bucket`] it is
+    /// in cache) and hints the CPU to fetch the first [`PREFETCH_RECORD_BYTES`]
+    /// of each record it may point at. Returns at once.
+    #[inline]
+    pub fn prefetch_records(&self, probe: Probe) {
+        let file = self.bytes.as_ref();
+        self.index(file).candidates(probe.hash, |offset| {
+            let Some(record) = file.get(offset as usize..self.data_end) else {
+                return;
+            };
+            let record = &record[..record.len().min(PREFETCH_RECORD_BYTES)];
+            for line in record.chunks(64) {
+                prefetch(line);
+            }
+        });
+    }
+
+    fn index<'a>(&self, file: &'a [u8]) -> IndexView<'a> {
+        IndexView {
             file,
             offset: self.index_off,
             nbuckets: self.footer.index_buckets,
-        };
-        index.probe(index_hash(key), |offset| self.candidate(file, offset, key))
+        }
     }
 
     /// Checks the record a tag-matching slot points at; `Some(value)` if it is `key`'s.

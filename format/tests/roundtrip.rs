@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use tusk_format::{BuildOptions, MAX_KEY_LEN, Shard, ShardBuilder};
+use tusk_format::{BuildOptions, MAX_KEY_LEN, Probe, Shard, ShardBuilder};
 
 /// Checks every property a shard built from `map` must have.
 fn check_shard(map: &BTreeMap<Vec<u8>, Vec<u8>>, block_size: usize, absent: &[Vec<u8>]) {
@@ -32,6 +32,22 @@ fn check_shard(map: &BTreeMap<Vec<u8>, Vec<u8>>, block_size: usize, absent: &[Ve
         if !map.contains_key(k) {
             assert_eq!(shard.get(k).expect("get absent"), None, "absent key {k:?}");
         }
+    }
+    // The batched path (probe, prefetch bucket, prefetch records, look up)
+    // answers exactly what `get` answers, for present and absent keys.
+    let keys: Vec<&Vec<u8>> = records.iter().map(|(k, _)| k).chain(absent).collect();
+    let probes: Vec<Probe> = keys.iter().map(|k| Probe::new(k)).collect();
+    for &p in &probes {
+        shard.prefetch_bucket(p);
+    }
+    for &p in &probes {
+        shard.prefetch_records(p);
+    }
+    for (k, &p) in keys.iter().zip(&probes) {
+        assert_eq!(
+            shard.get_probed(k, p).expect("get_probed"),
+            shard.get(k).expect("get")
+        );
     }
     let scanned: Vec<(Vec<u8>, Vec<u8>)> = shard
         .iter()
