@@ -3,6 +3,7 @@
 //! (`text.rs` converts). Facts read at scrape time (domain state, version age,
 //! process) are in `scrape.rs`.
 
+mod latency;
 mod scrape;
 mod text;
 
@@ -15,6 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+pub use latency::Latency;
 
 pub use scrape::{DomainFacts, ProcessFacts};
 
@@ -97,13 +100,14 @@ pub enum Format {
 }
 
 type HistogramCtor = fn() -> Histogram;
+type LatencyCtor = fn() -> Latency;
 
 /// The server's metrics and their registry.
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
     handled: Family<HandledLabels, Counter>,
-    handling_seconds: Family<MethodLabels, Histogram, HistogramCtor>,
+    handling_seconds: Family<MethodLabels, Latency, LatencyCtor>,
     current_version: Family<VersionLabels, Gauge>,
     swaps: Family<DomainLabels, Counter>,
     load_failures: Family<DomainLabels, Counter>,
@@ -114,7 +118,7 @@ pub struct Metrics {
     scrubbed_bytes: Family<DomainLabels, Counter>,
     forwarded_keys: Family<DomainLabels, Counter>,
     requests: Family<RequestLabels, Counter>,
-    request_seconds: Family<DomainMethodLabels, Histogram, HistogramCtor>,
+    request_seconds: Family<DomainMethodLabels, Latency, LatencyCtor>,
     scrubbed_shards: Family<DomainLabels, Counter>,
     download_bytes: Family<DomainLabels, Counter>,
     download_seconds: Family<DomainLabels, Histogram, HistogramCtor>,
@@ -129,7 +133,7 @@ pub struct RpcHandles {
     service: &'static str,
     method: &'static str,
     ok: Counter,
-    seconds: Histogram,
+    seconds: Latency,
 }
 
 /// Pre-created per-domain counters for the read path (no label lookup per request).
@@ -150,7 +154,7 @@ pub struct DomainRpc {
     domain: String,
     method: &'static str,
     ok: Counter,
-    seconds: Histogram,
+    seconds: Latency,
 }
 
 /// Request latency buckets: 10 µs to 10 s in 1-2.5-5 steps (×2 to ×2.5 apart), so
@@ -160,8 +164,10 @@ pub const LATENCY_BUCKETS: [f64; 19] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-fn handling_histogram() -> Histogram {
-    Histogram::new(LATENCY_BUCKETS)
+/// A request latency histogram: lock-free, so requests never wait on each other
+/// to record (see [`Latency`]).
+fn handling_histogram() -> Latency {
+    Latency::new(&LATENCY_BUCKETS)
 }
 
 fn download_histogram() -> Histogram {
@@ -174,10 +180,9 @@ impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::default();
         let handled = Family::<HandledLabels, Counter>::default();
-        let handling_seconds =
-            Family::<MethodLabels, Histogram, HistogramCtor>::new_with_constructor(
-                handling_histogram as HistogramCtor,
-            );
+        let handling_seconds = Family::<MethodLabels, Latency, LatencyCtor>::new_with_constructor(
+            handling_histogram as LatencyCtor,
+        );
         let current_version = Family::<VersionLabels, Gauge>::default();
         let swaps = Family::<DomainLabels, Counter>::default();
         let load_failures = Family::<DomainLabels, Counter>::default();
@@ -189,8 +194,8 @@ impl Metrics {
         let forwarded_keys = Family::<DomainLabels, Counter>::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let request_seconds =
-            Family::<DomainMethodLabels, Histogram, HistogramCtor>::new_with_constructor(
-                handling_histogram as HistogramCtor,
+            Family::<DomainMethodLabels, Latency, LatencyCtor>::new_with_constructor(
+                handling_histogram as LatencyCtor,
             );
         let scrubbed_shards = Family::<DomainLabels, Counter>::default();
         let download_bytes = Family::<DomainLabels, Counter>::default();
@@ -343,7 +348,7 @@ impl Metrics {
                 })
                 .inc();
         }
-        rpc.seconds.observe(elapsed.as_secs_f64());
+        rpc.seconds.observe(elapsed);
     }
 
     /// Records a shard of `domain` the scrubber re-read to the end.
@@ -414,7 +419,7 @@ impl Metrics {
                 })
                 .inc();
         }
-        rpc.seconds.observe(elapsed.as_secs_f64());
+        rpc.seconds.observe(elapsed);
     }
 
     /// The hit/miss counters of `domain`.
