@@ -191,7 +191,7 @@ impl Client {
         let describe_key = || format!("key {:?}", String::from_utf8_lossy(key));
         match answer {
             Ok((_, reply)) => Ok(Got {
-                value: reply.found.then(|| Bytes::from(reply.value)),
+                value: reply.found.then_some(reply.value),
                 version: reply.version,
             }),
             Err(failure) => Err(failure_error(

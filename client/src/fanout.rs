@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::time::Instant;
@@ -234,7 +233,7 @@ impl Round<'_> {
                                 if done[k] {
                                     continue;
                                 }
-                                let value = entry.found.then(|| Bytes::from(entry.value));
+                                let value = entry.found.then_some(entry.value);
                                 slots[k] = Some((reply.version.clone(), value));
                                 done[k] = true;
                                 answered += 1;

@@ -65,7 +65,9 @@ impl Fake {
         }
         Ok(Entry {
             found: true,
-            value: format!("{version}:{}", String::from_utf8_lossy(key)).into_bytes(),
+            value: format!("{version}:{}", String::from_utf8_lossy(key))
+                .into_bytes()
+                .into(),
         })
     }
 }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use tusk_format::Probe;
 use tusk_format::partition::shard_for;
 use tusk_store::Manifest;
 
@@ -132,23 +134,76 @@ impl LoadedVersion {
         self.shards.get(index as usize).and_then(Option::as_ref)
     }
 
-    /// Looks up `key`: `Ok(None)` when absent. Allocates nothing.
-    pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>, ReadError> {
+    /// Looks up `key`: `Ok(None)` when absent. The value shares the shard's map
+    /// (no copy, no allocation).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>, ReadError> {
         let index = shard_for(key, self.manifest.shard_count);
-        let Some(Some(shard)) = self.shards.get(index as usize) else {
-            return Err(ReadError::ShardNotHeld {
-                domain: self.manifest.domain.clone(),
-                version: self.manifest.version.clone(),
-                shard: index,
-            });
-        };
-        shard.shard().get(key).map_err(|source| ReadError::Corrupt {
+        let shard = self.held(index)?;
+        self.read(shard, key, Probe::new(key))
+    }
+
+    /// Looks up every key of `keys`, answering `each(i, result)` in order. The
+    /// memory accesses of the keys overlap: first every key's index bucket is
+    /// requested from memory, then (with the buckets arrived) the records they
+    /// point at, and only then is each key looked up, so the batch waits for
+    /// memory about once instead of once or twice per key. Keys of shards this
+    /// node does not hold answer [`ReadError::ShardNotHeld`].
+    pub fn get_many<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        mut each: impl FnMut(usize, Result<Option<Bytes>, ReadError>),
+    ) {
+        let plan: Vec<(u32, Probe)> = keys
+            .iter()
+            .map(|k| {
+                let k = k.as_ref();
+                (shard_for(k, self.manifest.shard_count), Probe::new(k))
+            })
+            .collect();
+        for &(index, probe) in &plan {
+            if let Some(shard) = self.shard(index) {
+                shard.shard().prefetch_bucket(probe);
+            }
+        }
+        for &(index, probe) in &plan {
+            if let Some(shard) = self.shard(index) {
+                shard.shard().prefetch_records(probe);
+            }
+        }
+        for (i, (key, &(index, probe))) in keys.iter().zip(&plan).enumerate() {
+            let result = self
+                .held(index)
+                .and_then(|shard| self.read(shard, key.as_ref(), probe));
+            each(i, result);
+        }
+    }
+
+    /// Shard `index`, or why it cannot answer.
+    fn held(&self, index: u32) -> Result<&Arc<LocalShard>, ReadError> {
+        self.shard(index).ok_or_else(|| ReadError::ShardNotHeld {
             domain: self.manifest.domain.clone(),
             version: self.manifest.version.clone(),
             shard: index,
-            object: shard.entry().object.clone(),
-            source,
         })
+    }
+
+    /// Looks `key` (whose probe is `probe`) up in `shard`.
+    fn read(
+        &self,
+        shard: &LocalShard,
+        key: &[u8],
+        probe: Probe,
+    ) -> Result<Option<Bytes>, ReadError> {
+        match shard.shard().get_probed(key, probe) {
+            Ok(value) => Ok(value.map(|v| shard.share(v))),
+            Err(source) => Err(ReadError::Corrupt {
+                domain: self.manifest.domain.clone(),
+                version: self.manifest.version.clone(),
+                shard: shard.entry().index,
+                object: shard.entry().object.clone(),
+                source,
+            }),
+        }
     }
 }
 
@@ -314,6 +369,82 @@ mod tests {
         assert_eq!(missing, [5]);
         let (open, missing) = split_present(&[1, 2], 6, |i| on_disk.contains(&i));
         assert_eq!((open.len(), missing.len()), (3, 0));
+    }
+
+    /// Version `v1` of 2 shards, keys `key-000`..`key-039` valued `val-NNN`;
+    /// only shard 0 held.
+    fn half_held(dir: &std::path::Path) -> LoadedVersion {
+        let mut parts: [Vec<String>; 2] = Default::default();
+        for i in 0..40 {
+            let k = format!("key-{i:03}");
+            parts[shard_for(k.as_bytes(), 2) as usize].push(k);
+        }
+        let path = dir.join("shard-00000.tsk");
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+        let mut builder =
+            tusk_format::ShardBuilder::new(file, tusk_format::BuildOptions::default())
+                .expect("builder");
+        parts[0].sort();
+        for k in &parts[0] {
+            builder
+                .add(k.as_bytes(), k.replace("key", "val").as_bytes())
+                .expect("add");
+        }
+        let (writer, summary) = builder.finish().expect("finish");
+        drop(writer.into_inner().expect("flush"));
+        let bytes = std::fs::read(&path).expect("read");
+        let entry = tusk_store::ShardEntry {
+            index: 0,
+            object: "shard-00000.tsk".into(),
+            bytes: bytes.len() as u64,
+            records: summary.records,
+            crc32: crc32fast::hash(&bytes),
+        };
+        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let mut manifest = Manifest::new("d", "v1", "2026-01-01T00:00:00Z", Vec::new());
+        manifest.shard_count = 2;
+        LoadedVersion {
+            manifest,
+            shards: vec![Some(Arc::new(shard)), None],
+            missing: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn get_many_answers_every_key_in_order_as_get_does() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let v = half_held(tmp.path());
+        let keys: Vec<Vec<u8>> = (0..45)
+            .map(|i| format!("key-{i:03}").into_bytes())
+            .collect();
+        let mut answered = Vec::new();
+        v.get_many(&keys, |i, got| answered.push((i, got)));
+        assert_eq!(answered.len(), keys.len());
+        let (mut hits, mut absent, mut not_held) = (0, 0, 0);
+        for ((i, got), key) in answered.into_iter().zip(&keys) {
+            let single = v.get(key);
+            match (got, single) {
+                (Ok(Some(a)), Ok(Some(b))) => {
+                    assert_eq!(a, b);
+                    assert_eq!(a, format!("val-{i:03}").as_bytes());
+                    hits += 1;
+                }
+                (Ok(None), Ok(None)) => absent += 1,
+                (
+                    Err(ReadError::ShardNotHeld { shard: a, .. }),
+                    Err(ReadError::ShardNotHeld { shard: b, .. }),
+                ) => {
+                    assert_eq!((a, b), (1, 1));
+                    not_held += 1;
+                }
+                (a, b) => panic!("key {i}: get_many {a:?}, get {b:?}"),
+            }
+        }
+        // Both shards got keys, and the 5 keys never written answer "absent" or
+        // "not held" by their shard.
+        assert!(hits > 0 && not_held > 0, "{hits} hits, {not_held} not held");
+        assert_eq!(hits + absent + not_held, 45);
+        assert!(hits <= 40 && absent <= 5);
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use memmap2::{Advice, Mmap};
 use tusk_format::Shard;
 use tusk_store::ShardEntry;
@@ -45,7 +46,9 @@ pub struct LocalShard {
     entry: ShardEntry,
     path: PathBuf,
     file: File,
-    shard: Shard<Mmap>,
+    /// The map, shared as [`Bytes`] so a read hands out slices of it (values
+    /// answered without a copy) that keep it mapped until they are dropped.
+    shard: Shard<Bytes>,
     /// True once its bytes were checked in this process: by the download that
     /// wrote it, or by a scrub pass. False for a file reopened from disk.
     checked: AtomicBool,
@@ -140,6 +143,7 @@ impl LocalShard {
             shard.verify().map_err(format_error)?;
         }
         warm_index(&shard);
+        let shard = Shard::open(Bytes::from_owner(shard.into_inner())).map_err(format_error)?;
         let records = shard.len();
         if records != entry.records {
             return Err(LoadError::ShardRecords {
@@ -170,8 +174,18 @@ impl LocalShard {
     }
 
     /// The open shard, for lookups.
-    pub fn shard(&self) -> &Shard<Mmap> {
+    pub fn shard(&self) -> &Shard<Bytes> {
         &self.shard
+    }
+
+    /// `value`, a slice a lookup in [`LocalShard::shard`] returned, as [`Bytes`]
+    /// sharing the map: no copy, and the map stays alive while it is held.
+    pub fn share(&self, value: &[u8]) -> Bytes {
+        if value.is_empty() {
+            // An empty value may be any empty slice; it needs no map.
+            return Bytes::new();
+        }
+        self.shard.inner().slice_ref(value)
     }
 
     /// The manifest entry it was checked against.
@@ -313,6 +327,22 @@ mod tests {
             crc32: crc32fast::hash(&bytes),
         };
         (path, entry)
+    }
+
+    #[test]
+    fn a_shared_value_keeps_its_map_alive_after_the_shard_is_gone() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (path, entry) = build(tmp.path(), &[(b"a", b""), (b"b", b"value of b")]);
+        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let found = shard.shard().get(b"b").expect("get").expect("present");
+        let value = shard.share(found);
+        // The same bytes, not a copy: the slice points into the map.
+        assert_eq!(value.as_ptr(), found.as_ptr());
+        let empty = shard.share(shard.shard().get(b"a").expect("get").expect("present"));
+        assert!(empty.is_empty());
+        drop(shard);
+        std::fs::remove_file(&path).expect("unlink");
+        assert_eq!(&value[..], b"value of b");
     }
 
     #[test]

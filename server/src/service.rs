@@ -2,9 +2,14 @@
 //!
 //! Each request loads its domain's held versions once and answers every key from
 //! that one version (never a mix across a swap). Keys of shards this node does not
-//! hold are forwarded to nodes that do (`forward.rs`), pinned to the same version. Nothing is allocated per key
-//! beyond the returned value. A read that hits a damaged record fails `INTERNAL`
-//! and flags its shard, which wakes the scrubber for it.
+//! hold are forwarded to nodes that do (`forward.rs`), pinned to the same version.
+//! Values are slices of the memory-mapped shards ([`bytes::Bytes`]): nothing is
+//! copied or allocated per key on the way to the encoder, and a MultiGet overlaps
+//! its keys' memory accesses ([`LoadedVersion::get_many`]). A read that hits a
+//! damaged record fails `INTERNAL` and flags its shard, which wakes the scrubber
+//! for it.
+//!
+//! [`LoadedVersion::get_many`]: crate::loaded::LoadedVersion::get_many
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -152,7 +157,7 @@ impl TuskService {
         count(domain, value.is_some(), 1);
         Ok(GetResponse {
             found: value.is_some(),
-            value: value.map(<[u8]>::to_vec).unwrap_or_default(),
+            value: value.unwrap_or_default(),
             version: version.version().to_string(),
         })
     }
@@ -200,24 +205,27 @@ impl TuskService {
         let mut entries = Vec::with_capacity(req.keys.len());
         let mut missing = Vec::new();
         let mut hits = 0u64;
-        for (i, key) in req.keys.iter().enumerate() {
-            match version.get(key) {
-                Ok(value) => {
-                    hits += u64::from(value.is_some());
-                    entries.push(Entry {
-                        found: value.is_some(),
-                        value: value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    });
-                }
-                Err(ReadError::ShardNotHeld { shard, .. }) if allow_missing => {
-                    missing.push((i, shard));
-                    entries.push(Entry::default());
-                }
-                Err(e) => {
-                    flag_damage(domain, &e);
-                    return Err(e);
-                }
+        let mut failed = None;
+        version.get_many(&req.keys, |i, result| match result {
+            Ok(value) => {
+                hits += u64::from(value.is_some());
+                entries.push(Entry {
+                    found: value.is_some(),
+                    value: value.unwrap_or_default(),
+                });
             }
+            Err(ReadError::ShardNotHeld { shard, .. }) if allow_missing => {
+                missing.push((i, shard));
+                entries.push(Entry::default());
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+                entries.push(Entry::default());
+            }
+        });
+        if let Some(e) = failed {
+            flag_damage(domain, &e);
+            return Err(e);
         }
         let local = (entries.len() - missing.len()) as u64;
         domain.keys().hits.inc_by(hits);

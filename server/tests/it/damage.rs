@@ -73,7 +73,7 @@ async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed(
         client
             .get("pages", b"key-00013", None)
             .await
-            .is_ok_and(|r| r.value == b"v1:key-00013")
+            .is_ok_and(|r| r.value[..] == b"v1:key-00013"[..])
     })
     .await;
     let d = client.status().await.expect("status").domains.remove(0);
@@ -126,7 +126,7 @@ async fn a_scrub_round_finds_damage_no_read_touched() {
     })
     .await;
     let got = client.get("pages", b"key-00021", None).await.expect("get");
-    assert_eq!(got.value, b"v1:key-00021");
+    assert_eq!(got.value, &b"v1:key-00021"[..]);
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
     assert!(
         counter(&metrics, "tusk_scrubbed_bytes_total") > 0,

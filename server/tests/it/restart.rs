@@ -26,7 +26,7 @@ async fn a_restart_reuses_local_files_without_downloading() {
             .await
             .expect("get")
             .value,
-        b"v1:key-00079"
+        &b"v1:key-00079"[..]
     );
     let d = client.status().await.expect("status").domains.remove(0);
     assert!(d.note.contains("local disk"), "{}", d.note);
@@ -104,7 +104,7 @@ async fn a_store_root_deleted_under_a_running_node_is_reported_and_counted() {
         .get("pages", b"key-00003", None)
         .await
         .expect("serving");
-    assert_eq!(got.value, b"v1:key-00003");
+    assert_eq!(got.value, &b"v1:key-00003"[..]);
     let metrics = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;
     let errors: u64 = metrics
         .lines()

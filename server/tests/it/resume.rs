@@ -100,7 +100,7 @@ async fn an_interrupted_download_keeps_serving_and_resumes_with_the_missing_byte
     );
     let got = client.get("pages", b"key-00001", None).await.expect("get");
     assert_eq!(
-        (got.version.as_str(), got.value.as_slice()),
+        (got.version.as_str(), got.value.as_ref()),
         ("v1", &b"v1:key-00001"[..])
     );
     assert!(
@@ -127,7 +127,7 @@ async fn an_interrupted_download_keeps_serving_and_resumes_with_the_missing_byte
         .get("pages", b"key-03999", None)
         .await
         .expect("get v2");
-    assert_eq!(got.value, b"v2:key-03999");
+    assert_eq!(got.value, &b"v2:key-03999"[..]);
     server.shutdown().await;
 }
 

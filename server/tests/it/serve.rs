@@ -14,7 +14,7 @@ async fn get_and_multi_get_answer_hits_and_misses_from_one_version() {
 
     let hit = client.get("pages", b"key-00042", None).await.expect("get");
     assert!(hit.found);
-    assert_eq!(hit.value, b"v1:key-00042");
+    assert_eq!(hit.value, &b"v1:key-00042"[..]);
     assert_eq!(hit.version, "v1");
 
     let miss = client
@@ -29,7 +29,7 @@ async fn get_and_multi_get_answer_hits_and_misses_from_one_version() {
         .get("pages", b"key-00007", Some("v1"))
         .await
         .expect("explicit version");
-    assert_eq!(explicit.value, b"v1:key-00007");
+    assert_eq!(explicit.value, &b"v1:key-00007"[..]);
 
     let keys: Vec<Vec<u8>> = vec![
         b"key-00299".to_vec(),
@@ -42,9 +42,9 @@ async fn get_and_multi_get_answer_hits_and_misses_from_one_version() {
         .expect("multi_get");
     assert_eq!(multi.version, "v1");
     assert_eq!(multi.entries.len(), 3);
-    assert!(multi.entries[0].found && multi.entries[0].value == b"v1:key-00299");
+    assert!(multi.entries[0].found && multi.entries[0].value[..] == b"v1:key-00299"[..]);
     assert!(!multi.entries[1].found && multi.entries[1].value.is_empty());
-    assert!(multi.entries[2].found && multi.entries[2].value == b"v1:key-00000");
+    assert!(multi.entries[2].found && multi.entries[2].value[..] == b"v1:key-00000"[..]);
 
     let empty = client
         .multi_get("pages", Vec::new(), None)
@@ -203,7 +203,7 @@ async fn health_turns_serving_once_a_version_is_loaded() {
             .await
             .expect("get")
             .value,
-        b"v1:key-00003"
+        &b"v1:key-00003"[..]
     );
     server.shutdown().await;
 }

@@ -25,7 +25,7 @@ async fn new_versions_swap_in_old_ones_are_kept_then_dropped() {
         .await
         .expect("get v2");
     assert_eq!(
-        (got.found, got.value.as_slice()),
+        (got.found, got.value.as_ref()),
         (true, &b"v2:key-00110"[..])
     );
     // The previous version stays addressable during a rollout.
@@ -34,7 +34,7 @@ async fn new_versions_swap_in_old_ones_are_kept_then_dropped() {
         .await
         .expect("get v1 explicitly");
     assert_eq!(
-        (old.value.as_slice(), old.version.as_str()),
+        (old.value.as_ref(), old.version.as_str()),
         (&b"v1:key-00050"[..], "v1")
     );
     let status = client.status().await.expect("status");
@@ -121,7 +121,7 @@ async fn a_version_corrupted_in_the_store_is_refused_and_the_old_one_keeps_servi
         .await
         .expect("still serving");
     assert_eq!(
-        (got.value.as_slice(), got.version.as_str()),
+        (got.value.as_ref(), got.version.as_str()),
         (&b"v1:key-00005"[..], "v1")
     );
     let body = http_get(server.metrics_addr().expect("metrics"), "/metrics").await;

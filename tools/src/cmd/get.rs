@@ -117,7 +117,7 @@ async fn fetch(
             .get(domain, &keys[0], version)
             .await
             .with_context(|| format!("get from {server} domain {domain}"))?;
-        let value = reply.found.then_some(reply.value);
+        let value = reply.found.then(|| reply.value.into());
         return Ok((vec![value], reply.version));
     }
     let reply = client
@@ -127,7 +127,7 @@ async fn fetch(
     let values = reply
         .entries
         .into_iter()
-        .map(|e| e.found.then_some(e.value))
+        .map(|e| e.found.then(|| e.value.into()))
         .collect();
     Ok((values, reply.version))
 }
