@@ -14,9 +14,12 @@
 //! MultiGet of 100 against a Get), `swap` (p99 per second while a new version
 //! is published and swapped in), `forward` (direct against forwarded Gets in a
 //! 2-node fleet), `hedge` (routing client across a 1 s SIGSTOP of one of three
-//! `tusk serve` processes, without and with `hedge(5ms)`).
+//! `tusk serve` processes, without and with `hedge(5ms)`), `cpu_get` and
+//! `cpu_multi_get` (the server threads' CPU time per Get and per MultiGet(100)
+//! against a fixed-answer `tusk.v1.Tusk`, each on a runtime of its own).
 
 mod args;
+pub mod cpu;
 mod error;
 pub mod floor;
 pub mod forward;
@@ -81,6 +84,8 @@ pub fn run(
             "swap" => runtime.block_on(swap::run(d, parent))?,
             "forward" => runtime.block_on(forward::run(d, parent))?,
             "hedge" => hedge::run(d, parent, runtime.handle())?,
+            "cpu_get" => cpu::run(cpu::Kind::Get, d, parent, runtime)?,
+            "cpu_multi_get" => cpu::run(cpu::Kind::MultiGet, d, parent, runtime)?,
             other => {
                 return Err(FleetError::Args(format!("unknown scenario {other:?}")));
             }

@@ -14,8 +14,10 @@ Closed-loop gRPC load from this process against tusk nodes, each scenario beside
 reference in the same run, with the ratio and the verdict against the target.
 
   --duration  measured time of each load run, e.g. 5s or 1500ms (default 5s);
-              swap runs twice this, hedge runs twice (without and with hedging)
-  --only      scenarios among floor, multi_get, swap, forward, hedge (default all)
+              swap runs twice this, hedge runs twice (without and with hedging),
+              cpu_* run 3 rounds of tusk and the reference
+  --only      scenarios among floor, multi_get, swap, forward, hedge, cpu_get,
+              cpu_multi_get (default all)
   --json      print one JSON object instead of the table
 
 The hedge scenario starts real `tusk serve` processes: build the binary first
@@ -23,7 +25,15 @@ The hedge scenario starts real `tusk serve` processes: build the binary first
 ";
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 5] = ["floor", "multi_get", "swap", "forward", "hedge"];
+pub const SCENARIOS: [&str; 7] = [
+    "floor",
+    "multi_get",
+    "swap",
+    "forward",
+    "hedge",
+    "cpu_get",
+    "cpu_multi_get",
+];
 
 /// What the fleet bench runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -61,24 +61,26 @@ impl Tusk for Floor {
     }
 }
 
-/// A running floor server on 127.0.0.1.
-struct FloorServer {
-    addr: SocketAddr,
+/// A running reference server on 127.0.0.1.
+pub(super) struct FloorServer {
+    /// Its gRPC address.
+    pub(super) addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
 impl FloorServer {
-    /// Serves [`Floor`] with tusk-server's settings: the same message limits
-    /// both ways and TCP_NODELAY on accepted sockets.
-    async fn start() -> FleetResult<FloorServer> {
+    /// Serves `service` (a reference `tusk.v1.Tusk`) on the current runtime with
+    /// tusk-server's settings: the same message limits both ways and TCP_NODELAY
+    /// on accepted sockets.
+    pub(super) async fn start<T: Tusk>(service: T) -> FleetResult<FloorServer> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| FleetError::setup("floor", format!("binding 127.0.0.1:0: {e}")))?;
         let addr = listener
             .local_addr()
             .map_err(|e| FleetError::setup("floor", format!("reading the bound address: {e}")))?;
-        let service = TuskServer::new(Floor)
+        let service = TuskServer::new(service)
             .max_decoding_message_size(DEFAULT_MAX_MESSAGE_BYTES)
             .max_encoding_message_size(DEFAULT_MAX_MESSAGE_BYTES);
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -94,7 +96,8 @@ impl FloorServer {
         Ok(FloorServer { addr, stop, task })
     }
 
-    async fn stop(self) {
+    /// Stops serving and waits for the server task.
+    pub(super) async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
     }
@@ -130,7 +133,7 @@ pub async fn run(duration: Duration, parent: &Path) -> FleetResult<ScenarioRepor
     .await;
     server.shutdown().await;
 
-    let floor = FloorServer::start().await?;
+    let floor = FloorServer::start(Floor).await?;
     let nodes = node::connections("floor", floor.addr).await?;
     let bare = closed_loop(node::load(duration), floor_get(nodes, KeySet::All(KEYS))).await;
     floor.stop().await;

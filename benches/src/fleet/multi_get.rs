@@ -20,10 +20,14 @@ pub const BATCH: u64 = 100;
 /// A key in a MultiGet may cost at most this share of a Get.
 pub const TARGET: f64 = 1.0 / 20.0;
 
-/// A MultiGet load: request `i` of task `t` asks for the keys the Get load would
-/// ask in its requests `100 i .. 100 i + 99`; every key must be found.
-fn tusk_multi_get(nodes: Vec<Node>) -> impl Fn(usize, u64) -> Request + Send + Sync + 'static {
-    let keys = KeySet::All(KEYS);
+/// A MultiGet load over a version of `keys` records: request `i` of task `t`
+/// asks for the keys the Get load would ask in its requests `100 i .. 100 i + 99`;
+/// every key must be found with a value of the bench's size.
+pub fn tusk_multi_get(
+    nodes: Vec<Node>,
+    keys: usize,
+) -> impl Fn(usize, u64) -> Request + Send + Sync + 'static {
+    let keys = KeySet::All(keys);
     move |task: usize, i: u64| -> Request {
         let node = nodes[task % nodes.len()].clone();
         let batch: Vec<Vec<u8>> = (0..BATCH)
@@ -61,7 +65,7 @@ pub async fn run(duration: Duration, parent: &Path) -> FleetResult<ScenarioRepor
         node::tusk_get(nodes.clone(), KeySet::All(KEYS)),
     )
     .await;
-    let multi = closed_loop(node::load(duration), tusk_multi_get(nodes)).await;
+    let multi = closed_loop(node::load(duration), tusk_multi_get(nodes, KEYS)).await;
     server.shutdown().await;
 
     let keys_per_sec = multi.rps() * BATCH as f64;

@@ -136,8 +136,15 @@ pub async fn wait_version(scenario: &'static str, node: &Node, version: &str) ->
     }
 }
 
-/// A temp dir with a local store holding version `v1` (active), and the store.
+/// A temp dir with a local store holding version `v1` (active, [`KEYS`]
+/// records), and the store.
 pub async fn store_with_v1(parent: &Path) -> FleetResult<(TempDir, Catalog)> {
+    store_with_keys(parent, KEYS).await
+}
+
+/// A temp dir with a local store holding version `v1` (active, `keys` records),
+/// and the store.
+pub async fn store_with_keys(parent: &Path, keys: usize) -> FleetResult<(TempDir, Catalog)> {
     let dir = tempfile::Builder::new()
         .prefix("tusk-fleetbench-")
         .tempdir_in(parent)
@@ -149,7 +156,7 @@ pub async fn store_with_v1(parent: &Path) -> FleetResult<(TempDir, Catalog)> {
     let catalog = version::open_store(&dir.path().join("store"))?;
     let build = dir.path().join("build-v1");
     mkdir(&build)?;
-    let manifest = version::build(&build, "v1", KEYS, SHARDS, 1)?;
+    let manifest = version::build(&build, "v1", keys, SHARDS, 1)?;
     version::publish_and_activate(&catalog, &manifest, &build).await?;
     Ok((dir, catalog))
 }
