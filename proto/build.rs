@@ -18,9 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // tonic-prost-build (with a custom config) nor prost-build names the proto: do it here.
     println!("cargo:rerun-if-changed=tusk/v1/tusk.proto");
     tonic_prost_build::configure()
-        // Values as `bytes::Bytes`: a server hands out slices of its memory-mapped
-        // shards without copying them, and a client decodes them as slices of the
-        // received buffer.
+        // Keys and values as `bytes::Bytes`: a server hands out slices of its
+        // memory-mapped shards without copying them, and either side decodes them as
+        // slices of the received buffer instead of one allocation each.
+        .bytes(".tusk.v1.GetRequest.key")
+        .bytes(".tusk.v1.MultiGetRequest.keys")
         .bytes(".tusk.v1.GetResponse.value")
         .bytes(".tusk.v1.Entry.value")
         .file_descriptor_set_path(out_dir.join("tusk_v1_descriptor.bin"))

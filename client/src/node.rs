@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -92,7 +93,7 @@ impl Node {
     ) -> Result<GetResponse, ClientError> {
         let request = GetRequest {
             domain: domain.to_string(),
-            key: key.to_vec(),
+            key: Bytes::copy_from_slice(key),
             version: version.unwrap_or_default().to_string(),
         };
         let response = self.tusk.clone().get(request).await;
@@ -108,7 +109,7 @@ impl Node {
     ) -> Result<MultiGetResponse, ClientError> {
         let request = MultiGetRequest {
             domain: domain.to_string(),
-            keys,
+            keys: keys.into_iter().map(Bytes::from).collect(),
             version: version.unwrap_or_default().to_string(),
         };
         let response = self.tusk.clone().multi_get(request).await;

@@ -7,7 +7,7 @@
 //! ```
 //! use tusk_proto::v1::GetRequest;
 //!
-//! let req = GetRequest { domain: "pages".into(), key: b"home".to_vec(), version: String::new() };
+//! let req = GetRequest { domain: "pages".into(), key: b"home".to_vec().into(), version: String::new() };
 //! assert_eq!(req.domain, "pages");
 //! ```
 #![deny(missing_docs)]
@@ -57,7 +57,7 @@ mod tests {
     fn messages_round_trip() {
         let req = v1::MultiGetRequest {
             domain: "d".into(),
-            keys: vec![b"a".to_vec(), Vec::new()],
+            keys: vec![b"a".to_vec().into(), Default::default()],
             version: "v1".into(),
         };
         let bytes = req.encode_to_vec();

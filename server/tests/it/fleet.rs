@@ -257,7 +257,7 @@ async fn a_forwarded_request_fails_over_and_never_loops() {
     // not hold the shard, with the reason a client fails over on.
     let mut request = tonic::Request::new(tusk_proto::v1::GetRequest {
         domain: DOMAIN.into(),
-        key: foreign[0].0.clone(),
+        key: foreign[0].0.clone().into(),
         version: String::new(),
     });
     request
