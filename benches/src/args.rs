@@ -13,7 +13,8 @@ usage: lookup [--keys N[,N...]] [--probes N] [--passes N] [--writer-shards N]
   --probes          hit probes per pass, and as many miss probes (default 2000000)
   --passes          timed passes per measurement; the median is reported (default 5)
   --writer-shards   shard count for the tusk_writer build rate (default 8)
-  --only            parts among tusk, tusk-heap, writer, hashmap, sled (default all)
+  --only            parts among tusk, tusk-heap, writer, hashmap, sled, lmdb, redb
+                    (default all)
   --sled-cache-mib  sled's cache_capacity in MiB (default 1024, sled's own default)
   --dir             parent of the temp dir for shard files and sled (default $TMPDIR)
   --quick           smoke run: --keys 100000 --probes 200000 --passes 3
@@ -33,6 +34,10 @@ pub struct Parts {
     pub hashmap: bool,
     /// sled: load rate and lookups.
     pub sled: bool,
+    /// LMDB (heed): load rate and lookups.
+    pub lmdb: bool,
+    /// redb: load rate and lookups.
+    pub redb: bool,
 }
 
 impl Parts {
@@ -43,6 +48,8 @@ impl Parts {
         writer: true,
         hashmap: true,
         sled: true,
+        lmdb: true,
+        redb: true,
     };
 
     fn parse(list: &str) -> Result<Self> {
@@ -52,6 +59,8 @@ impl Parts {
             writer: false,
             hashmap: false,
             sled: false,
+            lmdb: false,
+            redb: false,
         };
         for name in list.split(',').map(str::trim) {
             match name {
@@ -60,9 +69,11 @@ impl Parts {
                 "writer" => p.writer = true,
                 "hashmap" => p.hashmap = true,
                 "sled" => p.sled = true,
+                "lmdb" => p.lmdb = true,
+                "redb" => p.redb = true,
                 other => {
                     return Err(BenchError::Args(format!(
-                        "--only: unknown part {other:?} (expected tusk, tusk-heap, writer, hashmap, sled)"
+                        "--only: unknown part {other:?} (expected tusk, tusk-heap, writer, hashmap, sled, lmdb, redb)"
                     )));
                 }
             }
@@ -188,7 +199,7 @@ mod tests {
         assert_eq!(c.keys, vec![1000, 20000]);
         assert!(c.json);
         assert_eq!(parse(&["--help"]).unwrap(), None);
-        let o = parse(&["--only", "tusk,sled", "--sled-cache-mib", "64"])
+        let o = parse(&["--only", "tusk,sled,redb", "--sled-cache-mib", "64"])
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -198,7 +209,9 @@ mod tests {
                 tusk_heap: false,
                 writer: false,
                 hashmap: false,
-                sled: true
+                sled: true,
+                lmdb: false,
+                redb: true,
             }
         );
         assert_eq!(o.sled_cache_bytes, 64 << 20);

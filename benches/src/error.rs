@@ -51,6 +51,24 @@ pub enum BenchError {
         #[source]
         source: sled::Error,
     },
+    /// LMDB (heed) failed.
+    #[error("LMDB environment {path}: {source}")]
+    Lmdb {
+        /// The environment directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<heed::Error>,
+    },
+    /// redb failed.
+    #[error("redb database {path}: {source}")]
+    Redb {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: Box<redb::Error>,
+    },
     /// A contender gave a wrong answer (a hit not found, a wrong value, a miss found).
     #[error("{contender} answered wrongly for key {key}: {detail}")]
     WrongAnswer {

@@ -16,7 +16,8 @@
 //! 2-node fleet), `hedge` (routing client across a 1 s SIGSTOP of one of three
 //! `tusk serve` processes, without and with `hedge(5ms)`), `cpu_get` and
 //! `cpu_multi_get` (the server threads' CPU time per Get and per MultiGet(100)
-//! against a fixed-answer `tusk.v1.Tusk`, each on a runtime of its own).
+//! against a fixed-answer `tusk.v1.Tusk`, each on a runtime of its own), `restart`
+//! (time to serve again after a restart on a version already on disk).
 
 mod args;
 pub mod cpu;
@@ -28,6 +29,7 @@ pub mod load;
 pub mod multi_get;
 pub mod node;
 pub mod report;
+pub mod restart;
 pub mod stats;
 pub mod swap;
 pub mod version;
@@ -86,6 +88,7 @@ pub fn run(
             "hedge" => hedge::run(d, parent, runtime.handle())?,
             "cpu_get" => cpu::run(cpu::Kind::Get, d, parent, runtime)?,
             "cpu_multi_get" => cpu::run(cpu::Kind::MultiGet, d, parent, runtime)?,
+            "restart" => runtime.block_on(restart::run(parent))?,
             other => {
                 return Err(FleetError::Args(format!("unknown scenario {other:?}")));
             }

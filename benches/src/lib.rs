@@ -3,8 +3,8 @@
 //! The `lookup` binary builds one dataset per key count (24-byte random keys,
 //! 150-byte values, deterministic), loads it into each contender — a tusk shard
 //! (built with `ShardBuilder`, memory-mapped, verified; and the same file read into
-//! the heap), a std `HashMap` (the floor)
-//! and sled 0.34 — checks every contender answers every probe correctly, then times
+//! the heap), a std `HashMap` (the floor), sled 0.34, LMDB (heed 0.22) and redb 4
+//! — checks every contender answers every probe correctly, then times
 //! random hit and miss lookups and prints the medians, their ratios and the verdict
 //! against the targets. It also measures how fast tusk builds shards, alone and
 //! through the batch writer.
@@ -35,10 +35,12 @@ pub use args::{Config, Parts, USAGE};
 pub use error::{BenchError, Result};
 
 use contender::hash_map::StdHashMap;
+use contender::lmdb::Lmdb;
+use contender::redb_table::RedbTable;
 use contender::sled_tree::SledTree;
 use contender::tusk_shard::{TuskHeap, TuskShard};
 use data::{Dataset, KEY_LEN, Probes, VALUE_LEN};
-use lookup::bench;
+use lookup::{bench, bench_batched};
 use machine::Machine;
 use report::{Report, SizeReport};
 
@@ -86,6 +88,7 @@ pub fn run_size(
             builds.push(rate);
             if parts.tusk {
                 lookups.push(bench(&shard, hits, misses, config.passes)?);
+                lookups.push(bench_batched(&shard, hits, misses, config.passes)?);
             }
         }
         if parts.tusk_heap {
@@ -126,6 +129,20 @@ pub fn run_size(
         let (tree, rate) = SledTree::load(&data, dir.path(), config.sled_cache_bytes)?;
         builds.push(rate);
         lookups.push(bench(&tree, hits, misses, config.passes)?);
+    }
+
+    if parts.lmdb {
+        log(&format!("[{keys} keys] lmdb: load, check, time"));
+        let (env, rate) = Lmdb::load(&data, dir.path())?;
+        builds.push(rate);
+        lookups.push(bench(&env, hits, misses, config.passes)?);
+    }
+
+    if parts.redb {
+        log(&format!("[{keys} keys] redb: load, check, time"));
+        let (db, rate) = RedbTable::load(&data, dir.path())?;
+        builds.push(rate);
+        lookups.push(bench(&db, hits, misses, config.passes)?);
     }
 
     Ok(SizeReport::new(

@@ -22,6 +22,23 @@ pub trait Lookup {
     fn lookup<'a>(&'a self, key: &[u8]) -> Result<Option<Self::Value<'a>>>;
 }
 
+/// A store that also looks keys up a batch at a time, overlapping their memory
+/// accesses (what a MultiGet does).
+pub trait BatchLookup: Lookup {
+    /// Name of the batched rows (`tusk-batch`).
+    fn batch_name(&self) -> &'static str;
+
+    /// Looks up every key of `keys`, calling `each(i, value)` in order.
+    fn lookup_batch(
+        &self,
+        keys: &[[u8; KEY_LEN]],
+        each: &mut dyn FnMut(usize, Option<&[u8]>),
+    ) -> Result<()>;
+}
+
+/// Keys per batch of [`bench_batched`]: a MultiGet of 100.
+pub const BATCH: usize = 100;
+
 /// Median and every pass of one timed measurement, in nanoseconds per lookup.
 #[derive(Debug, Clone, Serialize)]
 pub struct Timing {
@@ -121,6 +138,74 @@ pub fn bench<L: Lookup>(
         name: store.name(),
         hit: measure(store, hits, passes)?,
         miss: measure(store, misses, passes)?,
+    })
+}
+
+/// One batched pass over `probes`, [`BATCH`] keys at a time; nanoseconds per key.
+#[inline(never)]
+fn batched_pass<L: BatchLookup>(store: &L, probes: &[[u8; KEY_LEN]]) -> Result<f64> {
+    let start = Instant::now();
+    let mut acc = 0u64;
+    for batch in probes.chunks(BATCH) {
+        store.lookup_batch(black_box(batch), &mut |_, v| {
+            acc = acc.wrapping_add(match v {
+                Some(v) => v.len() as u64 + u64::from(v.first().copied().unwrap_or(0)),
+                None => 1,
+            });
+        })?;
+    }
+    black_box(acc);
+    let ns = start.elapsed().as_nanos() as f64;
+    Ok(ns / probes.len().max(1) as f64)
+}
+
+/// Checks that the batched lookups answer every hit with its value and every
+/// miss with nothing, then times them as [`bench`] does.
+pub fn bench_batched<L: BatchLookup>(
+    store: &L,
+    hits: &[[u8; KEY_LEN]],
+    misses: &[[u8; KEY_LEN]],
+    passes: usize,
+) -> Result<LookupResult> {
+    let mut want = [0u8; VALUE_LEN];
+    for (probes, present) in [(hits, true), (misses, false)] {
+        for batch in probes.chunks(BATCH) {
+            let mut wrong = None;
+            store.lookup_batch(batch, &mut |i, got| {
+                let key = &batch[i];
+                let ok = if present {
+                    value_for(key, &mut want);
+                    got == Some(&want[..])
+                } else {
+                    got.is_none()
+                };
+                if !ok && wrong.is_none() {
+                    wrong = Some(BenchError::WrongAnswer {
+                        contender: store.batch_name(),
+                        key: hex(key),
+                        detail: format!("answered {:?} bytes", got.map(<[u8]>::len)),
+                    });
+                }
+            })?;
+            if let Some(e) = wrong {
+                return Err(e);
+            }
+        }
+    }
+    let timing = |probes: &[[u8; KEY_LEN]]| -> Result<Timing> {
+        batched_pass(store, probes)?;
+        let passes_ns = (0..passes.max(1))
+            .map(|_| batched_pass(store, probes))
+            .collect::<Result<Vec<f64>>>()?;
+        Ok(Timing {
+            median_ns: median(&passes_ns),
+            passes_ns,
+        })
+    };
+    Ok(LookupResult {
+        name: store.batch_name(),
+        hit: timing(hits)?,
+        miss: timing(misses)?,
     })
 }
 

@@ -12,6 +12,10 @@ use crate::machine::Machine;
 pub const TARGET_HIT_VS_HASHMAP: f64 = 1.5;
 /// A sled hit must cost at least this many tusk hits.
 pub const TARGET_SLED_VS_HIT: f64 = 5.0;
+/// An LMDB hit must cost at least this many tusk hits.
+pub const TARGET_LMDB_VS_HIT: f64 = 3.0;
+/// A redb hit must cost at least this many tusk hits.
+pub const TARGET_REDB_VS_HIT: f64 = 5.0;
 
 /// Throughput of one build or load.
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +61,15 @@ impl Rate {
     }
 }
 
+impl Rate {
+    /// Bytes on disk per record beyond the keys and values themselves (index,
+    /// framing, page slack); `None` for what is not on disk.
+    pub fn overhead_per_record(&self) -> Option<f64> {
+        (self.output_bytes > 0 && self.records > 0)
+            .then(|| (self.output_bytes as f64 - self.input_bytes as f64) / self.records as f64)
+    }
+}
+
 /// One ratio compared with its target.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
@@ -81,6 +94,14 @@ pub struct Ratios {
     pub sled_vs_tusk_hit: Option<f64>,
     /// sled miss ns / tusk miss ns.
     pub sled_vs_tusk_miss: Option<f64>,
+    /// LMDB hit ns / tusk hit ns.
+    pub lmdb_vs_tusk_hit: Option<f64>,
+    /// LMDB miss ns / tusk miss ns.
+    pub lmdb_vs_tusk_miss: Option<f64>,
+    /// redb hit ns / tusk hit ns.
+    pub redb_vs_tusk_hit: Option<f64>,
+    /// redb miss ns / tusk miss ns.
+    pub redb_vs_tusk_miss: Option<f64>,
 }
 
 /// Everything measured at one key count.
@@ -128,6 +149,10 @@ impl SizeReport {
             tusk_vs_hashmap_miss: ratio(ns("tusk", false), ns("hashmap", false)),
             sled_vs_tusk_hit: ratio(ns("sled", true), ns("tusk", true)),
             sled_vs_tusk_miss: ratio(ns("sled", false), ns("tusk", false)),
+            lmdb_vs_tusk_hit: ratio(ns("lmdb", true), ns("tusk", true)),
+            lmdb_vs_tusk_miss: ratio(ns("lmdb", false), ns("tusk", false)),
+            redb_vs_tusk_hit: ratio(ns("redb", true), ns("tusk", true)),
+            redb_vs_tusk_miss: ratio(ns("redb", false), ns("tusk", false)),
         };
         let targets = vec![
             Target {
@@ -143,6 +168,18 @@ impl SizeReport {
                 ratio: ratios.sled_vs_tusk_hit,
                 target: format!(">= {TARGET_SLED_VS_HIT}"),
                 pass: ratios.sled_vs_tusk_hit.map(|r| r >= TARGET_SLED_VS_HIT),
+            },
+            Target {
+                what: "lmdb hit / tusk hit".into(),
+                ratio: ratios.lmdb_vs_tusk_hit,
+                target: format!(">= {TARGET_LMDB_VS_HIT}"),
+                pass: ratios.lmdb_vs_tusk_hit.map(|r| r >= TARGET_LMDB_VS_HIT),
+            },
+            Target {
+                what: "redb hit / tusk hit".into(),
+                ratio: ratios.redb_vs_tusk_hit,
+                target: format!(">= {TARGET_REDB_VS_HIT}"),
+                pass: ratios.redb_vs_tusk_hit.map(|r| r >= TARGET_REDB_VS_HIT),
             },
         ];
         SizeReport {
@@ -233,11 +270,16 @@ impl SizeReport {
         let q = &r.ratios;
         let _ = writeln!(
             s,
-            "ratios: tusk/hashmap hit {} miss {}; sled/tusk hit {} miss {}",
+            "ratios: tusk/hashmap hit {} miss {}; sled/tusk hit {} miss {}; \
+             lmdb/tusk hit {} miss {}; redb/tusk hit {} miss {}",
             show(q.tusk_vs_hashmap_hit),
             show(q.tusk_vs_hashmap_miss),
             show(q.sled_vs_tusk_hit),
-            show(q.sled_vs_tusk_miss)
+            show(q.sled_vs_tusk_miss),
+            show(q.lmdb_vs_tusk_hit),
+            show(q.lmdb_vs_tusk_miss),
+            show(q.redb_vs_tusk_hit),
+            show(q.redb_vs_tusk_miss)
         );
         for t in &r.targets {
             let verdict = match t.pass {
@@ -259,9 +301,12 @@ impl SizeReport {
             "build / load", "secs", "records/s", "MB/s in", "bytes out"
         );
         for b in &r.builds {
+            let over = b.overhead_per_record().map_or_else(String::new, |o| {
+                format!("{o:.1} B/record beyond keys and values; ")
+            });
             let _ = writeln!(
                 s,
-                "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12}  {}",
+                "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12}  {over}{}",
                 b.name, b.secs, b.records_per_sec, b.input_mb_per_sec, b.output_bytes, b.note
             );
         }

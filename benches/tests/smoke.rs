@@ -2,7 +2,7 @@
 //! its exact value and every miss with nothing, and every build must hold every record.
 
 use tusk_benches::data::{Dataset, KEY_LEN, Probes};
-use tusk_benches::lookup::{Lookup, check};
+use tusk_benches::lookup::{BatchLookup, Lookup, bench_batched, check};
 use tusk_benches::{BenchError, Config, Parts, Result, run_size};
 
 #[test]
@@ -25,12 +25,23 @@ fn tiny_run_checks_every_contender() {
     .unwrap();
 
     let names: Vec<&str> = report.lookups.iter().map(|l| l.name).collect();
-    assert_eq!(names, ["tusk", "tusk-heap", "hashmap", "sled"]);
+    assert_eq!(
+        names,
+        [
+            "tusk",
+            "tusk-batch",
+            "tusk-heap",
+            "hashmap",
+            "sled",
+            "lmdb",
+            "redb"
+        ]
+    );
     for l in &report.lookups {
         assert_eq!(l.hit.passes_ns.len(), 1);
         assert!(l.hit.median_ns > 0.0 && l.miss.median_ns > 0.0, "{l:?}");
     }
-    assert_eq!(report.builds.len(), 4);
+    assert_eq!(report.builds.len(), 6);
     for b in &report.builds {
         assert_eq!(b.records, 10_000, "{}", b.name);
         assert_eq!(b.input_bytes, 10_000 * 174, "{}", b.name);
@@ -41,8 +52,18 @@ fn tiny_run_checks_every_contender() {
         report.builds[1].note
     );
     assert!(report.tusk_file_bytes > 10_000 * 174);
-    assert_eq!(report.targets.len(), 2);
+    assert_eq!(report.targets.len(), 4);
     assert!(report.ratios.sled_vs_tusk_hit.is_some_and(f64::is_finite));
+    assert!(report.ratios.lmdb_vs_tusk_hit.is_some_and(f64::is_finite));
+    assert!(report.ratios.redb_vs_tusk_hit.is_some_and(f64::is_finite));
+    // Every on-disk contender reports its bytes beyond the keys and values.
+    for name in ["LMDB (heed) append + commit", "redb insert + commit"] {
+        let b = report.builds.iter().find(|b| b.name == name).expect(name);
+        assert!(
+            b.overhead_per_record().is_some_and(|o| o > 0.0),
+            "{name}: {b:?}"
+        );
+    }
     assert!(report.targets.iter().all(|t| t.pass.is_some()));
     let table = report.to_table();
     assert!(
@@ -121,4 +142,58 @@ fn check_catches_lost_and_invented_keys() {
     };
     let err = check(&inventive, &probes.hits, &probes.misses).unwrap_err();
     assert!(err.to_string().contains("absent key found"), "{err}");
+}
+
+impl BatchLookup for Faulty<'_> {
+    fn batch_name(&self) -> &'static str {
+        "faulty-batch"
+    }
+
+    fn lookup_batch(
+        &self,
+        keys: &[[u8; KEY_LEN]],
+        each: &mut dyn FnMut(usize, Option<&[u8]>),
+    ) -> Result<()> {
+        for (i, key) in keys.iter().enumerate() {
+            let got = self.lookup(key)?;
+            each(i, got.as_deref());
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn the_batched_check_catches_lost_and_invented_keys() {
+    let data = Dataset::generate(200);
+    let probes = Probes::generate(200, 250);
+    let honest = Faulty {
+        data: &data,
+        lost: [0; KEY_LEN],
+        invented: [0; KEY_LEN],
+    };
+    let timed = bench_batched(&honest, &probes.hits, &probes.misses, 1).unwrap();
+    assert_eq!(timed.name, "faulty-batch");
+    // A wrong answer in a later batch (key 170 of 250: batch 2) is caught too.
+    for faulty in [
+        Faulty {
+            lost: probes.hits[170],
+            ..honest
+        },
+        Faulty {
+            invented: probes.misses[170],
+            ..honest
+        },
+    ] {
+        let err = bench_batched(&faulty, &probes.hits, &probes.misses, 1).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                BenchError::WrongAnswer {
+                    contender: "faulty-batch",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 }

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use memmap2::Mmap;
-use tusk_format::{BuildOptions, Shard, ShardBuilder};
+use tusk_format::{BuildOptions, Probe, Shard, ShardBuilder};
 
-use crate::data::Dataset;
-use crate::lookup::Lookup;
+use crate::data::{Dataset, KEY_LEN};
+use crate::lookup::{BatchLookup, Lookup};
 use crate::report::Rate;
 use crate::{BenchError, Result};
 
@@ -109,6 +109,39 @@ impl Lookup for TuskShard {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+impl BatchLookup for TuskShard {
+    fn batch_name(&self) -> &'static str {
+        "tusk-batch"
+    }
+
+    /// A MultiGet's three passes: every key's bucket prefetched, then the records
+    /// those buckets point at, then each key read.
+    fn lookup_batch(
+        &self,
+        keys: &[[u8; KEY_LEN]],
+        each: &mut dyn FnMut(usize, Option<&[u8]>),
+    ) -> Result<()> {
+        let probes: Vec<Probe> = keys.iter().map(|k| Probe::new(k)).collect();
+        for &p in &probes {
+            self.shard.prefetch_bucket(p);
+        }
+        for &p in &probes {
+            self.shard.prefetch_records(p);
+        }
+        for (i, (key, &p)) in keys.iter().zip(&probes).enumerate() {
+            let value = self
+                .shard
+                .get_probed(key, p)
+                .map_err(|source| BenchError::Format {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            each(i, value);
+        }
+        Ok(())
     }
 }
 

@@ -1,0 +1,106 @@
+//! `restart`: how long a node takes to serve again when it restarts on a version
+//! it already holds on disk. The node downloads (and fully verifies) the version
+//! once, stops, and starts again on the same data dir; the time from
+//! `Server::start` to the first answered Get is compared with the goal of one
+//! second per 10 GB of shards. The reference is the first start, which downloads
+//! and verifies every byte.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tusk_server::{Server, ServerConfig};
+
+use super::error::{FleetError, FleetResult};
+use super::node;
+use super::report::ScenarioReport;
+use super::stats::{Want, ratio, verdict};
+
+/// Records of the restarted version (about 1.9 GB of shards).
+pub const RESTART_KEYS: usize = 10_000_000;
+/// Seconds to serve again may be at most this many per 10 GB of shards.
+pub const TARGET_SECS_PER_10GB: f64 = 1.0;
+
+/// Starts a node on `config` and returns it with the time until it answered a
+/// Get from `v1`.
+async fn start_and_time(
+    config: ServerConfig,
+) -> FleetResult<(tusk_server::RunningServer, Duration)> {
+    let started = Instant::now();
+    let server = Server::start(config)
+        .await
+        .map_err(|source| FleetError::Server {
+            scenario: "restart",
+            source: Box::new(source),
+        })?;
+    let nodes = node::connections("restart", server.grpc_addr()).await?;
+    node::wait_version("restart", &nodes[0], "v1").await?;
+    Ok((server, started.elapsed()))
+}
+
+/// Bytes of the shard files under `dir` (recursively).
+fn shard_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                shard_bytes(&path)
+            } else if path.extension().is_some_and(|x| x == "tsk") {
+                e.metadata().map_or(0, |m| m.len())
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+/// Runs the scenario (`duration` is not used: the figure is a start-up time).
+pub async fn run(parent: &Path) -> FleetResult<ScenarioReport> {
+    let (dir, catalog) = node::store_with_keys(parent, RESTART_KEYS).await?;
+    let data = dir.path().join("data");
+    let config = || {
+        let mut c = node::node_config(&catalog, &data, Duration::from_secs(5));
+        // The restart's own background re-check would compete with nothing here,
+        // but it is not part of "serving again": leave it to its schedule.
+        c.scrub_interval = Duration::ZERO;
+        c
+    };
+    let (first, download) = start_and_time(config()).await?;
+    first.shutdown().await;
+    let bytes = shard_bytes(&data);
+    let (second, restart) = start_and_time(config()).await?;
+    second.shutdown().await;
+
+    let tens_of_gb = bytes as f64 / 10e9;
+    let per_10gb = restart.as_secs_f64() / tens_of_gb.max(1e-9);
+    let r = ratio(Some(per_10gb), Some(TARGET_SECS_PER_10GB));
+    let want = Want::AtMost(1.0);
+    Ok(ScenarioReport {
+        name: "restart",
+        setup: format!(
+            "one node over {RESTART_KEYS} keys in {} shards ({:.2} GB of shards), \
+             stopped and started again on its data dir",
+            node::SHARDS,
+            bytes as f64 / 1e9
+        ),
+        rows: Vec::new(),
+        ratio_what: format!("restart secs per 10 GB / {TARGET_SECS_PER_10GB} s"),
+        ratio: r,
+        want,
+        verdict: verdict(r, want, true),
+        details: vec![
+            format!(
+                "first start (download, verify, open): {:.2} s",
+                download.as_secs_f64()
+            ),
+            format!(
+                "restart on the same data dir: {:.3} s, {per_10gb:.3} s per 10 GB",
+                restart.as_secs_f64()
+            ),
+        ],
+    })
+}
