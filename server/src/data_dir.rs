@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use tusk_store::Manifest;
 
 use crate::error::LoadError;
+use crate::stamp::{STAMPS, Stamps};
 
 /// File name of the local manifest copy (the completeness marker).
 pub const LOCAL_MANIFEST: &str = "MANIFEST.json";
@@ -187,6 +188,41 @@ impl DomainDir {
         fs::File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| LoadError::io(&dir, e))
+    }
+
+    /// The stamps of `version`'s checked shard files ([`crate::stamp`]); empty
+    /// when there are none or they cannot be read (then every file is checked in
+    /// full before it is served, which is safe, only slower).
+    pub fn read_stamps(&self, version: &str) -> Stamps {
+        let path = self.version_dir(version).join(STAMPS);
+        let Ok(bytes) = fs::read(&path) else {
+            return Stamps::new();
+        };
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(path = %path.display(), error = %e,
+                "unreadable shard stamps: every shard of the version is checked in full");
+            Stamps::new()
+        })
+    }
+
+    /// Writes the stamps of `version`'s checked shard files, replacing any
+    /// earlier ones (temp file, fsync, rename). Written before the manifest copy
+    /// that marks the version complete.
+    pub fn write_stamps(&self, version: &str, stamps: &Stamps) -> Result<(), LoadError> {
+        let dir = self.version_dir(version);
+        let tmp = dir.join(format!("{STAMPS}.tmp"));
+        let dest = dir.join(STAMPS);
+        let json = serde_json::to_vec_pretty(stamps).map_err(|e| {
+            LoadError::io(
+                &tmp,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
+        let mut file = fs::File::create(&tmp).map_err(|e| LoadError::io(&tmp, e))?;
+        file.write_all(&json).map_err(|e| LoadError::io(&tmp, e))?;
+        file.sync_all().map_err(|e| LoadError::io(&tmp, e))?;
+        drop(file);
+        fs::rename(&tmp, &dest).map_err(|e| LoadError::io(&dest, e))
     }
 
     /// Marks `version` partial again (removes its manifest copy) and deletes

@@ -146,6 +146,23 @@ pub enum LoadError {
         /// Record count in the file's footer.
         actual: u64,
     },
+    /// A shard file's CRC32 differs from the manifest's (found by the full check
+    /// of a file whose stamp no longer matches its record).
+    #[error(
+        "version {version}: shard {shard} ({path}) has crc32 {actual:08x}, manifest says {expected:08x}"
+    )]
+    ShardCrc {
+        /// Version id.
+        version: String,
+        /// Shard number.
+        shard: u32,
+        /// Local path.
+        path: String,
+        /// CRC32 in the manifest.
+        expected: u32,
+        /// CRC32 of the file's bytes.
+        actual: u32,
+    },
     /// A local file operation failed.
     #[error("i/o error on {path}: {source}")]
     Io {
@@ -189,6 +206,7 @@ impl LoadError {
             LoadError::ShardSize { path, .. }
             | LoadError::Shard { path, .. }
             | LoadError::ShardRecords { path, .. }
+            | LoadError::ShardCrc { path, .. }
             | LoadError::Io { path, .. } => Some(Path::new(path)),
             _ => None,
         }

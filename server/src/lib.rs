@@ -56,6 +56,7 @@ pub mod page;
 mod retry;
 mod scrub;
 mod service;
+mod stamp;
 mod status;
 mod tls;
 

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tusk_format::Probe;
 use tusk_format::partition::shard_for;
-use tusk_store::Manifest;
+use tusk_store::{Manifest, ShardEntry};
 
 use crate::data_dir::DomainDir;
 use crate::error::{LoadError, ReadError};
 use crate::local_shard::{Checked, LocalShard};
+use crate::stamp::Stamps;
 
 /// One version, open and checked. Dropping the last `Arc` of a shard unmaps it.
 pub struct LoadedVersion {
@@ -47,6 +48,16 @@ impl LoadedVersion {
         owned: &[u32],
         checked: Checked,
     ) -> Result<LoadedVersion, LoadError> {
+        Self::open_with(dir, manifest, owned, |_| checked)
+    }
+
+    /// [`LoadedVersion::open`] with each shard's [`Checked`] given by `checked`.
+    fn open_with(
+        dir: &DomainDir,
+        manifest: Manifest,
+        owned: &[u32],
+        checked: impl Fn(&ShardEntry) -> Checked,
+    ) -> Result<LoadedVersion, LoadError> {
         let mut shards: Vec<Option<Arc<LocalShard>>> = Vec::new();
         shards.resize_with(manifest.shard_count as usize, || None);
         for &index in owned {
@@ -62,7 +73,7 @@ impl LoadedVersion {
                     ),
                 })?;
             let path = dir.shard_path(&manifest.version, &entry.object);
-            let shard = LocalShard::open(&manifest.version, &path, entry, checked)?;
+            let shard = LocalShard::open(&manifest.version, &path, entry, checked(entry))?;
             shards[index as usize] = Some(Arc::new(shard));
         }
         Ok(LoadedVersion {
@@ -73,6 +84,8 @@ impl LoadedVersion {
     }
 
     /// Opens a complete local copy of `manifest` as [`LoadedVersion::open`] does,
+    /// trusting each file that still matches the stamp its check left
+    /// ([`crate::stamp`]) and checking the others in full, and
     /// tolerating a topology change since it was downloaded: owned shards whose files
     /// are absent are listed in [`LoadedVersion::missing`] (to be downloaded), and
     /// shards no longer owned whose files are still there are opened too, so the
@@ -89,7 +102,10 @@ impl LoadedVersion {
                 .is_some_and(|e| dir.shard_path(&manifest.version, &e.object).is_file())
         };
         let (open, missing) = split_present(owned, manifest.shard_count, present);
-        let mut loaded = LoadedVersion::open(dir, manifest, &open, Checked::Recorded)?;
+        let stamps = dir.read_stamps(&manifest.version);
+        let mut loaded = LoadedVersion::open_with(dir, manifest, &open, |entry| {
+            Checked::Recorded(stamps.get(&entry.object).copied())
+        })?;
         loaded.missing = missing;
         Ok(loaded)
     }
@@ -112,6 +128,17 @@ impl LoadedVersion {
             shards,
             missing: self.missing.clone(),
         }
+    }
+
+    /// The stamps of the held shard files as they are now, by object name: the
+    /// record a restart trusts ([`crate::stamp`]).
+    pub fn stamps(&self) -> Result<Stamps, LoadError> {
+        self.held_shards()
+            .map(|s| {
+                let stamp = s.stamp().map_err(|e| LoadError::io(s.path(), e))?;
+                Ok((s.entry().object.clone(), stamp))
+            })
+            .collect()
     }
 
     /// The version id.

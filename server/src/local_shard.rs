@@ -32,6 +32,7 @@ use tusk_format::Shard;
 use tusk_store::ShardEntry;
 
 use crate::error::LoadError;
+use crate::stamp::{self, FileStamp};
 
 /// Most bytes read per step of a scrub pass (and between two checks of the rate).
 const SCRUB_STEP: u64 = 1 << 20;
@@ -60,8 +61,11 @@ pub enum Checked {
     /// By the download that just wrote it.
     ByDownload,
     /// By a download in an earlier run, as the version's local manifest copy
-    /// records; the scrubber re-reads it soon.
-    Recorded,
+    /// records, which stamped the file it checked (`None`: no stamp kept). The
+    /// file is trusted only while it still matches that stamp
+    /// ([`crate::stamp::trusts`]); otherwise it is checked in full at open.
+    /// Either way the scrubber re-reads it soon.
+    Recorded(Option<FileStamp>),
 }
 
 impl std::fmt::Debug for LocalShard {
@@ -116,7 +120,8 @@ impl LocalShard {
         checked: Checked,
     ) -> Result<LocalShard, LoadError> {
         let file = File::open(path).map_err(|e| LoadError::io(path, e))?;
-        let actual = file.metadata().map_err(|e| LoadError::io(path, e))?.len();
+        let meta = file.metadata().map_err(|e| LoadError::io(path, e))?;
+        let actual = meta.len();
         if actual != entry.bytes {
             return Err(LoadError::ShardSize {
                 version: version.to_string(),
@@ -139,8 +144,25 @@ impl LocalShard {
             source,
         };
         let shard = Shard::open(mmap).map_err(format_error)?;
+        let full_check = match checked {
+            Checked::ByDownload => true,
+            Checked::Recorded(recorded) => !stamp::trusts(recorded.as_ref(), &FileStamp::of(&meta)),
+        };
         if checked == Checked::ByDownload {
             shard.verify().map_err(format_error)?;
+        } else if full_check {
+            // Replaced or written to since its check (or never stamped): every
+            // byte against the manifest before it is served.
+            let crc = shard.verify_with_crc32().map_err(format_error)?;
+            if crc != entry.crc32 {
+                return Err(LoadError::ShardCrc {
+                    version: version.to_string(),
+                    shard: entry.index,
+                    path: path.display().to_string(),
+                    expected: entry.crc32,
+                    actual: crc,
+                });
+            }
         }
         warm_index(&shard);
         let shard = Shard::open(Bytes::from_owner(shard.into_inner())).map_err(format_error)?;
@@ -159,7 +181,7 @@ impl LocalShard {
             path: path.to_path_buf(),
             file,
             shard,
-            checked: AtomicBool::new(checked == Checked::ByDownload),
+            checked: AtomicBool::new(full_check),
         })
     }
 
@@ -196,6 +218,11 @@ impl LocalShard {
     /// The local path it was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The stamp of the open file as it is now (see [`crate::stamp`]).
+    pub fn stamp(&self) -> std::io::Result<FileStamp> {
+        self.file.metadata().map(|m| FileStamp::of(&m))
     }
 
     /// Re-reads the whole file through its handle (never through the map, so a
@@ -354,15 +381,15 @@ mod tests {
 
         let mut wrong = entry.clone();
         wrong.records = 3;
-        let err =
-            LocalShard::open("v1", &path, &wrong, Checked::Recorded).expect_err("record count");
+        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded(None))
+            .expect_err("record count");
         assert!(err.to_string().contains("2 records"), "{err}");
         wrong = entry.clone();
         wrong.bytes += 1;
-        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded).expect_err("size");
+        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded(None)).expect_err("size");
         assert!(err.to_string().contains("manifest says"), "{err}");
         let missing = tmp.path().join("nothing.tsk");
-        assert!(LocalShard::open("v1", &missing, &entry, Checked::Recorded).is_err());
+        assert!(LocalShard::open("v1", &missing, &entry, Checked::Recorded(None)).is_err());
     }
 
     /// Why a new version's shard is never taken from a local file with the same
@@ -388,6 +415,57 @@ mod tests {
     }
 
     #[test]
+    fn a_file_matching_its_stamp_is_trusted_and_a_changed_one_is_checked_in_full() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (path, entry) = build(tmp.path(), &[(b"a", b"1"), (b"b", b"2")]);
+        let stamp = FileStamp::of(&std::fs::metadata(&path).expect("stat"));
+
+        // The very file that was checked: opened without reading it, left for
+        // the scrubber.
+        let trusted =
+            LocalShard::open("v1", &path, &entry, Checked::Recorded(Some(stamp))).expect("opens");
+        assert!(!trusted.is_checked());
+        assert_eq!(trusted.stamp().expect("stat"), stamp);
+        drop(trusted);
+
+        // No stamp: checked in full, and it passes.
+        let unstamped =
+            LocalShard::open("v1", &path, &entry, Checked::Recorded(None)).expect("opens");
+        assert!(unstamped.is_checked());
+        drop(unstamped);
+
+        // A manifest whose CRC32 is not the file's: the full check of an
+        // unstamped file refuses it.
+        let mut wrong = entry.clone();
+        wrong.crc32 ^= 1;
+        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded(None))
+            .expect_err("not the manifest's bytes");
+        assert!(matches!(err, LoadError::ShardCrc { .. }), "{err}");
+        assert!(err.to_string().contains("manifest says"), "{err}");
+
+        // One value byte changed in place, the size kept: the stamp no longer
+        // matches (a later write moves the mtime; this one came within the same
+        // clock tick as the stamp, so the test moves it), the full check runs and
+        // the record's CRC refuses the file before it is served.
+        let mut bytes = std::fs::read(&path).expect("read");
+        let at = bytes.windows(2).position(|w| w == b"b2").expect("record b") + 1;
+        bytes[at] = b'9';
+        std::fs::write(&path, &bytes).expect("write in place");
+        let later = std::time::SystemTime::UNIX_EPOCH
+            + Duration::from_nanos(stamp.mtime_ns.unsigned_abs())
+            + Duration::from_secs(1);
+        File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(later))
+            .expect("set mtime");
+        let err = LocalShard::open("v1", &path, &entry, Checked::Recorded(Some(stamp)))
+            .expect_err("a changed file is not trusted");
+        assert!(matches!(err, LoadError::Shard { .. }), "{err}");
+        assert_eq!(err.local_path(), Some(path.as_path()));
+    }
+
+    #[test]
     fn the_warmed_range_is_the_index_every_lookup_reads() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let keys: Vec<Vec<u8>> = (0..500u32)
@@ -395,7 +473,7 @@ mod tests {
             .collect();
         let records: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &b"v"[..])).collect();
         let (path, entry) = build(tmp.path(), &records);
-        let shard = LocalShard::open("v1", &path, &entry, Checked::Recorded).expect("opens");
+        let shard = LocalShard::open("v1", &path, &entry, Checked::Recorded(None)).expect("opens");
         let range = shard.shard().index_range();
         assert_eq!(range.len() as u64, shard.shard().info().index_bytes);
         assert!(range.end as u64 <= entry.bytes && range.start > 0);

@@ -151,3 +151,24 @@ fn sweep_keeps_the_resumable_download_of_the_named_version() {
     assert_eq!(removed, [dir.version_dir("v4")]);
     assert!(dir.shard_path("v1", "shard-00000.tsk.part").exists());
 }
+
+#[test]
+fn stamps_round_trip_and_unreadable_ones_mean_none() {
+    use crate::stamp::FileStamp;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = DomainDir::new(tmp.path(), "pages");
+    dir.prepare_download("v1").expect("prepare");
+    assert!(dir.read_stamps("v1").is_empty(), "none written yet");
+    let stamp = FileStamp {
+        bytes: 10,
+        inode: 3,
+        mtime_ns: 1_800_000_000_000_000_001,
+    };
+    let stamps = Stamps::from([("shard-00000.tsk".to_string(), stamp)]);
+    dir.write_stamps("v1", &stamps).expect("write");
+    assert_eq!(dir.read_stamps("v1"), stamps);
+    assert!(!dir.version_dir("v1").join("STAMPS.json.tmp").exists());
+    // Damaged stamps trust nothing (every file is then checked in full).
+    std::fs::write(dir.version_dir("v1").join(STAMPS), b"{not json").expect("write");
+    assert!(dir.read_stamps("v1").is_empty());
+}

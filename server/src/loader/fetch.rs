@@ -91,6 +91,9 @@ impl Fetcher {
         // priority beside the threads answering requests.
         let loaded = background::run("open downloaded shards", move || {
             let loaded = LoadedVersion::open(&dir, manifest, &owned, Checked::ByDownload)?;
+            // The stamps of the files just checked, then the manifest copy that
+            // marks the version complete: a restart trusts files that still match.
+            dir.write_stamps(loaded.version(), &loaded.stamps()?)?;
             dir.write_manifest(loaded.manifest())?;
             shed_unowned(&dir, loaded.manifest(), &owned, &domain)?;
             Ok(loaded)
@@ -209,8 +212,15 @@ impl Fetcher {
         .await?;
         self.download_shard(&manifest, shard).await?;
         let dest = self.dir.shard_path(&manifest.version, &entry.object);
+        let dir = self.dir.clone();
         background::run("open repaired shard", move || {
             let fresh = LocalShard::open(&manifest.version, &dest, &entry, Checked::ByDownload)?;
+            // The repaired file is a new one: stamp it, or a restart would check
+            // it in full (safe, only slower) for want of a matching stamp.
+            let mut stamps = dir.read_stamps(&manifest.version);
+            let stamp = fresh.stamp().map_err(|e| LoadError::io(&dest, e))?;
+            stamps.insert(entry.object.clone(), stamp);
+            dir.write_stamps(&manifest.version, &stamps)?;
             Ok(Arc::new(loaded.with_shard(fresh)))
         })
         .await

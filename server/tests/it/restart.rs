@@ -121,3 +121,53 @@ async fn a_store_root_deleted_under_a_running_node_is_reported_and_counted() {
     assert!(d.last_error.is_empty(), "{d:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shard_written_in_place_while_the_node_was_down_is_checked_before_it_serves() {
+    let fx = Fixture::new();
+    let manifest = fx.publish("pages", "v1", &records("v1", 80), 3).await;
+    fx.activate("pages", "v1").await;
+    let mut config = fx.config(&["pages"]);
+    // The scrubber must not be what finds the damage: it reads 1 KiB/s.
+    config.scrub_rate = 1024;
+    let (server, client) = fx.start(config.clone()).await;
+    wait_for_version(&client, "pages", "v1").await;
+    server.shutdown().await;
+    let local = fx.local_version("pages", "v1");
+    assert!(
+        local.join("STAMPS.json").is_file(),
+        "the check left its stamps"
+    );
+
+    // One byte of a value changed in place, the size kept, the mtime moved as a
+    // later write moves it.
+    let key = b"key-00042";
+    let shard = tusk_format::partition::shard_for(key, manifest.shard_count);
+    let object = &manifest.shards[shard as usize].object;
+    let path = local.join(object);
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"v1:key-00042")
+        .expect("the value is in its shard");
+    bytes[at + 3] = b'K';
+    std::fs::write(&path, &bytes).expect("write in place");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(later))
+        .expect("set mtime");
+
+    let (server, client) = fx.start(config).await;
+    wait_for_version(&client, "pages", "v1").await;
+    // Served from a checked file: the right value, not a damaged-record error.
+    let got = client.get("pages", key, None).await.expect("get");
+    assert_eq!(got.value, &b"v1:key-00042"[..]);
+    assert_eq!(
+        std::fs::read(&path).expect("read local"),
+        std::fs::read(fx.store_object("pages", "v1", object)).expect("read stored"),
+        "the changed file was downloaded again"
+    );
+    server.shutdown().await;
+}
