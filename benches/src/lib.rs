@@ -53,6 +53,18 @@ pub fn data_description() -> String {
     )
 }
 
+/// A new temp dir named `prefix…` under `parent`, removed when dropped.
+pub fn temp_dir_in(parent: &Path, prefix: &str) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .map_err(|source| BenchError::Io {
+            what: "creating a temp dir in",
+            path: parent.to_path_buf(),
+            source,
+        })
+}
+
 /// Runs every measurement for `keys` records with temp files under `parent`.
 /// `log` receives one line per step (progress, not results).
 pub fn run_size(
@@ -61,14 +73,7 @@ pub fn run_size(
     parent: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<SizeReport> {
-    let dir = tempfile::Builder::new()
-        .prefix("tusk-bench-")
-        .tempdir_in(parent)
-        .map_err(|source| BenchError::Io {
-            what: "creating a temp dir in",
-            path: parent.to_path_buf(),
-            source,
-        })?;
+    let dir = temp_dir_in(parent, "tusk-bench-")?;
     log(&format!("[{keys} keys] generating data and probes"));
     let data = Dataset::generate(keys);
     let probes = Probes::generate(keys, config.probes);

@@ -36,14 +36,7 @@ impl Lmdb {
     /// record of `data` (in key order) in one write transaction and commits
     /// (LMDB syncs on commit); the rate covers the appends and the commit.
     pub fn load(data: &Dataset, parent: &Path) -> Result<(Self, Rate)> {
-        let dir = tempfile::Builder::new()
-            .prefix("lmdb-")
-            .tempdir_in(parent)
-            .map_err(|source| BenchError::Io {
-                what: "creating a temp dir in",
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        let dir = crate::temp_dir_in(parent, "lmdb-")?;
         let path = dir.path().to_path_buf();
         let err = |source| BenchError::Lmdb {
             path: dir.path().to_path_buf(),

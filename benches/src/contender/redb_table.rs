@@ -45,14 +45,7 @@ impl RedbTable {
     /// default: redb syncs on commit); the rate covers the inserts and the
     /// commit.
     pub fn load(data: &Dataset, parent: &Path) -> Result<(Self, Rate)> {
-        let dir = tempfile::Builder::new()
-            .prefix("redb-")
-            .tempdir_in(parent)
-            .map_err(|source| BenchError::Io {
-                what: "creating a temp dir in",
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        let dir = crate::temp_dir_in(parent, "redb-")?;
         let path = dir.path().join("bench.redb");
         let db = Database::create(&path).map_err(err(&path))?;
         let start = Instant::now();

@@ -25,14 +25,7 @@ impl SledTree {
     /// directory under `parent`, loads `data` in batches of 1,000 records and
     /// flushes; the rate covers loading and the flush.
     pub fn load(data: &Dataset, parent: &Path, cache_capacity: u64) -> Result<(Self, Rate)> {
-        let dir = tempfile::Builder::new()
-            .prefix("sled-")
-            .tempdir_in(parent)
-            .map_err(|source| BenchError::Io {
-                what: "creating a temp dir in",
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        let dir = crate::temp_dir_in(parent, "sled-")?;
         let path = dir.path().join("db");
         let err = |source| BenchError::Sled {
             path: path.clone(),
