@@ -201,13 +201,15 @@ impl LocalShard {
     }
 
     /// `value`, a slice a lookup in [`LocalShard::shard`] returned, as [`Bytes`]
-    /// sharing the map: no copy, and the map stays alive while it is held.
+    /// sharing the map: no copy, and the map stays alive while it is held. A
+    /// slice from anywhere else (never passed here) is copied, not a panic.
     pub fn share(&self, value: &[u8]) -> Bytes {
-        if value.is_empty() {
-            // An empty value may be any empty slice; it needs no map.
-            return Bytes::new();
+        let map = self.shard.inner();
+        let start = (value.as_ptr() as usize).wrapping_sub(map.as_ptr() as usize);
+        match start.checked_add(value.len()) {
+            Some(end) if !value.is_empty() && end <= map.len() => map.slice(start..end),
+            _ => Bytes::copy_from_slice(value),
         }
-        self.shard.inner().slice_ref(value)
     }
 
     /// The manifest entry it was checked against.
@@ -367,6 +369,9 @@ mod tests {
         assert_eq!(value.as_ptr(), found.as_ptr());
         let empty = shard.share(shard.shard().get(b"a").expect("get").expect("present"));
         assert!(empty.is_empty());
+        // A slice of other memory is copied, never a panic.
+        let elsewhere = shard.share(b"not from the map");
+        assert_eq!(&elsewhere[..], b"not from the map");
         drop(shard);
         std::fs::remove_file(&path).expect("unlink");
         assert_eq!(&value[..], b"value of b");
