@@ -127,16 +127,12 @@ impl<'a> IndexView<'a> {
     /// slot whose tag matches: the records a lookup will read first.
     #[inline(always)]
     pub fn candidates(&self, h: u64, mut each: impl FnMut(u64)) {
-        let Ok(bucket) = self.bucket(home_bucket(h, self.nbuckets)) else {
-            return;
-        };
-        let tag = tag_of(h);
-        let (slots, _) = bucket.as_chunks::<8>();
-        for slot in slots {
-            let s = u64::from_le_bytes(*slot);
-            if s & OFFSET_MASK != 0 && s >> 48 == tag {
-                each(s & OFFSET_MASK);
-            }
+        if let Ok(bucket) = self.bucket(home_bucket(h, self.nbuckets)) {
+            // A visitor that accepts nothing sees every tag-matching slot.
+            let _ = scan(bucket, tag_of(h), &mut |offset| {
+                each(offset);
+                Ok(None::<()>)
+            });
         }
     }
 
