@@ -4,17 +4,22 @@
 //! [`LocalShard::open`] is the one way a shard is opened from disk. It checks what
 //! costs nothing: the file's size and, from the footer, its record count, both
 //! against the manifest entry, plus the format's constant-time `open` (magic,
-//! version, footer, section bounds). It does not read the whole file: the CRC32 of
-//! every file it is given was checked before, either while it was downloaded (the
-//! store verifies each chunk's CRC as it arrives and the combined CRC against the
-//! manifest before the file appears under its name), or by such a download on this
-//! disk earlier, recorded by the version's local manifest copy (written only once
-//! every shard of the version passed). A file just downloaded also gets the
-//! format's full `verify` (every region's checksum and every lookup path) while its
-//! bytes are still in the page cache, so a shard the writer built wrong is refused
-//! before it is ever served; a restart skips that pass. The scrubber ([`LocalShard::scrub`]) re-reads
-//! every served file in the background, so a restart never waits for a full pass and
-//! damage that happens later is still found.
+//! version, footer, section bounds). It reads the whole file only when its bytes
+//! were not checked already:
+//! - a file just downloaded had its CRC32 checked by the download (the store
+//!   verifies each chunk's CRC as it arrives and the combined CRC against the
+//!   manifest before the file appears under its name); it also gets the format's
+//!   full `verify` (every region's checksum and every lookup path) while its bytes
+//!   are still in the page cache, so a shard the writer built wrong is refused
+//!   before it is ever served;
+//! - a file reopened at restart is trusted while it is still the very file an
+//!   earlier run checked, as that run's stamp records ([`crate::stamp`]: size,
+//!   inode, mtime); a file without a matching stamp gets `verify` and its CRC32
+//!   compared with the manifest before it is served.
+//!
+//! The scrubber ([`LocalShard::scrub`]) re-reads every served file in the
+//! background, so a restart never waits for a full pass and damage that happens
+//! later is still found.
 //!
 //! Every open also warms the shard's hash index ([`warm_index`]): the kernel is
 //! asked to read it in and map it, so the first requests after a swap find it in
@@ -60,11 +65,10 @@ pub struct LocalShard {
 pub enum Checked {
     /// By the download that just wrote it.
     ByDownload,
-    /// By a download in an earlier run, as the version's local manifest copy
-    /// records, which stamped the file it checked (`None`: no stamp kept). The
-    /// file is trusted only while it still matches that stamp
-    /// ([`crate::stamp::trusts`]); otherwise it is checked in full at open.
-    /// Either way the scrubber re-reads it soon.
+    /// By a download in an earlier run, which stamped the file it checked
+    /// (`None`: no stamp kept). The file is trusted only while it still matches
+    /// that stamp ([`crate::stamp::trusts`]); otherwise it is checked in full at
+    /// open. Either way the scrubber re-reads it soon.
     Recorded(Option<FileStamp>),
 }
 
@@ -144,26 +148,34 @@ impl LocalShard {
             source,
         };
         let shard = Shard::open(mmap).map_err(format_error)?;
+        // Whether every byte is checked now (then the scrubber need not hurry).
         let full_check = match checked {
-            Checked::ByDownload => true,
-            Checked::Recorded(recorded) => !stamp::trusts(recorded.as_ref(), &FileStamp::of(&meta)),
-        };
-        if checked == Checked::ByDownload {
-            shard.verify().map_err(format_error)?;
-        } else if full_check {
+            // The download checked the CRC32; the format's own pass remains.
+            Checked::ByDownload => {
+                shard.verify().map_err(format_error)?;
+                true
+            }
+            Checked::Recorded(recorded)
+                if stamp::trusts(recorded.as_ref(), &FileStamp::of(&meta)) =>
+            {
+                false
+            }
             // Replaced or written to since its check (or never stamped): every
             // byte against the manifest before it is served.
-            let crc = shard.verify_with_crc32().map_err(format_error)?;
-            if crc != entry.crc32 {
-                return Err(LoadError::ShardCrc {
-                    version: version.to_string(),
-                    shard: entry.index,
-                    path: path.display().to_string(),
-                    expected: entry.crc32,
-                    actual: crc,
-                });
+            Checked::Recorded(_) => {
+                let crc = shard.verify_with_crc32().map_err(format_error)?;
+                if crc != entry.crc32 {
+                    return Err(LoadError::ShardCrc {
+                        version: version.to_string(),
+                        shard: entry.index,
+                        path: path.display().to_string(),
+                        expected: entry.crc32,
+                        actual: crc,
+                    });
+                }
+                true
             }
-        }
+        };
         warm_index(&shard);
         let shard = Shard::open(Bytes::from_owner(shard.into_inner())).map_err(format_error)?;
         let records = shard.len();
