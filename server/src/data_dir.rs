@@ -177,17 +177,7 @@ impl DomainDir {
     /// fsync of the directory. After this the version counts as complete.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<(), LoadError> {
         let dir = self.version_dir(&manifest.version);
-        let tmp = dir.join(format!("{LOCAL_MANIFEST}.tmp"));
-        let dest = dir.join(LOCAL_MANIFEST);
-        let mut file = fs::File::create(&tmp).map_err(|e| LoadError::io(&tmp, e))?;
-        file.write_all(&manifest.to_json())
-            .map_err(|e| LoadError::io(&tmp, e))?;
-        file.sync_all().map_err(|e| LoadError::io(&tmp, e))?;
-        drop(file);
-        fs::rename(&tmp, &dest).map_err(|e| LoadError::io(&dest, e))?;
-        fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| LoadError::io(&dir, e))
+        write_file(&dir, LOCAL_MANIFEST, &manifest.to_json())
     }
 
     /// The stamps of `version`'s checked shard files ([`crate::stamp`]); empty
@@ -206,23 +196,17 @@ impl DomainDir {
     }
 
     /// Writes the stamps of `version`'s checked shard files, replacing any
-    /// earlier ones (temp file, fsync, rename). Written before the manifest copy
-    /// that marks the version complete.
+    /// earlier ones (temp file, fsync, rename, fsync of the directory). Written
+    /// before the manifest copy that marks the version complete.
     pub fn write_stamps(&self, version: &str, stamps: &Stamps) -> Result<(), LoadError> {
         let dir = self.version_dir(version);
-        let tmp = dir.join(format!("{STAMPS}.tmp"));
-        let dest = dir.join(STAMPS);
         let json = serde_json::to_vec_pretty(stamps).map_err(|e| {
             LoadError::io(
-                &tmp,
+                dir.join(STAMPS),
                 std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             )
         })?;
-        let mut file = fs::File::create(&tmp).map_err(|e| LoadError::io(&tmp, e))?;
-        file.write_all(&json).map_err(|e| LoadError::io(&tmp, e))?;
-        file.sync_all().map_err(|e| LoadError::io(&tmp, e))?;
-        drop(file);
-        fs::rename(&tmp, &dest).map_err(|e| LoadError::io(&dest, e))
+        write_file(&dir, STAMPS, &json)
     }
 
     /// Marks `version` partial again (removes its manifest copy) and deletes
@@ -252,6 +236,21 @@ impl DomainDir {
             Ok(())
         }
     }
+}
+
+/// Writes `bytes` to `dir/name` so that a crash leaves the old file or the new
+/// one, never a part: temp file, fsync, rename, fsync of the directory.
+fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let dest = dir.join(name);
+    let mut file = fs::File::create(&tmp).map_err(|e| LoadError::io(&tmp, e))?;
+    file.write_all(bytes).map_err(|e| LoadError::io(&tmp, e))?;
+    file.sync_all().map_err(|e| LoadError::io(&tmp, e))?;
+    drop(file);
+    fs::rename(&tmp, &dest).map_err(|e| LoadError::io(&dest, e))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| LoadError::io(dir, e))
 }
 
 fn is_temp(name: &str) -> bool {
