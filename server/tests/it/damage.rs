@@ -2,7 +2,7 @@
 //! scrubber) and downloaded again into a new file; a stored shard that matches its
 //! manifest but breaks the format is reported, not downloaded in a loop.
 
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -93,6 +93,20 @@ async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed(
         counter(&metrics, "tusk_repaired_shards_total"),
         1,
         "{metrics}"
+    );
+    // The repaired file is a new one, and its stamp says so: a restart trusts it
+    // without a full check.
+    let stamps: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fx.local_version("pages", "v1").join("STAMPS.json")).expect("stamps"),
+    )
+    .expect("stamps parse");
+    let meta = std::fs::metadata(&path).expect("stat repaired file");
+    assert_eq!(stamps[&object]["inode"], meta.ino(), "{stamps}");
+    assert_eq!(stamps[&object]["bytes"], meta.len(), "{stamps}");
+    assert_eq!(
+        stamps[&object]["mtime_ns"],
+        meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        "{stamps}"
     );
     server.shutdown().await;
 }
