@@ -116,9 +116,15 @@ fn pass<L: Lookup>(store: &L, probes: &[[u8; KEY_LEN]]) -> Result<f64> {
 
 /// Runs one untimed warm-up pass, then `passes` timed passes; reports the median.
 pub fn measure<L: Lookup>(store: &L, probes: &[[u8; KEY_LEN]], passes: usize) -> Result<Timing> {
-    pass(store, probes)?;
+    timed(passes, || pass(store, probes))
+}
+
+/// One untimed warm-up run of `pass`, then `passes` timed runs (ns per lookup
+/// each); their median.
+fn timed(passes: usize, mut pass: impl FnMut() -> Result<f64>) -> Result<Timing> {
+    pass()?;
     let passes_ns = (0..passes.max(1))
-        .map(|_| pass(store, probes))
+        .map(|_| pass())
         .collect::<Result<Vec<f64>>>()?;
     Ok(Timing {
         median_ns: median(&passes_ns),
@@ -192,20 +198,10 @@ pub fn bench_batched<L: BatchLookup>(
             }
         }
     }
-    let timing = |probes: &[[u8; KEY_LEN]]| -> Result<Timing> {
-        batched_pass(store, probes)?;
-        let passes_ns = (0..passes.max(1))
-            .map(|_| batched_pass(store, probes))
-            .collect::<Result<Vec<f64>>>()?;
-        Ok(Timing {
-            median_ns: median(&passes_ns),
-            passes_ns,
-        })
-    };
     Ok(LookupResult {
         name: store.batch_name(),
-        hit: timing(hits)?,
-        miss: timing(misses)?,
+        hit: timed(passes, || batched_pass(store, hits))?,
+        miss: timed(passes, || batched_pass(store, misses))?,
     })
 }
 
