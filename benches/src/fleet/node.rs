@@ -116,8 +116,19 @@ pub async fn connections(scenario: &'static str, addr: SocketAddr) -> FleetResul
     Ok(nodes)
 }
 
-/// Waits until `node` answers a Get from `version` (at most a minute).
+/// Waits until `node` answers a Get from `version` (at most a minute), asking
+/// every 20 ms.
 pub async fn wait_version(scenario: &'static str, node: &Node, version: &str) -> FleetResult<()> {
+    wait_version_every(scenario, node, version, Duration::from_millis(20)).await
+}
+
+/// [`wait_version`], asking every `poll` (what a timing of the wait resolves).
+pub async fn wait_version_every(
+    scenario: &'static str,
+    node: &Node,
+    version: &str,
+    poll: Duration,
+) -> FleetResult<()> {
     let deadline = tokio::time::Instant::now() + SERVE_TIMEOUT;
     loop {
         let k = key(0);
@@ -132,7 +143,7 @@ pub async fn wait_version(scenario: &'static str, node: &Node, version: &str) ->
                 format!("the node did not serve {version} within {SERVE_TIMEOUT:?}"),
             ));
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(poll).await;
     }
 }
 

@@ -72,11 +72,13 @@ impl ScenarioReport {
         let mut s = String::new();
         // Writing to a String cannot fail.
         let _ = writeln!(s, "\n== {}: {} ==", self.name, self.setup);
-        let _ = writeln!(
-            s,
-            "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
-            "run", "requests", "errors", "rps", "p50 us", "p99 us", "p999 us", "max us"
-        );
+        if !self.rows.is_empty() {
+            let _ = writeln!(
+                s,
+                "{:<28} {:>9} {:>7} {:>10} {:>8} {:>8} {:>8} {:>8}",
+                "run", "requests", "errors", "rps", "p50 us", "p99 us", "p999 us", "max us"
+            );
+        }
         for r in &self.rows {
             let l = &r.latency;
             let _ = writeln!(
