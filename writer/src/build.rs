@@ -191,13 +191,13 @@ impl ShardJob {
             read_buffer: read_buffer(opts.memory_budget, pool.threads()),
             progress: self.progress.clone(),
         };
-        let (buffers, runs) = (collected.buffers, collected.runs);
+        let (segments, runs) = (collected.segments, collected.runs);
         let built = pool.run(|| {
-            buffers
+            segments
                 .into_par_iter()
                 .zip(runs)
                 .zip(0u32..opts.shards)
-                .map(|((memory, runs), index)| build_shard(index, memory, runs, &ctx))
+                .map(|((segments, runs), index)| build_shard(index, segments, runs, &ctx))
                 .collect::<Result<Vec<_>>>()
         })?;
         if let Err(e) = std::fs::remove_dir(&self.run_dir) {

@@ -1,22 +1,26 @@
-//! The collector: checks each record, routes it to its shard's buffer, and spills
-//! sorted runs to disk when the buffered bytes exceed the memory budget.
+//! The collector: checks each record, routes it to its shard's open segment, has
+//! each full segment sorted on a pool thread while reading goes on, and spills sorted
+//! runs to disk when the segments' bytes exceed the memory budget.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use rayon::prelude::*;
 
 use crate::error::{Result, WriteError};
-use crate::merge::{Merge, Source, drain_deduped};
+use crate::merge::drain_deduped;
 use crate::options::{OnDuplicate, WriteOptions};
 use crate::pool::Pool;
 use crate::progress::{ProgressEvent, ProgressFn};
-use crate::record::{InputRecord, Names, Origin};
+use crate::record::{Names, Origin};
 use crate::run::RunWriter;
+use crate::segment::{Segment, SegmentMerge, segment_bytes};
 
-/// Records gathered per shard: the in-memory remainder and the spilled runs.
+/// Records gathered per shard: the in-memory segments and the spilled runs.
 pub(crate) struct Collected {
     pub(crate) names: Names,
-    pub(crate) buffers: Vec<Vec<InputRecord>>,
+    /// Each shard's segments; the last one read into may be unsorted.
+    pub(crate) segments: Vec<Vec<Segment>>,
     pub(crate) runs: Vec<Vec<PathBuf>>,
     pub(crate) spilled_runs: u64,
     pub(crate) dropped: u64,
@@ -34,7 +38,13 @@ pub(crate) struct Collector {
     policy: OnDuplicate,
     max_value_len: u64,
     run_dir: PathBuf,
-    buffers: Vec<Vec<InputRecord>>,
+    /// The segment each shard's records are appended to.
+    open: Vec<Segment>,
+    /// Size at which a segment is sealed: see [`segment_bytes`].
+    segment_bytes: usize,
+    /// Full segments, sorted (or being sorted) on the pool.
+    sorting: Arc<SortQueue>,
+    /// Bytes allocated by every segment held: the amount charged to the budget.
     buffered: u64,
     runs: Vec<Vec<PathBuf>>,
     spills: u64,
@@ -87,7 +97,9 @@ impl Collector {
             policy: opts.on_duplicate,
             max_value_len: opts.max_value_len,
             run_dir,
-            buffers: (0..n).map(|_| Vec::new()).collect(),
+            open: (0..n).map(|_| Segment::default()).collect(),
+            segment_bytes: segment_bytes(opts.memory_budget, n),
+            sorting: Arc::new(SortQueue::new(n)),
             buffered: 0,
             runs: vec![Vec::new(); n],
             spills: 0,
@@ -141,29 +153,43 @@ impl Collector {
             shard = 0;
         }
         let shard = shard as usize;
-        let rec = InputRecord::new(key, value, origin);
-        self.buffered += rec.cost();
-        self.buffers[shard].push(rec);
+        if self.open[shard].is_full_for(key.len() + value.len(), self.segment_bytes) {
+            let full = std::mem::take(&mut self.open[shard]);
+            self.sorting.add(shard, full, &self.pool);
+        }
+        let open = &mut self.open[shard];
+        let before = open.allocated();
+        open.push(key, value, origin);
+        self.buffered += open.allocated() - before;
         if self.buffered > self.budget {
             self.spill()?;
         }
         Ok(())
     }
 
-    /// Sorts every shard buffer and writes it as a run, in parallel.
+    /// Every shard's segments, once every sort handed to the pool is done; leaves
+    /// the collector with empty segments.
+    fn take_segments(&mut self) -> Vec<Vec<Segment>> {
+        let mut segments = self.sorting.finish();
+        for (shard, open) in self.open.iter_mut().enumerate() {
+            segments[shard].push(std::mem::take(open));
+        }
+        segments
+    }
+
+    /// Writes every shard's segments as one sorted run each, in parallel.
     fn spill(&mut self) -> Result<()> {
         let spill = self.spills;
         self.spills += 1;
-        let buffers: Vec<Vec<InputRecord>> = std::mem::take(&mut self.buffers);
-        self.buffers = buffers.iter().map(|_| Vec::new()).collect();
+        let segments = self.take_segments();
         let (names, policy, dir) = (&self.names, self.policy, &self.run_dir);
         let written: Vec<(Option<PathBuf>, u64)> = self.pool.run(|| {
-            buffers
+            segments
                 .into_par_iter()
                 .enumerate()
-                .map(|(shard, buf)| {
+                .map(|(shard, segments)| {
                     let path = dir.join(format!("s{shard:05}-{spill:08}.run"));
-                    write_run(buf, path, policy, names)
+                    write_run(segments, path, policy, names)
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
@@ -187,10 +213,12 @@ impl Collector {
         Ok(())
     }
 
-    pub(crate) fn finish(self) -> Collected {
+    /// Everything collected, once the pool's sorts are done.
+    pub(crate) fn finish(mut self) -> Collected {
+        let segments = self.take_segments();
         Collected {
             names: self.names,
-            buffers: self.buffers,
+            segments,
             runs: self.runs,
             spilled_runs: self.spilled_runs,
             dropped: self.dropped,
@@ -198,19 +226,145 @@ impl Collector {
     }
 }
 
-/// Sorts `buf` and writes it (duplicates resolved) to `path`; `None` when empty.
-fn write_run(
-    mut buf: Vec<InputRecord>,
+/// Sorts and merges `segments` and writes them (duplicates resolved) as one run
+/// at `path`; `None` when they hold no record.
+pub(crate) fn write_run(
+    mut segments: Vec<Segment>,
     path: PathBuf,
     policy: OnDuplicate,
     names: &Names,
 ) -> Result<(Option<PathBuf>, u64)> {
-    if buf.is_empty() {
+    if segments.iter().all(Segment::is_empty) {
         return Ok((None, 0));
     }
-    buf.sort_unstable_by(InputRecord::order);
+    segments.iter_mut().for_each(Segment::sort);
     let mut writer = RunWriter::create(path)?;
-    let merge = Merge::new(vec![Source::Memory(buf.into_iter())])?;
-    let dropped = drain_deduped(merge, policy, names, |rec| writer.write(&rec))?;
+    let mut merge = SegmentMerge::new(&segments);
+    let dropped = drain_deduped(
+        || Ok(merge.next_record()),
+        policy,
+        names,
+        |rec| writer.write(&rec),
+    )?;
     Ok((Some(writer.finish()?), dropped))
+}
+
+/// Full segments waiting to be sorted, being sorted, and sorted, per shard.
+///
+/// Each full segment is queued and one pool task is spawned for it; a task sorts
+/// whichever queued segment it finds first. [`finish`](Self::finish) sorts what is
+/// still queued on the calling thread instead of waiting for a pool thread, so it
+/// cannot wait on a task that needs the thread it blocks (a pool of one thread, or a
+/// caller that is itself a pool thread).
+struct SortQueue {
+    state: Mutex<QueueState>,
+    done: Condvar,
+}
+
+struct QueueState {
+    queued: Vec<(usize, Segment)>,
+    /// Segments taken by a thread and not yet sorted.
+    sorting: usize,
+    sorted: Vec<Vec<Segment>>,
+}
+
+impl SortQueue {
+    fn new(shards: usize) -> Self {
+        SortQueue {
+            state: Mutex::new(QueueState {
+                queued: Vec::new(),
+                sorting: 0,
+                sorted: (0..shards).map(|_| Vec::new()).collect(),
+            }),
+            done: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        // A sort cannot panic midway through a state change: the state stays valid.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues shard `shard`'s full segment and has the pool sort it.
+    fn add(self: &Arc<Self>, shard: usize, segment: Segment, pool: &Pool) {
+        self.lock().queued.push((shard, segment));
+        let queue = Arc::clone(self);
+        pool.spawn(move || {
+            queue.sort_one();
+        });
+    }
+
+    /// Sorts one queued segment, if any is left; `false` when none was.
+    fn sort_one(&self) -> bool {
+        let Some((shard, mut segment)) = ({
+            let mut state = self.lock();
+            let next = state.queued.pop();
+            state.sorting += usize::from(next.is_some());
+            next
+        }) else {
+            return false;
+        };
+        segment.sort();
+        let mut state = self.lock();
+        state.sorting -= 1;
+        state.sorted[shard].push(segment);
+        self.done.notify_all();
+        true
+    }
+
+    /// Every segment added, sorted, per shard; the queue is left empty.
+    fn finish(&self) -> Vec<Vec<Segment>> {
+        while self.sort_one() {}
+        let mut state = self.lock();
+        while state.sorting > 0 {
+            state = self
+                .done
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        let shards = state.sorted.len();
+        std::mem::replace(&mut state.sorted, (0..shards).map(|_| Vec::new()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::segment::segment_bytes;
+    use crate::{WriteOptions, build_from_iter};
+
+    /// Records enough to fill several segments of one shard.
+    fn records() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {
+        let n = 3 * segment_bytes(1 << 30, 1) / 500;
+        (0..n).map(move |i| (format!("key-{:08}", n - i).into_bytes(), vec![b'v'; 490]))
+    }
+
+    /// A caller that is the only thread of its rayon pool still finishes: the sorts
+    /// it queued for that pool, which cannot run while it waits, are done by the
+    /// caller itself. With and without spilling.
+    #[test]
+    fn a_build_on_the_only_thread_of_its_pool_sorts_its_own_segments() {
+        for budget in [crate::MIN_MEMORY_BUDGET, 1 << 30] {
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .unwrap();
+                let mut opts = WriteOptions::new("d");
+                opts.shards = 1;
+                opts.memory_budget = budget;
+                let built = pool.install(|| build_from_iter(records(), &opts, None));
+                let _ = tx.send(built.map(|b| (b.stats.records, b.stats.spilled_runs)));
+            });
+            let (count, spilled) = rx
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the build finished within 2 minutes")
+                .unwrap();
+            assert_eq!(count, records().count() as u64);
+            assert_eq!(spilled > 0, budget == crate::MIN_MEMORY_BUDGET, "{spilled}");
+        }
+    }
 }

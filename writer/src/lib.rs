@@ -105,6 +105,7 @@ mod progress;
 mod publish;
 mod record;
 mod run;
+mod segment;
 mod shard;
 #[cfg(test)]
 mod spill_tests;

@@ -5,23 +5,8 @@ use std::collections::BinaryHeap;
 
 use crate::error::{Result, WriteError};
 use crate::options::OnDuplicate;
-use crate::record::{InputRecord, Names, display_key};
+use crate::record::{InputRecord, Names, Record, display_key};
 use crate::run::RunReader;
-
-/// A sorted stream of records: a spilled run, or a sorted in-memory buffer.
-pub(crate) enum Source {
-    Run(RunReader),
-    Memory(std::vec::IntoIter<InputRecord>),
-}
-
-impl Source {
-    fn next_record(&mut self) -> Result<Option<InputRecord>> {
-        match self {
-            Source::Run(run) => run.next_record(),
-            Source::Memory(iter) => Ok(iter.next()),
-        }
-    }
-}
 
 /// The smallest pending record of one source.
 struct Head {
@@ -50,16 +35,16 @@ impl Ord for Head {
     }
 }
 
-/// K-way merge of sorted sources into one stream ordered by key, then input order.
-/// A single source (a shard that never spilled) passes straight through.
+/// K-way merge of sorted runs into one stream ordered by key, then input order.
+/// A single run passes straight through.
 pub(crate) struct Merge {
-    sources: Vec<Source>,
+    sources: Vec<RunReader>,
     heap: BinaryHeap<Head>,
     single: bool,
 }
 
 impl Merge {
-    pub(crate) fn new(mut sources: Vec<Source>) -> Result<Self> {
+    pub(crate) fn new(mut sources: Vec<RunReader>) -> Result<Self> {
         if sources.len() == 1 {
             return Ok(Merge {
                 sources,
@@ -95,14 +80,14 @@ impl Merge {
 }
 
 /// Applies the duplicate policy to records arriving in (key, input order) order.
-pub(crate) struct Dedup<'a> {
+pub(crate) struct Dedup<'a, R> {
     policy: OnDuplicate,
     names: &'a Names,
-    pending: Option<InputRecord>,
+    pending: Option<R>,
     dropped: u64,
 }
 
-impl<'a> Dedup<'a> {
+impl<'a, R: Record> Dedup<'a, R> {
     pub(crate) fn new(policy: OnDuplicate, names: &'a Names) -> Self {
         Dedup {
             policy,
@@ -113,7 +98,7 @@ impl<'a> Dedup<'a> {
     }
 
     /// Takes the next record; returns the previous one once it is known to be kept.
-    pub(crate) fn push(&mut self, rec: InputRecord) -> Result<Option<InputRecord>> {
+    pub(crate) fn push(&mut self, rec: R) -> Result<Option<R>> {
         let Some(prev) = self.pending.take() else {
             self.pending = Some(rec);
             return Ok(None);
@@ -126,8 +111,8 @@ impl<'a> Dedup<'a> {
         match self.policy {
             OnDuplicate::Error => Err(WriteError::Duplicate {
                 key: display_key(rec.key()),
-                first: self.names.location(prev.origin),
-                second: self.names.location(rec.origin),
+                first: self.names.location(prev.origin()),
+                second: self.names.location(rec.origin()),
             }),
             OnDuplicate::First => {
                 self.pending = Some(prev);
@@ -141,20 +126,21 @@ impl<'a> Dedup<'a> {
     }
 
     /// The last kept record, and how many records were dropped.
-    pub(crate) fn finish(self) -> (Option<InputRecord>, u64) {
+    pub(crate) fn finish(self) -> (Option<R>, u64) {
         (self.pending, self.dropped)
     }
 }
 
-/// Feeds `merge` through a [`Dedup`] into `sink`; returns the records dropped.
-pub(crate) fn drain_deduped(
-    mut merge: Merge,
+/// Feeds the records `next` yields (in merge order) through a [`Dedup`] into
+/// `sink`; returns the records dropped.
+pub(crate) fn drain_deduped<R: Record>(
+    mut next: impl FnMut() -> Result<Option<R>>,
     policy: OnDuplicate,
     names: &Names,
-    mut sink: impl FnMut(InputRecord) -> Result<()>,
+    mut sink: impl FnMut(R) -> Result<()>,
 ) -> Result<u64> {
     let mut dedup = Dedup::new(policy, names);
-    while let Some(rec) = merge.next_record()? {
+    while let Some(rec) = next()? {
         if let Some(kept) = dedup.push(rec)? {
             sink(kept)?;
         }
@@ -170,40 +156,50 @@ pub(crate) fn drain_deduped(
 mod tests {
     use super::*;
     use crate::record::Origin;
+    use crate::run::RunWriter;
 
     fn rec(key: &str, value: &str, line: u64) -> InputRecord {
         InputRecord::new(key.as_bytes(), value.as_bytes(), Origin { source: 0, line })
     }
 
-    fn memory(mut recs: Vec<InputRecord>) -> Source {
+    /// Sorts `recs` and writes them as a run in `dir`.
+    fn run_of(dir: &std::path::Path, name: &str, mut recs: Vec<InputRecord>) -> RunReader {
         recs.sort_by(InputRecord::order);
-        Source::Memory(recs.into_iter())
+        let mut writer = RunWriter::create(dir.join(name)).unwrap();
+        for r in &recs {
+            writer.write(r).unwrap();
+        }
+        RunReader::open(&writer.finish().unwrap(), 64, 1 << 20).unwrap()
     }
 
-    fn run(policy: OnDuplicate, sources: Vec<Source>) -> Result<(Vec<(String, String)>, u64)> {
+    fn run(policy: OnDuplicate) -> Result<(Vec<(String, String)>, u64)> {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = vec![
+            run_of(
+                dir.path(),
+                "0",
+                vec![rec("b", "b2", 2), rec("a", "a5", 5), rec("c", "c1", 1)],
+            ),
+            run_of(dir.path(), "1", vec![rec("b", "b9", 9), rec("a", "a3", 3)]),
+            run_of(dir.path(), "2", vec![]),
+            run_of(dir.path(), "3", vec![rec("b", "b4", 4)]),
+        ];
         let names = Names(vec!["a.tsv".into()]);
         let mut out = Vec::new();
-        let dropped = drain_deduped(Merge::new(sources)?, policy, &names, |r| {
-            out.push((
-                String::from_utf8(r.key().to_vec()).unwrap(),
-                String::from_utf8(r.value().to_vec()).unwrap(),
-            ));
-            Ok(())
-        })?;
+        let mut merge = Merge::new(sources)?;
+        let dropped = drain_deduped(
+            || merge.next_record(),
+            policy,
+            &names,
+            |r| {
+                out.push((
+                    String::from_utf8(r.key().to_vec()).unwrap(),
+                    String::from_utf8(r.value().to_vec()).unwrap(),
+                ));
+                Ok(())
+            },
+        )?;
         Ok((out, dropped))
-    }
-
-    fn sources() -> Vec<Source> {
-        vec![
-            memory(vec![
-                rec("b", "b2", 2),
-                rec("a", "a5", 5),
-                rec("c", "c1", 1),
-            ]),
-            memory(vec![rec("b", "b9", 9), rec("a", "a3", 3)]),
-            memory(vec![]),
-            memory(vec![rec("b", "b4", 4)]),
-        ]
     }
 
     #[test]
@@ -213,17 +209,17 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        let (out, dropped) = run(OnDuplicate::First, sources()).unwrap();
+        let (out, dropped) = run(OnDuplicate::First).unwrap();
         assert_eq!(out, pairs(&[("a", "a3"), ("b", "b2"), ("c", "c1")]));
         assert_eq!(dropped, 3);
-        let (out, dropped) = run(OnDuplicate::Last, sources()).unwrap();
+        let (out, dropped) = run(OnDuplicate::Last).unwrap();
         assert_eq!(out, pairs(&[("a", "a5"), ("b", "b9"), ("c", "c1")]));
         assert_eq!(dropped, 3);
     }
 
     #[test]
     fn duplicate_error_names_both_places() {
-        let err = run(OnDuplicate::Error, sources()).unwrap_err();
+        let err = run(OnDuplicate::Error).unwrap_err();
         assert_eq!(
             err.to_string(),
             "duplicate key \"a\" at a.tsv:3 and a.tsv:5"

@@ -144,11 +144,11 @@ impl ShardBuild {
             read_buffer: read_buffer(self.opts.memory_budget, 1),
             progress: None,
         };
-        let memory = collected.buffers.into_iter().next().unwrap_or_default();
+        let segments = collected.segments.into_iter().next().unwrap_or_default();
         let runs = collected.runs.into_iter().next().unwrap_or_default();
         let (summary, dropped) = self
             .pool
-            .run(|| build_shard(self.index, memory, runs, &ctx))?;
+            .run(|| build_shard(self.index, segments, runs, &ctx))?;
         if let Err(e) = std::fs::remove_dir(&self.job.run_dir) {
             tracing::warn!(path = %self.job.run_dir.display(), error = %e, "cannot remove run directory");
         }

@@ -35,6 +35,14 @@ impl Pool {
         }
     }
 
+    /// Runs `f` on one of this pool's threads, without waiting for it.
+    pub(crate) fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        match &self.0 {
+            Some(pool) => pool.spawn(f),
+            None => rayon::spawn(f),
+        }
+    }
+
     /// Number of threads work is spread over.
     pub(crate) fn threads(&self) -> usize {
         match &self.0 {

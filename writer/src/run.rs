@@ -8,7 +8,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, WriteError};
-use crate::record::{InputRecord, Origin};
+use crate::record::{InputRecord, Origin, Record};
 
 const HEADER: usize = 4 + 8 + 4 + 8;
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -28,13 +28,13 @@ impl RunWriter {
         })
     }
 
-    pub(crate) fn write(&mut self, rec: &InputRecord) -> Result<()> {
-        let (key, value) = (rec.key(), rec.value());
+    pub(crate) fn write(&mut self, rec: &impl Record) -> Result<()> {
+        let (key, value, origin) = (rec.key(), rec.value(), rec.origin());
         let mut header = [0u8; HEADER];
         header[0..4].copy_from_slice(&(key.len() as u32).to_le_bytes());
         header[4..12].copy_from_slice(&(value.len() as u64).to_le_bytes());
-        header[12..16].copy_from_slice(&rec.origin.source.to_le_bytes());
-        header[16..24].copy_from_slice(&rec.origin.line.to_le_bytes());
+        header[12..16].copy_from_slice(&origin.source.to_le_bytes());
+        header[16..24].copy_from_slice(&origin.line.to_le_bytes());
         self.out
             .write_all(&header)
             .and_then(|()| self.out.write_all(key))

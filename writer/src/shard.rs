@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use tusk_format::{BuildOptions, ShardBuilder, ShardSummary};
 use tusk_store::shard_object_name;
 
+use crate::collect::write_run;
 use crate::error::{Result, WriteError};
-use crate::merge::{Merge, Source, drain_deduped};
+use crate::merge::{Merge, drain_deduped};
 use crate::options::OnDuplicate;
 use crate::progress::{ProgressEvent, ProgressFn};
-use crate::record::{InputRecord, Names};
+use crate::record::{Names, Record};
 use crate::run::{RunReader, RunWriter};
+use crate::segment::{Segment, SegmentMerge};
 
 /// Most sources merged at once; more runs are first merged in groups of this many.
 pub(crate) const FAN_IN: usize = 64;
@@ -31,17 +33,27 @@ pub(crate) struct ShardContext<'a> {
     pub(crate) progress: Option<ProgressFn>,
 }
 
-/// Builds shard `index`; returns its summary and the duplicates dropped.
+/// Builds shard `index` from its in-memory segments and spilled runs; returns its
+/// summary and the duplicates dropped.
+///
+/// A shard that never spilled is merged from its segments in memory. One that did
+/// first writes its segments as one more run, so its final merge reads runs only.
 pub(crate) fn build_shard(
     index: u32,
-    mut memory: Vec<InputRecord>,
-    runs: Vec<PathBuf>,
+    mut segments: Vec<Segment>,
+    mut runs: Vec<PathBuf>,
     ctx: &ShardContext<'_>,
 ) -> Result<(ShardSummary, u64)> {
-    memory.sort_unstable_by(InputRecord::order);
-    let (runs, mut dropped) = reduce_runs(index, runs, ctx)?;
-    let mut sources = open_runs(&runs, ctx)?;
-    sources.push(Source::Memory(memory.into_iter()));
+    let mut dropped = 0;
+    if !runs.is_empty() {
+        let path = ctx.run_dir.join(format!("s{index:05}-rest.run"));
+        let (run, rest_dropped) =
+            write_run(std::mem::take(&mut segments), path, ctx.policy, ctx.names)?;
+        runs.extend(run);
+        dropped += rest_dropped;
+    }
+    let (runs, reduced_dropped) = reduce_runs(index, runs, ctx)?;
+    dropped += reduced_dropped;
 
     let path = ctx.shard_dir.join(shard_object_name(index));
     let file = File::create(&path).map_err(|e| WriteError::temp(&path, e))?;
@@ -55,9 +67,25 @@ pub(crate) fn build_shard(
     };
     let mut builder = ShardBuilder::new(BufWriter::with_capacity(SHARD_WRITE_BUFFER, file), opts)
         .map_err(format_error)?;
-    dropped += drain_deduped(Merge::new(sources)?, ctx.policy, ctx.names, |rec| {
-        builder.add(rec.key(), rec.value()).map_err(format_error)
-    })?;
+    let mut add = |rec: &dyn Record| builder.add(rec.key(), rec.value()).map_err(format_error);
+    dropped += if runs.is_empty() {
+        segments.iter_mut().for_each(Segment::sort);
+        let mut merge = SegmentMerge::new(&segments);
+        drain_deduped(
+            || Ok(merge.next_record()),
+            ctx.policy,
+            ctx.names,
+            |rec| add(&rec),
+        )?
+    } else {
+        let mut merge = Merge::new(open_runs(&runs, ctx)?)?;
+        drain_deduped(
+            || merge.next_record(),
+            ctx.policy,
+            ctx.names,
+            |rec| add(&rec),
+        )?
+    };
     let (out, summary) = builder.finish().map_err(format_error)?;
     out.into_inner()
         .map_err(|e| WriteError::temp(&path, e.into_error()))?;
@@ -72,9 +100,9 @@ pub(crate) fn build_shard(
     Ok((summary, dropped))
 }
 
-fn open_runs(runs: &[PathBuf], ctx: &ShardContext<'_>) -> Result<Vec<Source>> {
+fn open_runs(runs: &[PathBuf], ctx: &ShardContext<'_>) -> Result<Vec<RunReader>> {
     runs.iter()
-        .map(|p| RunReader::open(p, ctx.read_buffer, ctx.max_value_len).map(Source::Run))
+        .map(|p| RunReader::open(p, ctx.read_buffer, ctx.max_value_len))
         .collect()
 }
 
@@ -87,7 +115,7 @@ fn remove_runs(runs: &[PathBuf]) {
 }
 
 /// Merges runs in groups of [`FAN_IN`] until fewer than `FAN_IN` are left (so the
-/// final merge, with the in-memory remainder, has at most `FAN_IN` sources).
+/// final merge has fewer than `FAN_IN` sources).
 fn reduce_runs(
     index: u32,
     mut runs: Vec<PathBuf>,
@@ -100,8 +128,9 @@ fn reduce_runs(
         let out = ctx.run_dir.join(format!("s{index:05}-m{merged:08}.run"));
         merged += 1;
         let mut writer = RunWriter::create(out)?;
+        let mut merge = Merge::new(open_runs(&group, ctx)?)?;
         dropped += drain_deduped(
-            Merge::new(open_runs(&group, ctx)?)?,
+            || merge.next_record(),
             ctx.policy,
             ctx.names,
             |rec| writer.write(&rec),

@@ -269,8 +269,9 @@ fn duplicate_error_names_key_and_both_lines() {
 fn a_failed_build_leaves_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.tsv");
-    // ~72 bytes charged per record: 120,000 records spill twice at the 4 MiB floor.
-    let body: String = (0..120_000)
+    // About 9 bytes of key and value and a 24-byte entry per record, charged as
+    // allocated (vectors grow by doubling): 300,000 records spill at the 4 MiB floor.
+    let body: String = (0..300_000)
         .map(|i| format!("k{i}\tv\n"))
         .chain(["k3\tagain\n".into()])
         .collect();
