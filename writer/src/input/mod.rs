@@ -11,6 +11,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
 
@@ -131,7 +132,7 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// Opens a source; `.gz` and `.zst` files are decompressed.
-fn open(source: &SourceFile, count: Arc<AtomicU64>) -> Result<Box<dyn BufRead>> {
+fn open(source: &SourceFile, count: Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send>> {
     let Some(path) = &source.path else {
         let stdin = Counting {
             inner: io::stdin(),
@@ -259,16 +260,72 @@ pub(crate) fn read_all(
     Ok(feed.count.load(Ordering::Relaxed))
 }
 
-/// Reads TSV or JSONL, line by line.
+/// Reads TSV or JSONL, line by line, on two threads: one reads and parses lines
+/// into batches, the calling thread hands each batch's records to the collector
+/// (which routes, copies and sorts them). Parsing thus overlaps the collecting.
 struct LineReader {
     parser: LineParser,
     line: Vec<u8>,
     max_line: usize,
 }
 
+/// Parsed records on their way from the parsing thread to the collector: keys and
+/// values back to back, and each record's lengths and line.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    records: Vec<(usize, usize, u64)>,
+    /// Lines read, blank ones included (for progress).
+    lines: u64,
+}
+
+/// A batch is handed over once it holds this many bytes of keys and values...
+const BATCH_BYTES: usize = 1 << 20;
+/// ... or this many lines.
+const BATCH_LINES: u64 = 16 * 1024;
+/// Batches parsed ahead of the collector: bounds the memory in flight to about
+/// `(BATCHES_AHEAD + 2) * BATCH_BYTES` beside the budget.
+const BATCHES_AHEAD: usize = 2;
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.bytes.len() >= BATCH_BYTES || self.lines >= BATCH_LINES
+    }
+}
+
 impl LineReader {
     fn read(&mut self, file: &SourceFile, source: u32, feed: &mut Feed) -> Result<()> {
-        let mut reader = open(file, Arc::clone(&feed.count))?;
+        let reader = open(file, Arc::clone(&feed.count))?;
+        let (batches, received) = mpsc::sync_channel::<Result<Batch>>(BATCHES_AHEAD);
+        std::thread::scope(|scope| {
+            scope.spawn(|| self.parse_all(reader, file, batches));
+            // On an error the receiver is dropped on return, the parsing thread's next
+            // send fails, and it stops: the scope then joins it.
+            for batch in received {
+                let batch = batch?;
+                let mut at = 0;
+                for &(key_len, value_len, line) in &batch.records {
+                    let key = &batch.bytes[at..at + key_len];
+                    let value = &batch.bytes[at + key_len..at + key_len + value_len];
+                    at += key_len + value_len;
+                    feed.push(key, value, Origin { source, line })?;
+                }
+                feed.tick(batch.records.len() as u64);
+            }
+            Ok(())
+        })
+    }
+
+    /// The parsing thread: reads every line of `reader` and sends the parsed records
+    /// in batches, then the first error if there is one. Stops when the receiver is
+    /// gone.
+    fn parse_all(
+        &mut self,
+        mut reader: Box<dyn BufRead + Send>,
+        file: &SourceFile,
+        batches: mpsc::SyncSender<Result<Batch>>,
+    ) {
+        let mut batch = Batch::default();
         let mut line_no = 0u64;
         loop {
             line_no += 1;
@@ -276,37 +333,41 @@ impl LineReader {
                 source: file.name.clone(),
                 line: line_no,
             };
-            match read_line(&mut *reader, &mut self.line, self.max_line) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(source) => {
-                    return Err(WriteError::Read {
+            let parsed = match read_line(&mut *reader, &mut self.line, self.max_line) {
+                Ok(true) => self
+                    .parser
+                    .parse(&self.line)
+                    .map_err(|detail| WriteError::Input {
                         location: location(),
-                        source,
-                    });
+                        detail,
+                    }),
+                Ok(false) => break,
+                Err(source) => Err(WriteError::Read {
+                    location: location(),
+                    source,
+                }),
+            };
+            match parsed {
+                Ok(Some((key, value))) => {
+                    batch.bytes.extend_from_slice(key);
+                    batch.bytes.extend_from_slice(value);
+                    batch.records.push((key.len(), value.len(), line_no));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // Records parsed before the error go first, as they were read.
+                    if batches.send(Ok(batch)).is_ok() {
+                        let _ = batches.send(Err(e));
+                    }
+                    return;
                 }
             }
-            let parsed = self
-                .parser
-                .parse(&self.line)
-                .map_err(|detail| WriteError::Input {
-                    location: location(),
-                    detail,
-                })?;
-            let records = match parsed {
-                Some((key, value)) => {
-                    let origin = Origin {
-                        source,
-                        line: line_no,
-                    };
-                    feed.push(key, value, origin)?;
-                    1
-                }
-                None => 0,
-            };
-            feed.tick(records);
+            batch.lines += 1;
+            if batch.is_full() && batches.send(Ok(std::mem::take(&mut batch))).is_err() {
+                return;
+            }
         }
-        Ok(())
+        let _ = batches.send(Ok(batch));
     }
 }
 
