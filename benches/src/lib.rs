@@ -26,6 +26,7 @@ pub mod fleet;
 pub mod lookup;
 pub mod machine;
 pub mod report;
+pub mod rss;
 pub mod s3;
 pub mod writer_build;
 
@@ -88,7 +89,9 @@ pub fn run_size(
         log(&format!("[{keys} keys] tusk: build, verify, check, time"));
         let shard_path = dir.path().join("bench.tsk");
         {
-            let (shard, rate) = TuskShard::build(&data, dir.path(), "bench.tsk")?;
+            let (built, peak) = rss::measure(|| TuskShard::build(&data, dir.path(), "bench.tsk"));
+            let (shard, mut rate) = built?;
+            rate.peak_rss_added = peak;
             tusk_file_bytes = shard.file_bytes();
             builds.push(rate);
             if parts.tusk {
@@ -115,37 +118,45 @@ pub fn run_size(
             "[{keys} keys] tusk_writer: build_from_iter with {} shards",
             config.writer_shards
         ));
-        builds.push(writer_build::writer_build(
-            &data,
-            config.writer_shards,
-            dir.path(),
-        )?);
+        let (rate, peak) =
+            rss::measure(|| writer_build::writer_build(&data, config.writer_shards, dir.path()));
+        let mut rate = rate?;
+        rate.peak_rss_added = peak;
+        builds.push(rate);
     }
 
     if parts.hashmap {
         log(&format!("[{keys} keys] hashmap: load, check, time"));
-        let (map, rate) = StdHashMap::load(&data);
+        let ((map, mut rate), peak) = rss::measure(|| StdHashMap::load(&data));
+        rate.peak_rss_added = peak;
         builds.push(rate);
         lookups.push(bench(&map, hits, misses, config.passes)?);
     }
 
     if parts.sled {
         log(&format!("[{keys} keys] sled: load, check, time"));
-        let (tree, rate) = SledTree::load(&data, dir.path(), config.sled_cache_bytes)?;
+        let (loaded, peak) =
+            rss::measure(|| SledTree::load(&data, dir.path(), config.sled_cache_bytes));
+        let (tree, mut rate) = loaded?;
+        rate.peak_rss_added = peak;
         builds.push(rate);
         lookups.push(bench(&tree, hits, misses, config.passes)?);
     }
 
     if parts.lmdb {
         log(&format!("[{keys} keys] lmdb: load, check, time"));
-        let (env, rate) = Lmdb::load(&data, dir.path())?;
+        let (loaded, peak) = rss::measure(|| Lmdb::load(&data, dir.path()));
+        let (env, mut rate) = loaded?;
+        rate.peak_rss_added = peak;
         builds.push(rate);
         lookups.push(bench(&env, hits, misses, config.passes)?);
     }
 
     if parts.redb {
         log(&format!("[{keys} keys] redb: load, check, time"));
-        let (db, rate) = RedbTable::load(&data, dir.path())?;
+        let (loaded, peak) = rss::measure(|| RedbTable::load(&data, dir.path()));
+        let (db, mut rate) = loaded?;
+        rate.peak_rss_added = peak;
         builds.push(rate);
         lookups.push(bench(&db, hits, misses, config.passes)?);
     }

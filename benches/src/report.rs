@@ -16,6 +16,9 @@ pub const TARGET_SLED_VS_HIT: f64 = 5.0;
 pub const TARGET_LMDB_VS_HIT: f64 = 3.0;
 /// A redb hit must cost at least this many tusk hits.
 pub const TARGET_REDB_VS_HIT: f64 = 5.0;
+/// Issue 10's goal for the writer end to end (`build_from_iter`): records per second,
+/// in millions, on 2 cores.
+pub const TARGET_WRITER_M_RECORDS_PER_SEC: f64 = 1.5;
 
 /// Throughput of one build or load.
 #[derive(Debug, Clone, Serialize)]
@@ -36,6 +39,9 @@ pub struct Rate {
     pub input_mb_per_sec: f64,
     /// Extra facts (shard count, spills, ...).
     pub note: String,
+    /// How far the process's peak RSS rose during the build (Linux; `None` when not
+    /// measured). Memory-mapped file pages the build touched count too.
+    pub peak_rss_added: Option<u64>,
 }
 
 impl Rate {
@@ -57,6 +63,7 @@ impl Rate {
             records_per_sec: records as f64 / secs,
             input_mb_per_sec: input_bytes as f64 / 1e6 / secs,
             note: String::new(),
+            peak_rss_added: None,
         }
     }
 }
@@ -154,7 +161,7 @@ impl SizeReport {
             redb_vs_tusk_hit: ratio(ns("redb", true), ns("tusk", true)),
             redb_vs_tusk_miss: ratio(ns("redb", false), ns("tusk", false)),
         };
-        let targets = vec![
+        let mut targets = vec![
             Target {
                 what: "tusk hit / hashmap hit".into(),
                 ratio: ratios.tusk_vs_hashmap_hit,
@@ -182,6 +189,16 @@ impl SizeReport {
                 pass: ratios.redb_vs_tusk_hit.map(|r| r >= TARGET_REDB_VS_HIT),
             },
         ];
+        let writer = builds
+            .iter()
+            .find(|b| b.name == crate::writer_build::WRITER_BUILD)
+            .map(|b| b.records_per_sec / 1e6);
+        targets.push(Target {
+            what: "writer M records/s".into(),
+            ratio: writer,
+            target: format!(">= {TARGET_WRITER_M_RECORDS_PER_SEC}"),
+            pass: writer.map(|r| r >= TARGET_WRITER_M_RECORDS_PER_SEC),
+        });
         SizeReport {
             keys,
             probes,
@@ -297,17 +314,20 @@ impl SizeReport {
         }
         let _ = writeln!(
             s,
-            "{:<30} {:>8} {:>12} {:>9} {:>12}  note",
-            "build / load", "secs", "records/s", "MB/s in", "bytes out"
+            "{:<30} {:>8} {:>12} {:>9} {:>12} {:>10}  note",
+            "build / load", "secs", "records/s", "MB/s in", "bytes out", "peak RSS+"
         );
         for b in &r.builds {
             let over = b.overhead_per_record().map_or_else(String::new, |o| {
                 format!("{o:.1} B/record beyond keys and values; ")
             });
+            let peak = b
+                .peak_rss_added
+                .map_or_else(|| "n/a".to_string(), |p| format!("{} MiB", p >> 20));
             let _ = writeln!(
                 s,
-                "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12}  {over}{}",
-                b.name, b.secs, b.records_per_sec, b.input_mb_per_sec, b.output_bytes, b.note
+                "{:<30} {:>8.2} {:>12.0} {:>9.1} {:>12} {:>10}  {over}{}",
+                b.name, b.secs, b.records_per_sec, b.input_mb_per_sec, b.output_bytes, peak, b.note
             );
         }
         if r.tusk_file_bytes > 0 {

@@ -9,6 +9,9 @@ use crate::data::Dataset;
 use crate::report::Rate;
 use crate::{BenchError, Result};
 
+/// The name of the writer's row in a report.
+pub const WRITER_BUILD: &str = "tusk_writer::build_from_iter";
+
 /// Builds a version of `data` with `shards` shards (default memory budget, rayon's
 /// global pool), records fed in a scrambled order so the writer's sort does real
 /// work. The rate covers the whole `build_from_iter` call: partitioning, buffering,
@@ -35,7 +38,7 @@ pub fn writer_build(data: &Dataset, shards: u32, temp_dir: &Path) -> Result<Rate
         });
     }
     let mut rate = Rate::new(
-        "tusk_writer::build_from_iter",
+        WRITER_BUILD,
         stats.records,
         data.input_bytes(),
         stats.shard_bytes,
