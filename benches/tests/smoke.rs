@@ -52,7 +52,19 @@ fn tiny_run_checks_every_contender() {
         report.builds[1].note
     );
     assert!(report.tusk_file_bytes > 10_000 * 174);
-    assert_eq!(report.targets.len(), 4);
+    assert_eq!(report.targets.len(), 5);
+    let writer = report
+        .targets
+        .iter()
+        .find(|t| t.what == "writer M records/s")
+        .expect("the writer's goal");
+    assert!(writer.ratio.is_some_and(|r| r > 0.0), "{writer:?}");
+    // Every build reports how far it raised the peak RSS (Linux).
+    if cfg!(target_os = "linux") {
+        for b in &report.builds {
+            assert!(b.peak_rss_added.is_some(), "{}: {b:?}", b.name);
+        }
+    }
     assert!(report.ratios.sled_vs_tusk_hit.is_some_and(f64::is_finite));
     assert!(report.ratios.lmdb_vs_tusk_hit.is_some_and(f64::is_finite));
     assert!(report.ratios.redb_vs_tusk_hit.is_some_and(f64::is_finite));
@@ -67,7 +79,7 @@ fn tiny_run_checks_every_contender() {
     assert!(report.targets.iter().all(|t| t.pass.is_some()));
     let table = report.to_table();
     assert!(
-        table.contains("10000 keys") && table.contains("sled"),
+        table.contains("10000 keys") && table.contains("sled") && table.contains("peak RSS+"),
         "{table}"
     );
     assert!(lines.iter().any(|l| l.contains("sled")));
