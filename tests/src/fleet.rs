@@ -268,6 +268,23 @@ impl LocalFleet {
         let pid = node.process.as_ref().expect("node is running").pid();
         assert!(signal("-STOP", pid), "kill -STOP {pid} failed");
         node.paused = true;
+        // SIGSTOP takes effect asynchronously: on a loaded machine the node could
+        // still answer one more request. Wait (bounded) until the kernel reports it
+        // stopped (state `T` in /proc/PID/stat).
+        let stopped = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let after_name = stat.rsplit_once(')')?.1.trim_start().to_string();
+                    after_name.chars().next()
+                })
+                .is_some_and(|state| state == 'T' || state == 't')
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !stopped() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(stopped(), "node {i} (pid {pid}) did not stop within 10 s");
     }
 
     /// Resumes node `i` after [`LocalFleet::pause`] (SIGCONT).
