@@ -154,7 +154,11 @@ impl Collector {
         }
         let shard = shard as usize;
         if self.open[shard].is_full_for(key.len() + value.len(), self.segment_bytes) {
-            let full = std::mem::take(&mut self.open[shard]);
+            // The next segment of a shard that filled one is likely to fill too:
+            // allocate it whole (charged now) rather than grow it by copying.
+            let next = Segment::with_capacity(self.segment_bytes, self.open[shard].len());
+            self.buffered += next.allocated();
+            let full = std::mem::replace(&mut self.open[shard], next);
             self.sorting.add(shard, full, &self.pool);
         }
         let open = &mut self.open[shard];
@@ -228,7 +232,7 @@ impl Collector {
 
 /// Sorts and merges `segments` and writes them (duplicates resolved) as one run
 /// at `path`; `None` when they hold no record.
-pub(crate) fn write_run(
+fn write_run(
     mut segments: Vec<Segment>,
     path: PathBuf,
     policy: OnDuplicate,

@@ -109,6 +109,7 @@ mod segment;
 mod shard;
 #[cfg(test)]
 mod spill_tests;
+mod tournament;
 
 pub use build::{build_from_inputs, build_from_iter};
 pub use built::{BuildStats, BuiltVersion, manifest_from_entries};

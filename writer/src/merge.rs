@@ -1,80 +1,74 @@
 //! Merging sorted record streams, and applying the duplicate policy to the result.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use crate::error::{Result, WriteError};
 use crate::options::OnDuplicate;
 use crate::record::{InputRecord, Names, Record, display_key};
 use crate::run::RunReader;
+use crate::segment::SegmentMerge;
+use crate::tournament::LoserTree;
 
-/// The smallest pending record of one source.
-struct Head {
-    rec: InputRecord,
-    source: usize,
+/// A sorted stream of records: a spilled run, or a shard's sorted in-memory
+/// segments (whose records are copied out as they are merged).
+pub(crate) enum Source<'a> {
+    Run(RunReader),
+    Memory(SegmentMerge<'a>),
 }
 
-impl PartialEq for Head {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head {}
-
-impl PartialOrd for Head {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Head {
-    /// Reversed, so the max-heap pops the smallest (key, origin) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.rec.order(&self.rec)
-    }
-}
-
-/// K-way merge of sorted runs into one stream ordered by key, then input order.
-/// A single run passes straight through.
-pub(crate) struct Merge {
-    sources: Vec<RunReader>,
-    heap: BinaryHeap<Head>,
-    single: bool,
-}
-
-impl Merge {
-    pub(crate) fn new(mut sources: Vec<RunReader>) -> Result<Self> {
-        if sources.len() == 1 {
-            return Ok(Merge {
-                sources,
-                heap: BinaryHeap::new(),
-                single: true,
-            });
+impl Source<'_> {
+    fn next_record(&mut self) -> Result<Option<InputRecord>> {
+        match self {
+            Source::Run(run) => run.next_record(),
+            Source::Memory(segments) => Ok(segments.next_record().map(|r| InputRecord::of(&r))),
         }
-        let mut heap = BinaryHeap::with_capacity(sources.len());
-        for (source, s) in sources.iter_mut().enumerate() {
-            if let Some(rec) = s.next_record()? {
-                heap.push(Head { rec, source });
-            }
-        }
+    }
+}
+
+/// Orders two heads by key, then input order; an exhausted source is last.
+fn head_less(a: Option<&InputRecord>, b: Option<&InputRecord>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.order(b) == Ordering::Less,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// K-way merge of sorted sources into one stream ordered by key, then input order.
+pub(crate) struct Merge<'a> {
+    sources: Vec<Source<'a>>,
+    heads: Vec<Option<InputRecord>>,
+    tree: LoserTree,
+}
+
+impl<'a> Merge<'a> {
+    pub(crate) fn new(mut sources: Vec<Source<'a>>) -> Result<Self> {
+        let heads = sources
+            .iter_mut()
+            .map(Source::next_record)
+            .collect::<Result<Vec<_>>>()?;
+        let tree = LoserTree::new(sources.len(), |a, b| {
+            head_less(heads[a].as_ref(), heads[b].as_ref())
+        });
         Ok(Merge {
             sources,
-            heap,
-            single: false,
+            heads,
+            tree,
         })
     }
 
     pub(crate) fn next_record(&mut self) -> Result<Option<InputRecord>> {
-        if self.single {
-            return self.sources[0].next_record();
-        }
-        let Some(Head { rec, source }) = self.heap.pop() else {
+        let source = self.tree.winner();
+        let Some(next) = self.sources.get_mut(source) else {
             return Ok(None);
         };
-        if let Some(next) = self.sources[source].next_record()? {
-            self.heap.push(Head { rec: next, source });
-        }
+        let next = next.next_record()?;
+        let Some(rec) = std::mem::replace(&mut self.heads[source], next) else {
+            return Ok(None);
+        };
+        let heads = &self.heads;
+        self.tree
+            .replay(|a, b| head_less(heads[a].as_ref(), heads[b].as_ref()));
         Ok(Some(rec))
     }
 }
@@ -172,17 +166,35 @@ mod tests {
         RunReader::open(&writer.finish().unwrap(), 64, 1 << 20).unwrap()
     }
 
+    fn segment(recs: &[(&str, &str, u64)]) -> crate::segment::Segment {
+        let mut s = crate::segment::Segment::default();
+        for (k, v, line) in recs {
+            s.push(
+                k.as_bytes(),
+                v.as_bytes(),
+                Origin {
+                    source: 0,
+                    line: *line,
+                },
+            );
+        }
+        s.sort();
+        s
+    }
+
     fn run(policy: OnDuplicate) -> Result<(Vec<(String, String)>, u64)> {
         let dir = tempfile::tempdir().unwrap();
+        // Runs and in-memory segments merge alike.
+        let memory = [segment(&[("b", "b9", 9), ("a", "a3", 3)]), segment(&[])];
         let sources = vec![
-            run_of(
+            Source::Run(run_of(
                 dir.path(),
                 "0",
                 vec![rec("b", "b2", 2), rec("a", "a5", 5), rec("c", "c1", 1)],
-            ),
-            run_of(dir.path(), "1", vec![rec("b", "b9", 9), rec("a", "a3", 3)]),
-            run_of(dir.path(), "2", vec![]),
-            run_of(dir.path(), "3", vec![rec("b", "b4", 4)]),
+            )),
+            Source::Memory(SegmentMerge::new(&memory)),
+            Source::Run(run_of(dir.path(), "2", vec![])),
+            Source::Run(run_of(dir.path(), "3", vec![rec("b", "b4", 4)])),
         ];
         let names = Names(vec!["a.tsv".into()]);
         let mut out = Vec::new();

@@ -96,8 +96,12 @@ impl RunReader {
         }
         let len = usize::try_from(u64::from(key_len) + value_len)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "run record too large"))?;
-        let mut data = vec![0u8; len];
-        self.input.read_exact(&mut data)?;
+        // Read straight into the record's allocation, without zeroing it first.
+        let mut data = Vec::with_capacity(len);
+        (&mut self.input).take(len as u64).read_to_end(&mut data)?;
+        if data.len() != len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         Ok(Some(InputRecord::from_parts(
             data.into_boxed_slice(),
             key_len,

@@ -9,9 +9,9 @@
 //! (see `collect.rs`).
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use crate::record::{Origin, Record, compare_keys};
+use crate::tournament::LoserTree;
 
 /// Smallest and largest segment: see [`segment_bytes`].
 const SEGMENT_BYTES_MIN: usize = 256 << 10;
@@ -77,6 +77,17 @@ impl Record for RecordRef<'_> {
 }
 
 impl Segment {
+    /// An empty segment with room for `bytes` of keys and values and `records`
+    /// entries: a shard's next segment after a full one, sized like it, so it never
+    /// grows by copying.
+    pub(crate) fn with_capacity(bytes: usize, records: usize) -> Self {
+        Segment {
+            data: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(records),
+            sorted: false,
+        }
+    }
+
     /// True when a record of `len` key and value bytes does not fit in the `limit`
     /// bytes of a segment (an empty segment takes any record).
     pub(crate) fn is_full_for(&self, len: usize, limit: usize) -> bool {
@@ -162,31 +173,14 @@ fn key_of<'d>(data: &'d [u8], e: &Entry) -> &'d [u8] {
     &data[start..start + e.key_len as usize]
 }
 
-/// The next record of one segment in a [`SegmentMerge`].
-struct Head<'a> {
-    rec: RecordRef<'a>,
-    segment: usize,
-}
-
-impl PartialEq for Head<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for Head<'_> {}
-
-impl PartialOrd for Head<'_> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Head<'_> {
-    /// Reversed, so the max-heap pops the smallest (key, origin) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        compare_keys(other.rec.key, self.rec.key)
-            .then_with(|| other.rec.origin.cmp(&self.rec.origin))
+/// Orders two heads by key, then input order; an exhausted source is last.
+fn head_less(a: Option<&RecordRef<'_>>, b: Option<&RecordRef<'_>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            compare_keys(a.key, b.key).then_with(|| a.origin.cmp(&b.origin)) == Ordering::Less
+        }
+        (Some(_), None) => true,
+        _ => false,
     }
 }
 
@@ -195,45 +189,38 @@ impl Ord for Head<'_> {
 pub(crate) struct SegmentMerge<'a> {
     segments: &'a [Segment],
     next: Vec<usize>,
-    heap: BinaryHeap<Head<'a>>,
+    heads: Vec<Option<RecordRef<'a>>>,
+    tree: LoserTree,
 }
 
 impl<'a> SegmentMerge<'a> {
     /// Merges `segments`, each of which must be sorted.
     pub(crate) fn new(segments: &'a [Segment]) -> Self {
         debug_assert!(segments.iter().all(|s| s.sorted || s.len() < 2));
-        let mut merge = SegmentMerge {
+        let heads: Vec<_> = segments.iter().map(|s| s.record(0)).collect();
+        let tree = LoserTree::new(segments.len(), |a, b| {
+            head_less(heads[a].as_ref(), heads[b].as_ref())
+        });
+        SegmentMerge {
             segments,
-            next: vec![0; segments.len()],
-            heap: BinaryHeap::with_capacity(segments.len()),
-        };
-        if segments.len() > 1 {
-            for segment in 0..segments.len() {
-                merge.refill(segment);
-            }
-        }
-        merge
-    }
-
-    fn take(&mut self, segment: usize) -> Option<RecordRef<'a>> {
-        let rec = self.segments[segment].record(self.next[segment])?;
-        self.next[segment] += 1;
-        Some(rec)
-    }
-
-    fn refill(&mut self, segment: usize) {
-        if let Some(rec) = self.take(segment) {
-            self.heap.push(Head { rec, segment });
+            next: vec![1; segments.len()],
+            heads,
+            tree,
         }
     }
 
     /// The next record in merge order, or `None` at the end.
     pub(crate) fn next_record(&mut self) -> Option<RecordRef<'a>> {
-        if self.segments.len() == 1 {
-            return self.take(0);
+        let source = self.tree.winner();
+        let segment = self.segments.get(source)?;
+        let next = &mut self.next[source];
+        let rec = std::mem::replace(&mut self.heads[source], segment.record(*next))?;
+        *next += 1;
+        if self.segments.len() > 1 {
+            let heads = &self.heads;
+            self.tree
+                .replay(|a, b| head_less(heads[a].as_ref(), heads[b].as_ref()));
         }
-        let Head { rec, segment } = self.heap.pop()?;
-        self.refill(segment);
         Some(rec)
     }
 }

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use tusk_format::{BuildOptions, ShardBuilder, ShardSummary};
 use tusk_store::shard_object_name;
 
-use crate::collect::write_run;
 use crate::error::{Result, WriteError};
-use crate::merge::{Merge, drain_deduped};
+use crate::merge::{Merge, Source, drain_deduped};
 use crate::options::OnDuplicate;
 use crate::progress::{ProgressEvent, ProgressFn};
 use crate::record::{Names, Record};
@@ -36,25 +35,17 @@ pub(crate) struct ShardContext<'a> {
 /// Builds shard `index` from its in-memory segments and spilled runs; returns its
 /// summary and the duplicates dropped.
 ///
-/// A shard that never spilled is merged from its segments in memory. One that did
-/// first writes its segments as one more run, so its final merge reads runs only.
+/// A shard that never spilled is merged from its segments in memory, borrowing
+/// every record. One that did merges its runs with its segments, whose records are
+/// then copied out one by one.
 pub(crate) fn build_shard(
     index: u32,
     mut segments: Vec<Segment>,
-    mut runs: Vec<PathBuf>,
+    runs: Vec<PathBuf>,
     ctx: &ShardContext<'_>,
 ) -> Result<(ShardSummary, u64)> {
-    let mut dropped = 0;
-    if !runs.is_empty() {
-        let path = ctx.run_dir.join(format!("s{index:05}-rest.run"));
-        let (run, rest_dropped) =
-            write_run(std::mem::take(&mut segments), path, ctx.policy, ctx.names)?;
-        runs.extend(run);
-        dropped += rest_dropped;
-    }
-    let (runs, reduced_dropped) = reduce_runs(index, runs, ctx)?;
-    dropped += reduced_dropped;
-
+    let (runs, mut dropped) = reduce_runs(index, runs, ctx)?;
+    segments.iter_mut().for_each(Segment::sort);
     let path = ctx.shard_dir.join(shard_object_name(index));
     let file = File::create(&path).map_err(|e| WriteError::temp(&path, e))?;
     let format_error = |source| WriteError::Format {
@@ -69,7 +60,6 @@ pub(crate) fn build_shard(
         .map_err(format_error)?;
     let mut add = |rec: &dyn Record| builder.add(rec.key(), rec.value()).map_err(format_error);
     dropped += if runs.is_empty() {
-        segments.iter_mut().for_each(Segment::sort);
         let mut merge = SegmentMerge::new(&segments);
         drain_deduped(
             || Ok(merge.next_record()),
@@ -78,7 +68,9 @@ pub(crate) fn build_shard(
             |rec| add(&rec),
         )?
     } else {
-        let mut merge = Merge::new(open_runs(&runs, ctx)?)?;
+        let mut sources = open_runs(&runs, ctx)?;
+        sources.push(Source::Memory(SegmentMerge::new(&segments)));
+        let mut merge = Merge::new(sources)?;
         drain_deduped(
             || merge.next_record(),
             ctx.policy,
@@ -100,9 +92,9 @@ pub(crate) fn build_shard(
     Ok((summary, dropped))
 }
 
-fn open_runs(runs: &[PathBuf], ctx: &ShardContext<'_>) -> Result<Vec<RunReader>> {
+fn open_runs<'a>(runs: &[PathBuf], ctx: &ShardContext<'_>) -> Result<Vec<Source<'a>>> {
     runs.iter()
-        .map(|p| RunReader::open(p, ctx.read_buffer, ctx.max_value_len))
+        .map(|p| RunReader::open(p, ctx.read_buffer, ctx.max_value_len).map(Source::Run))
         .collect()
 }
 
@@ -115,7 +107,7 @@ fn remove_runs(runs: &[PathBuf]) {
 }
 
 /// Merges runs in groups of [`FAN_IN`] until fewer than `FAN_IN` are left (so the
-/// final merge has fewer than `FAN_IN` sources).
+/// final merge, with the in-memory segments, has at most `FAN_IN` sources).
 fn reduce_runs(
     index: u32,
     mut runs: Vec<PathBuf>,
