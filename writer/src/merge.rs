@@ -1,10 +1,8 @@
 //! Merging sorted record streams, and applying the duplicate policy to the result.
 
-use std::cmp::Ordering;
-
 use crate::error::{Result, WriteError};
 use crate::options::OnDuplicate;
-use crate::record::{InputRecord, Names, Record, display_key};
+use crate::record::{InputRecord, Names, Record, display_key, head_less};
 use crate::run::RunReader;
 use crate::segment::SegmentMerge;
 use crate::tournament::LoserTree;
@@ -22,15 +20,6 @@ impl Source<'_> {
             Source::Run(run) => run.next_record(),
             Source::Memory(segments) => Ok(segments.next_record().map(|r| InputRecord::of(&r))),
         }
-    }
-}
-
-/// Orders two heads by key, then input order; an exhausted source is last.
-fn head_less(a: Option<&InputRecord>, b: Option<&InputRecord>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a.order(b) == Ordering::Less,
-        (Some(_), None) => true,
-        _ => false,
     }
 }
 
@@ -158,7 +147,7 @@ mod tests {
 
     /// Sorts `recs` and writes them as a run in `dir`.
     fn run_of(dir: &std::path::Path, name: &str, mut recs: Vec<InputRecord>) -> RunReader {
-        recs.sort_by(InputRecord::order);
+        recs.sort_by(crate::record::merge_order);
         let mut writer = RunWriter::create(dir.join(name)).unwrap();
         for r in &recs {
             writer.write(r).unwrap();

@@ -80,11 +80,6 @@ impl InputRecord {
             origin,
         }
     }
-
-    /// Merge order: key, then input order.
-    pub(crate) fn order(&self, other: &InputRecord) -> Ordering {
-        compare_keys(self.key(), other.key()).then(self.origin.cmp(&other.origin))
-    }
 }
 
 impl Record for InputRecord {
@@ -98,6 +93,21 @@ impl Record for InputRecord {
 
     fn origin(&self) -> Origin {
         self.origin
+    }
+}
+
+/// The order records are merged in: key, then input order.
+pub(crate) fn merge_order(a: &impl Record, b: &impl Record) -> Ordering {
+    compare_keys(a.key(), b.key()).then_with(|| a.origin().cmp(&b.origin()))
+}
+
+/// True when a merge's head `a` comes before head `b`; an exhausted source
+/// (`None`) comes after every record.
+pub(crate) fn head_less<R: Record>(a: Option<&R>, b: Option<&R>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => merge_order(a, b) == Ordering::Less,
+        (Some(_), None) => true,
+        _ => false,
     }
 }
 

@@ -8,9 +8,7 @@
 //! segment is sorted at once, on another thread, while the input is still being read
 //! (see `collect.rs`).
 
-use std::cmp::Ordering;
-
-use crate::record::{Origin, Record, compare_keys};
+use crate::record::{Origin, Record, compare_keys, head_less};
 use crate::tournament::LoserTree;
 
 /// Smallest and largest segment: see [`segment_bytes`].
@@ -171,17 +169,6 @@ impl Segment {
 fn key_of<'d>(data: &'d [u8], e: &Entry) -> &'d [u8] {
     let start = e.offset as usize;
     &data[start..start + e.key_len as usize]
-}
-
-/// Orders two heads by key, then input order; an exhausted source is last.
-fn head_less(a: Option<&RecordRef<'_>>, b: Option<&RecordRef<'_>>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => {
-            compare_keys(a.key, b.key).then_with(|| a.origin.cmp(&b.origin)) == Ordering::Less
-        }
-        (Some(_), None) => true,
-        _ => false,
-    }
 }
 
 /// Reads sorted segments as one stream ordered by key, then input order, borrowing
