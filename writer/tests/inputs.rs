@@ -344,3 +344,44 @@ fn corrupt_compressed_input_names_the_file() {
         );
     }
 }
+
+/// Files are read on a thread of their own and handed over in batches: an error
+/// from either side, after many batches, still names its line, stops both threads,
+/// and comes before anything later in the input.
+#[test]
+fn errors_many_batches_into_a_file_name_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = 200_000;
+    let body = |bad_line: usize, bad: &str| -> String {
+        (1..=lines)
+            .map(|i| {
+                if i == bad_line {
+                    format!("{bad}\n")
+                } else {
+                    format!("key-{i}\tvalue-{i}\n")
+                }
+            })
+            .collect()
+    };
+    // The reading thread's error: a line without a TAB.
+    let file = dir.path().join("parse.tsv");
+    std::fs::write(&file, body(150_001, "no tab here")).unwrap();
+    let err = build_from_inputs(&[path(&file)], &tsv(), &opts(dir.path()), None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("{}:150001: no TAB", file.display())),
+        "{err}"
+    );
+    // The collector's error (an empty key), with a parse error later in the file:
+    // the empty key, first in input order, is reported.
+    let file = dir.path().join("collect.tsv");
+    let mut text = body(120_001, "\tempty key");
+    text.push_str("no tab at the end\n");
+    std::fs::write(&file, text).unwrap();
+    let err = build_from_inputs(&[path(&file)], &tsv(), &opts(dir.path()), None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("{}:120001: empty key", file.display())),
+        "{err}"
+    );
+}

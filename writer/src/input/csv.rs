@@ -3,7 +3,6 @@
 //! `.gz` and `.zst` files are decompressed.
 
 use std::io;
-use std::sync::Arc;
 
 use csv::{ByteRecord, ReaderBuilder};
 
@@ -131,7 +130,7 @@ pub(super) fn read(
     input: &InputOptions,
     feed: &mut Feed,
 ) -> Result<()> {
-    let reader = open(file, Arc::clone(&feed.count))?;
+    let reader = open(file, feed.count())?;
     let mut csv = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -181,8 +180,6 @@ pub(super) fn read(
             .pick(&record, input, &mut bufs)
             .map_err(input_error)?;
         feed.push(key, value, Origin { source, line })?;
-        feed.tick(1);
     }
-    feed.tick(0);
     Ok(())
 }

@@ -189,26 +189,55 @@ fn max_line_len(max_value_len: u64) -> usize {
     usize::try_from(content.saturating_mul(8).saturating_add(4096)).unwrap_or(usize::MAX)
 }
 
-/// Where parsed records go: the collector, the progress batches, and the count of
-/// input bytes read (shared with the [`Counting`] readers).
-pub(crate) struct Feed<'c> {
-    collector: &'c mut Collector,
-    progress: &'c mut Progress,
-    count: Arc<AtomicU64>,
-    reported: u64,
+/// Parsed records on their way from the reading thread to the collector: keys and
+/// values back to back, and each record's lengths and origin.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    records: Vec<(usize, usize, Origin)>,
 }
 
-impl Feed<'_> {
-    /// Hands one record to the collector.
+/// A batch is handed over once it holds this many bytes of keys and values...
+const BATCH_BYTES: usize = 1 << 20;
+/// ... or this many records.
+const BATCH_RECORDS: usize = 16 * 1024;
+/// Batches read ahead of the collector: bounds the memory in flight to about
+/// `(BATCHES_AHEAD + 2) * BATCH_BYTES` beside the budget (plus one record, when a
+/// record is larger than a batch).
+const BATCHES_AHEAD: usize = 2;
+
+/// Where a reader puts the records it parses, on its own thread: into batches, sent
+/// to the calling thread, which hands them to the collector (see [`read_all`]).
+pub(crate) struct Feed {
+    batch: Batch,
+    batches: mpsc::SyncSender<Result<Batch>>,
+    count: Arc<AtomicU64>,
+}
+
+impl Feed {
+    /// Adds one record to the batch; sends the batch when it is full.
     fn push(&mut self, key: &[u8], value: &[u8], origin: Origin) -> Result<()> {
-        self.collector.push(key, value, origin)
+        self.batch.bytes.extend_from_slice(key);
+        self.batch.bytes.extend_from_slice(value);
+        self.batch.records.push((key.len(), value.len(), origin));
+        if self.batch.bytes.len() >= BATCH_BYTES || self.batch.records.len() >= BATCH_RECORDS {
+            self.send()?;
+        }
+        Ok(())
     }
 
-    /// Reports `records` parsed and the bytes read since the last report.
-    fn tick(&mut self, records: u64) {
-        let total = self.count.load(Ordering::Relaxed);
-        self.progress.read(total - self.reported, records);
-        self.reported = total;
+    /// Sends the batch. Fails only when the calling thread stopped taking batches
+    /// (it met an error of its own, which is the one reported).
+    fn send(&mut self) -> Result<()> {
+        let batch = std::mem::take(&mut self.batch);
+        self.batches.send(Ok(batch)).map_err(|_| {
+            WriteError::InvalidOptions("the collector stopped taking records".to_string())
+        })
+    }
+
+    /// The count of input bytes read, for the [`Counting`] readers.
+    fn count(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.count)
     }
 
     /// Counts bytes read without a [`Counting`] reader (Parquet row groups).
@@ -218,6 +247,10 @@ impl Feed<'_> {
 }
 
 /// Reads every source in order into `collector`; returns the input bytes read.
+///
+/// Each file is read and parsed on a thread of its own while the calling thread
+/// hands the parsed records to the collector (which routes, copies and sorts
+/// them), so parsing overlaps collecting. Records keep their input order.
 pub(crate) fn read_all(
     files: &[SourceFile],
     input: &InputOptions,
@@ -237,12 +270,8 @@ pub(crate) fn read_all(
         line: Vec::new(),
         max_line,
     };
-    let mut feed = Feed {
-        collector,
-        progress,
-        count: Arc::new(AtomicU64::new(0)),
-        reported: 0,
-    };
+    let count = Arc::new(AtomicU64::new(0));
+    let mut reported = 0;
     for (index, file) in files.iter().enumerate() {
         let source = u32::try_from(index)
             .ok()
@@ -250,82 +279,59 @@ pub(crate) fn read_all(
             .ok_or_else(|| {
                 WriteError::InvalidOptions(format!("too many input files ({})", files.len()))
             })?;
-        match input.format {
-            InputFormat::Tsv | InputFormat::Jsonl => lines.read(file, source, &mut feed)?,
-            InputFormat::Csv => csv::read(file, source, input, &mut feed)?,
-            InputFormat::Parquet => parquet::read(file, source, input, &mut feed)?,
-        }
+        let (batches, received) = mpsc::sync_channel::<Result<Batch>>(BATCHES_AHEAD);
+        let mut feed = Feed {
+            batch: Batch::default(),
+            batches,
+            count: Arc::clone(&count),
+        };
+        let lines = &mut lines;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let read = match input.format {
+                    InputFormat::Tsv | InputFormat::Jsonl => lines.read(file, source, &mut feed),
+                    InputFormat::Csv => csv::read(file, source, input, &mut feed),
+                    InputFormat::Parquet => parquet::read(file, source, input, &mut feed),
+                };
+                // What was read before an error goes first, as it was read.
+                if feed.send().is_ok()
+                    && let Err(e) = read
+                {
+                    let _ = feed.batches.send(Err(e));
+                }
+            });
+            // On an error `received` is dropped on return, the reading thread's next
+            // send fails and it stops; the scope then joins it.
+            for batch in received {
+                let batch = batch?;
+                let mut at = 0;
+                for &(key_len, value_len, origin) in &batch.records {
+                    let key = &batch.bytes[at..at + key_len];
+                    let value = &batch.bytes[at + key_len..at + key_len + value_len];
+                    at += key_len + value_len;
+                    collector.push(key, value, origin)?;
+                }
+                let total = count.load(Ordering::Relaxed);
+                progress.read(total - reported, batch.records.len() as u64);
+                reported = total;
+            }
+            Ok::<_, WriteError>(())
+        })?;
     }
-    feed.progress.flush();
-    Ok(feed.count.load(Ordering::Relaxed))
+    progress.flush();
+    Ok(count.load(Ordering::Relaxed))
 }
 
-/// Reads TSV or JSONL, line by line, on two threads: one reads and parses lines
-/// into batches, the calling thread hands each batch's records to the collector
-/// (which routes, copies and sorts them). Parsing thus overlaps the collecting.
+/// Reads TSV or JSONL, line by line.
 struct LineReader {
     parser: LineParser,
     line: Vec<u8>,
     max_line: usize,
 }
 
-/// Parsed records on their way from the parsing thread to the collector: keys and
-/// values back to back, and each record's lengths and line.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    records: Vec<(usize, usize, u64)>,
-    /// Lines read, blank ones included (for progress).
-    lines: u64,
-}
-
-/// A batch is handed over once it holds this many bytes of keys and values...
-const BATCH_BYTES: usize = 1 << 20;
-/// ... or this many lines.
-const BATCH_LINES: u64 = 16 * 1024;
-/// Batches parsed ahead of the collector: bounds the memory in flight to about
-/// `(BATCHES_AHEAD + 2) * BATCH_BYTES` beside the budget.
-const BATCHES_AHEAD: usize = 2;
-
-impl Batch {
-    fn is_full(&self) -> bool {
-        self.bytes.len() >= BATCH_BYTES || self.lines >= BATCH_LINES
-    }
-}
-
 impl LineReader {
     fn read(&mut self, file: &SourceFile, source: u32, feed: &mut Feed) -> Result<()> {
-        let reader = open(file, Arc::clone(&feed.count))?;
-        let (batches, received) = mpsc::sync_channel::<Result<Batch>>(BATCHES_AHEAD);
-        std::thread::scope(|scope| {
-            scope.spawn(|| self.parse_all(reader, file, batches));
-            // On an error the receiver is dropped on return, the parsing thread's next
-            // send fails, and it stops: the scope then joins it.
-            for batch in received {
-                let batch = batch?;
-                let mut at = 0;
-                for &(key_len, value_len, line) in &batch.records {
-                    let key = &batch.bytes[at..at + key_len];
-                    let value = &batch.bytes[at + key_len..at + key_len + value_len];
-                    at += key_len + value_len;
-                    feed.push(key, value, Origin { source, line })?;
-                }
-                feed.tick(batch.records.len() as u64);
-            }
-            Ok(())
-        })
-    }
-
-    /// The parsing thread: reads every line of `reader` and sends the parsed records
-    /// in batches, then the first error if there is one. Stops when the receiver is
-    /// gone.
-    fn parse_all(
-        &mut self,
-        mut reader: Box<dyn BufRead + Send>,
-        file: &SourceFile,
-        batches: mpsc::SyncSender<Result<Batch>>,
-    ) {
-        let mut batch = Batch::default();
+        let mut reader = open(file, feed.count())?;
         let mut line_no = 0u64;
         loop {
             line_no += 1;
@@ -333,41 +339,32 @@ impl LineReader {
                 source: file.name.clone(),
                 line: line_no,
             };
-            let parsed = match read_line(&mut *reader, &mut self.line, self.max_line) {
-                Ok(true) => self
-                    .parser
-                    .parse(&self.line)
-                    .map_err(|detail| WriteError::Input {
-                        location: location(),
-                        detail,
-                    }),
+            match read_line(&mut *reader, &mut self.line, self.max_line) {
+                Ok(true) => {}
                 Ok(false) => break,
-                Err(source) => Err(WriteError::Read {
-                    location: location(),
-                    source,
-                }),
-            };
-            match parsed {
-                Ok(Some((key, value))) => {
-                    batch.bytes.extend_from_slice(key);
-                    batch.bytes.extend_from_slice(value);
-                    batch.records.push((key.len(), value.len(), line_no));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    // Records parsed before the error go first, as they were read.
-                    if batches.send(Ok(batch)).is_ok() {
-                        let _ = batches.send(Err(e));
-                    }
-                    return;
+                Err(source) => {
+                    return Err(WriteError::Read {
+                        location: location(),
+                        source,
+                    });
                 }
             }
-            batch.lines += 1;
-            if batch.is_full() && batches.send(Ok(std::mem::take(&mut batch))).is_err() {
-                return;
+            let parsed = self
+                .parser
+                .parse(&self.line)
+                .map_err(|detail| WriteError::Input {
+                    location: location(),
+                    detail,
+                })?;
+            if let Some((key, value)) = parsed {
+                let origin = Origin {
+                    source,
+                    line: line_no,
+                };
+                feed.push(key, value, origin)?;
             }
         }
-        let _ = batches.send(Ok(batch));
+        Ok(())
     }
 }
 
