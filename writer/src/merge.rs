@@ -2,31 +2,60 @@
 
 use crate::error::{Result, WriteError};
 use crate::options::OnDuplicate;
-use crate::record::{InputRecord, Names, Record, display_key, head_less};
+use crate::record::{InputRecord, Names, Origin, Record, display_key, head_less};
 use crate::run::RunReader;
-use crate::segment::SegmentMerge;
+use crate::segment::{RecordRef, SegmentMerge};
 use crate::tournament::LoserTree;
 
 /// A sorted stream of records: a spilled run, or a shard's sorted in-memory
-/// segments (whose records are copied out as they are merged).
+/// segments.
 pub(crate) enum Source<'a> {
     Run(RunReader),
     Memory(SegmentMerge<'a>),
 }
 
-impl Source<'_> {
-    fn next_record(&mut self) -> Result<Option<InputRecord>> {
+/// A record out of a [`Merge`]: read back from a run, or borrowed from a segment.
+pub(crate) enum Merged<'a> {
+    Run(InputRecord),
+    Memory(RecordRef<'a>),
+}
+
+impl Record for Merged<'_> {
+    fn key(&self) -> &[u8] {
         match self {
-            Source::Run(run) => run.next_record(),
-            Source::Memory(segments) => Ok(segments.next_record().map(|r| InputRecord::of(&r))),
+            Merged::Run(r) => r.key(),
+            Merged::Memory(r) => r.key(),
         }
+    }
+
+    fn value(&self) -> &[u8] {
+        match self {
+            Merged::Run(r) => r.value(),
+            Merged::Memory(r) => r.value(),
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        match self {
+            Merged::Run(r) => r.origin(),
+            Merged::Memory(r) => r.origin(),
+        }
+    }
+}
+
+impl<'a> Source<'a> {
+    fn next_record(&mut self) -> Result<Option<Merged<'a>>> {
+        Ok(match self {
+            Source::Run(run) => run.next_record()?.map(Merged::Run),
+            Source::Memory(segments) => segments.next_record().map(Merged::Memory),
+        })
     }
 }
 
 /// K-way merge of sorted sources into one stream ordered by key, then input order.
 pub(crate) struct Merge<'a> {
     sources: Vec<Source<'a>>,
-    heads: Vec<Option<InputRecord>>,
+    heads: Vec<Option<Merged<'a>>>,
     tree: LoserTree,
 }
 
@@ -46,7 +75,7 @@ impl<'a> Merge<'a> {
         })
     }
 
-    pub(crate) fn next_record(&mut self) -> Result<Option<InputRecord>> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<Merged<'a>>> {
         let source = self.tree.winner();
         let Some(next) = self.sources.get_mut(source) else {
             return Ok(None);

@@ -53,13 +53,9 @@ pub(crate) struct InputRecord {
 }
 
 impl InputRecord {
-    /// Copies a record's key and value into a new record of its own.
-    pub(crate) fn of(rec: &impl Record) -> Self {
-        Self::new(rec.key(), rec.value(), rec.origin())
-    }
-
     /// Copies `key` and `value` into a new record. Keys are at most 64 KiB, so the
     /// length always fits.
+    #[cfg(test)]
     pub(crate) fn new(key: &[u8], value: &[u8], origin: Origin) -> Self {
         let mut data = Vec::with_capacity(key.len() + value.len());
         data.extend_from_slice(key);
