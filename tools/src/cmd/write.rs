@@ -126,7 +126,8 @@ pub struct Args {
     /// when the command ends, fails or is stopped by SIGINT/SIGTERM.
     #[arg(long, value_name = "DIR")]
     temp_dir: Option<PathBuf>,
-    /// Worker threads for building shards (default: one per core).
+    /// Worker threads that sort and build shards (default: one per core). The input is
+    /// read and parsed on a thread of its own beside them.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Extra writer metadata recorded in the manifest, `KEY=VALUE`; repeatable.
