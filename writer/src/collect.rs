@@ -266,9 +266,11 @@ struct SortQueue {
 }
 
 struct QueueState {
+    /// Full segments waiting for a thread, with their shard.
     queued: Vec<(usize, Segment)>,
     /// Segments taken by a thread and not yet sorted.
     sorting: usize,
+    /// Sorted segments, per shard.
     sorted: Vec<Vec<Segment>>,
 }
 

@@ -10,13 +10,17 @@ use crate::tournament::LoserTree;
 /// A sorted stream of records: a spilled run, or a shard's sorted in-memory
 /// segments.
 pub(crate) enum Source<'a> {
+    /// A run file, read back record by record.
     Run(RunReader),
+    /// The shard's segments, merged in memory.
     Memory(SegmentMerge<'a>),
 }
 
 /// A record out of a [`Merge`]: read back from a run, or borrowed from a segment.
 pub(crate) enum Merged<'a> {
+    /// Read back from a run, into an allocation of its own.
     Run(InputRecord),
+    /// Borrowed from a segment.
     Memory(RecordRef<'a>),
 }
 
