@@ -122,6 +122,11 @@ impl Segment {
         (self.data.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()) as u64
     }
 
+    /// The records in the segment's current order (input order until sorted).
+    pub(crate) fn records(&self) -> impl Iterator<Item = RecordRef<'_>> {
+        (0..self.len()).filter_map(|i| self.record(i))
+    }
+
     /// Records held.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
@@ -172,7 +177,7 @@ fn key_of<'d>(data: &'d [u8], e: &Entry) -> &'d [u8] {
 }
 
 /// Reads sorted segments as one stream ordered by key, then input order, borrowing
-/// every record. One segment is read straight through.
+/// every record.
 pub(crate) struct SegmentMerge<'a> {
     segments: &'a [Segment],
     next: Vec<usize>,
@@ -203,11 +208,9 @@ impl<'a> SegmentMerge<'a> {
         let next = &mut self.next[source];
         let rec = std::mem::replace(&mut self.heads[source], segment.record(*next))?;
         *next += 1;
-        if self.segments.len() > 1 {
-            let heads = &self.heads;
-            self.tree
-                .replay(|a, b| head_less(heads[a].as_ref(), heads[b].as_ref()));
-        }
+        let heads = &self.heads;
+        self.tree
+            .replay(|a, b| head_less(heads[a].as_ref(), heads[b].as_ref()));
         Some(rec)
     }
 }

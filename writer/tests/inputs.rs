@@ -385,3 +385,18 @@ fn errors_many_batches_into_a_file_name_their_line() {
         "{err}"
     );
 }
+
+/// A record larger than a reading batch (1 MiB) travels alone, between records
+/// that share batches, and arrives whole.
+#[test]
+fn a_record_larger_than_a_batch_arrives_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.tsv");
+    let big = "x".repeat(3 << 20);
+    std::fs::write(&file, format!("a\t1\nbig\t{big}\nb\t2\n")).unwrap();
+    let built = build_from_inputs(&[path(&file)], &tsv(), &opts(dir.path()), None).unwrap();
+    let all = text(&built);
+    assert_eq!(all.len(), 3);
+    assert_eq!((all["a"].as_str(), all["b"].as_str()), ("1", "2"));
+    assert_eq!(all["big"], big);
+}

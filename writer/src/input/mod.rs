@@ -20,7 +20,8 @@ use crate::error::{Location, Result, WriteError};
 use crate::options::{InputFormat, InputOptions, InputSource};
 use crate::parse::LineParser;
 use crate::progress::Progress;
-use crate::record::Origin;
+use crate::record::{Origin, Record};
+use crate::segment::Segment;
 
 const READ_BUFFER: usize = 256 * 1024;
 
@@ -189,47 +190,44 @@ fn max_line_len(max_value_len: u64) -> usize {
     usize::try_from(content.saturating_mul(8).saturating_add(4096)).unwrap_or(usize::MAX)
 }
 
-/// Parsed records on their way from the reading thread to the collector: keys and
-/// values back to back, and each record's lengths and origin.
-#[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    records: Vec<(usize, usize, Origin)>,
-}
-
-/// A batch is handed over once it holds this many bytes of keys and values...
+/// A batch (a [`Segment`] in input order) is handed over before it would pass
+/// this many bytes of keys and values...
 const BATCH_BYTES: usize = 1 << 20;
 /// ... or this many records.
 const BATCH_RECORDS: usize = 16 * 1024;
 /// Batches read ahead of the collector: bounds the memory in flight to about
-/// `(BATCHES_AHEAD + 2) * BATCH_BYTES` beside the budget (plus one record, when a
-/// record is larger than a batch).
+/// `(BATCHES_AHEAD + 2) * BATCH_BYTES` beside the budget (a record larger than a
+/// batch travels alone).
 const BATCHES_AHEAD: usize = 2;
 
 /// Where a reader puts the records it parses, on its own thread: into batches, sent
 /// to the calling thread, which hands them to the collector (see [`read_all`]).
 pub(crate) struct Feed {
-    batch: Batch,
-    batches: mpsc::SyncSender<Result<Batch>>,
+    batch: Segment,
+    batches: mpsc::SyncSender<Result<Segment>>,
     count: Arc<AtomicU64>,
 }
 
 impl Feed {
-    /// Adds one record to the batch; sends the batch when it is full.
+    /// Adds one record to the batch, sending the batch first if the record would
+    /// make it too large.
     fn push(&mut self, key: &[u8], value: &[u8], origin: Origin) -> Result<()> {
-        self.batch.bytes.extend_from_slice(key);
-        self.batch.bytes.extend_from_slice(value);
-        self.batch.records.push((key.len(), value.len(), origin));
-        if self.batch.bytes.len() >= BATCH_BYTES || self.batch.records.len() >= BATCH_RECORDS {
+        if self.batch.is_full_for(key.len() + value.len(), BATCH_BYTES)
+            || self.batch.len() >= BATCH_RECORDS
+        {
             self.send()?;
         }
+        self.batch.push(key, value, origin);
         Ok(())
     }
 
     /// Sends the batch. Fails only when the calling thread stopped taking batches
     /// (it met an error of its own, which is the one reported).
     fn send(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.batch);
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Segment::with_capacity(BATCH_BYTES, BATCH_RECORDS),
+        );
         self.batches.send(Ok(batch)).map_err(|_| {
             WriteError::InvalidOptions("the collector stopped taking records".to_string())
         })
@@ -279,9 +277,9 @@ pub(crate) fn read_all(
             .ok_or_else(|| {
                 WriteError::InvalidOptions(format!("too many input files ({})", files.len()))
             })?;
-        let (batches, received) = mpsc::sync_channel::<Result<Batch>>(BATCHES_AHEAD);
+        let (batches, received) = mpsc::sync_channel::<Result<Segment>>(BATCHES_AHEAD);
         let mut feed = Feed {
-            batch: Batch::default(),
+            batch: Segment::with_capacity(BATCH_BYTES, BATCH_RECORDS),
             batches,
             count: Arc::clone(&count),
         };
@@ -304,15 +302,11 @@ pub(crate) fn read_all(
             // send fails and it stops; the scope then joins it.
             for batch in received {
                 let batch = batch?;
-                let mut at = 0;
-                for &(key_len, value_len, origin) in &batch.records {
-                    let key = &batch.bytes[at..at + key_len];
-                    let value = &batch.bytes[at + key_len..at + key_len + value_len];
-                    at += key_len + value_len;
-                    collector.push(key, value, origin)?;
+                for rec in batch.records() {
+                    collector.push(rec.key(), rec.value(), rec.origin())?;
                 }
                 let total = count.load(Ordering::Relaxed);
-                progress.read(total - reported, batch.records.len() as u64);
+                progress.read(total - reported, batch.len() as u64);
                 reported = total;
             }
             Ok::<_, WriteError>(())
