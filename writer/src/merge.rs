@@ -64,6 +64,7 @@ pub(crate) struct Merge<'a> {
 }
 
 impl<'a> Merge<'a> {
+    /// Merges `sources`, each sorted in merge order.
     pub(crate) fn new(mut sources: Vec<Source<'a>>) -> Result<Self> {
         let heads = sources
             .iter_mut()
@@ -79,6 +80,7 @@ impl<'a> Merge<'a> {
         })
     }
 
+    /// The next record in merge order, or `None` at the end.
     pub(crate) fn next_record(&mut self) -> Result<Option<Merged<'a>>> {
         let source = self.tree.winner();
         let Some(next) = self.sources.get_mut(source) else {

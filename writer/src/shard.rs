@@ -33,11 +33,8 @@ pub(crate) struct ShardContext<'a> {
 }
 
 /// Builds shard `index` from its in-memory segments and spilled runs; returns its
-/// summary and the duplicates dropped.
-///
-/// A shard that never spilled is merged from its segments in memory, borrowing
-/// every record. One that did merges its runs with its segments, whose records are
-/// then copied out one by one.
+/// summary and the duplicates dropped. The segments' records are merged with the
+/// runs' where they lie, never copied.
 pub(crate) fn build_shard(
     index: u32,
     mut segments: Vec<Segment>,
@@ -58,26 +55,15 @@ pub(crate) fn build_shard(
     };
     let mut builder = ShardBuilder::new(BufWriter::with_capacity(SHARD_WRITE_BUFFER, file), opts)
         .map_err(format_error)?;
-    let mut add = |rec: &dyn Record| builder.add(rec.key(), rec.value()).map_err(format_error);
-    dropped += if runs.is_empty() {
-        let mut merge = SegmentMerge::new(&segments);
-        drain_deduped(
-            || Ok(merge.next_record()),
-            ctx.policy,
-            ctx.names,
-            |rec| add(&rec),
-        )?
-    } else {
-        let mut sources = open_runs(&runs, ctx)?;
-        sources.push(Source::Memory(SegmentMerge::new(&segments)));
-        let mut merge = Merge::new(sources)?;
-        drain_deduped(
-            || merge.next_record(),
-            ctx.policy,
-            ctx.names,
-            |rec| add(&rec),
-        )?
-    };
+    let mut sources = open_runs(&runs, ctx)?;
+    sources.push(Source::Memory(SegmentMerge::new(&segments)));
+    let mut merge = Merge::new(sources)?;
+    dropped += drain_deduped(
+        || merge.next_record(),
+        ctx.policy,
+        ctx.names,
+        |rec| builder.add(rec.key(), rec.value()).map_err(format_error),
+    )?;
     let (out, summary) = builder.finish().map_err(format_error)?;
     out.into_inner()
         .map_err(|e| WriteError::temp(&path, e.into_error()))?;
