@@ -142,7 +142,7 @@ def main():
 
     def shard_sums(version):
         path = os.path.join(store, "bench", "versions", version, "MANIFEST.json")
-        return [(s["bytes"], s["crc32"]) for s in json.load(open(path))["shards"]]
+        return [(s["bytes"], s["crc32"], s["content_hash"]) for s in json.load(open(path))["shards"]]
 
     identical = shard_sums(spark_summary["version"]) == shard_sums(write_summary["version"])
     input_mb = os.path.getsize(tsv) / 1e6

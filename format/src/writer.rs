@@ -43,19 +43,24 @@ pub struct ShardSummary {
     pub bytes: u64,
     /// CRC32 (crc32fast, IEEE) of the whole file, as recorded in the manifest.
     pub crc32: u32,
+    /// XXH3-128 (seed 0) of the whole file: its content hash, which the manifest
+    /// records so a server can tell a shard it already holds from one it must fetch.
+    pub content_hash: u128,
 }
 
-/// The output, with the running position and the whole-file CRC.
+/// The output, with the running position and the whole-file CRC and content hash.
 struct Sink<W> {
     out: W,
     pos: u64,
     crc: crc32fast::Hasher,
+    hash: xxhash_rust::xxh3::Xxh3Default,
 }
 
 impl<W: Write> Sink<W> {
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
         self.crc.update(bytes);
+        self.hash.update(bytes);
         self.pos += bytes.len() as u64;
         Ok(())
     }
@@ -100,6 +105,7 @@ impl<W: Write> ShardBuilder<W> {
             out,
             pos: 0,
             crc: crc32fast::Hasher::new(),
+            hash: xxhash_rust::xxh3::Xxh3Default::new(),
         };
         sink.put(&encode_header(0))?;
         debug_assert_eq!(sink.pos, DATA_START);
@@ -221,6 +227,7 @@ impl<W: Write> ShardBuilder<W> {
             records: self.records,
             bytes: self.sink.pos,
             crc32: self.sink.crc.finalize(),
+            content_hash: self.sink.hash.digest128(),
         };
         Ok((self.sink.out, summary))
     }

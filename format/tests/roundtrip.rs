@@ -14,6 +14,8 @@ fn check_shard(map: &BTreeMap<Vec<u8>, Vec<u8>>, block_size: usize, absent: &[Ve
     assert_eq!(summary.records, records.len() as u64);
     assert_eq!(summary.bytes, bytes.len() as u64);
     assert_eq!(summary.crc32, crc32fast::hash(&bytes));
+    // Hashed as it was written, in pieces: the same as hashing the whole file.
+    assert_eq!(summary.content_hash, tusk_format::content_hash(&bytes));
 
     let shard = Shard::open(&bytes[..]).expect("open");
     assert_eq!(shard.verify_with_crc32().expect("verify"), summary.crc32);
@@ -149,6 +151,7 @@ fn builder_writes_to_any_writer() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(summary.crc32, crc32fast::hash(&bytes));
+    assert_eq!(summary.content_hash, tusk_format::content_hash(&bytes));
     let shard = Shard::open(bytes).unwrap();
     assert_eq!(shard.get(b"b").unwrap(), Some(&b"2"[..]));
 }

@@ -189,6 +189,9 @@ pub(crate) fn entry_dict<'py>(py: Python<'py>, entry: &ShardEntry) -> PyResult<B
     d.set_item("bytes", entry.bytes)?;
     d.set_item("records", entry.records)?;
     d.set_item("crc32", entry.crc32)?;
+    if let Some(hash) = entry.content_hash {
+        d.set_item("content_hash", hash.to_string())?;
+    }
     Ok(d)
 }
 
@@ -213,5 +216,14 @@ fn entry_from_dict(i: usize, d: &Bound<'_, PyDict>) -> PyResult<ShardEntry> {
         bytes: int("bytes")?,
         records: int("records")?,
         crc32: small("crc32")?,
+        content_hash: Some(
+            get("content_hash")?
+                .extract::<String>()
+                .map_err(|e| bad("content_hash", e))?
+                .parse()
+                .map_err(|e: String| {
+                    PyValueError::new_err(format!("entries[{i}][\"content_hash\"]: {e}"))
+                })?,
+        ),
     })
 }

@@ -228,6 +228,13 @@ impl BuiltShard {
         self.built().summary.crc32
     }
 
+    /// Content hash of the shard file, as the manifest records it
+    /// (`"xxh3-128:"` and 32 hex digits).
+    #[getter]
+    fn content_hash(&self) -> String {
+        tusk_store::ContentHash(self.built().summary.content_hash).to_string()
+    }
+
     /// Records added to the build (before duplicates were dropped).
     #[getter]
     fn records_in(&self) -> u64 {
@@ -263,7 +270,7 @@ impl BuiltShard {
 
 /// Uploads `shard` to the store at `store` (a path, `file://` or `s3://` URL) as
 /// object `object` of `version` of `domain`, and returns its manifest entry as a
-/// dict: `index`, `object`, `bytes`, `records`, `crc32`. Nothing becomes visible
+/// dict: `index`, `object`, `bytes`, `records`, `crc32`, `content_hash`. Nothing becomes visible
 /// until the version's `Publication` commits a manifest naming it.
 #[pyfunction]
 pub(crate) fn upload_shard<'py>(

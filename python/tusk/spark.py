@@ -28,7 +28,7 @@ __all__ = ["write"]
 # the build went.
 _RESULT_SCHEMA = (
     "index int, object string, bytes long, records long, crc32 long, "
-    "records_in long, duplicates_dropped long, spilled_runs long"
+    "content_hash string, records_in long, duplicates_dropped long, spilled_runs long"
 )
 
 # The column names inside the job; chosen so they never clash with the caller's.
@@ -129,10 +129,8 @@ def write(
             shards=len(results),
             records=sum(r["records"] for r in results),
         )
-        entries = [
-            {k: r[k] for k in ("index", "object", "bytes", "records", "crc32")}
-            for r in results
-        ]
+        fields = ("index", "object", "bytes", "records", "crc32", "content_hash")
+        entries = [{k: r[k] for k in fields} for r in results]
         writer = {"tool": "tusk.spark", "spark_version": df.sparkSession.version}
         writer.update(metadata or {})
         emit("committing", version=publication.version)
@@ -226,6 +224,7 @@ def _arrow_result_schema() -> Any:
             ("bytes", pa.int64()),
             ("records", pa.int64()),
             ("crc32", pa.int64()),
+            ("content_hash", pa.string()),
             ("records_in", pa.int64()),
             ("duplicates_dropped", pa.int64()),
             ("spilled_runs", pa.int64()),

@@ -209,6 +209,7 @@ fn build_version(domain: &str, version: &str, shards: &[Vec<u8>]) -> (tempfile::
                 bytes: bytes.len() as u64,
                 records: bytes.len() as u64 / 10,
                 crc32: crc32fast::hash(bytes),
+                content_hash: Some(crate::ContentHash::of(bytes)),
             }
         })
         .collect();

@@ -54,8 +54,8 @@ pub use error::{ErrorKind, Result, StoreError};
 pub use host::host_name;
 pub use local::LocalStore;
 pub use manifest::{
-    MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry, is_shard_object_name,
-    shard_object_name,
+    ContentHash, MANIFEST_FORMAT_VERSION, Manifest, PartitionerSpec, ShardEntry,
+    is_shard_object_name, shard_object_name,
 };
 pub use object::{GetResult, ObjectMeta, ObjectStore, PutMode};
 pub use open::{open_existing_store, open_store};

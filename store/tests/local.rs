@@ -30,6 +30,7 @@ fn manifest_for(dir: &Path, domain: &str, version: &str, shards: &[&[u8]]) -> Ma
                 bytes: bytes.len() as u64,
                 records: 1,
                 crc32: crc32fast::hash(bytes),
+                content_hash: Some(tusk_store::ContentHash::of(bytes)),
             }
         })
         .collect();

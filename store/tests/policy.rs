@@ -65,6 +65,7 @@ async fn publish(
             bytes: summary.bytes,
             records: summary.records,
             crc32: summary.crc32,
+            content_hash: Some(tusk_store::ContentHash(summary.content_hash)),
         });
     }
     let manifest = Manifest::new(domain, version, "2026-01-01T00:00:00Z", entries);

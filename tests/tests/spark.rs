@@ -45,8 +45,8 @@ fn objects(store: &Path, domain: &str, version: &str) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// The shards' `(bytes, crc32)` of a manifest, in shard order.
-fn shard_sums(manifest: &Value) -> Vec<(u64, u64)> {
+/// The shards' `(bytes, crc32, content hash)` of a manifest, in shard order.
+fn shard_sums(manifest: &Value) -> Vec<(u64, u64, String)> {
     manifest["shards"]
         .as_array()
         .expect("shards")
@@ -55,6 +55,10 @@ fn shard_sums(manifest: &Value) -> Vec<(u64, u64)> {
             (
                 s["bytes"].as_u64().expect("bytes"),
                 s["crc32"].as_u64().expect("crc32"),
+                s["content_hash"]
+                    .as_str()
+                    .expect("content_hash")
+                    .to_string(),
             )
         })
         .collect()

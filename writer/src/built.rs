@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
 use tusk_format::ShardSummary;
-use tusk_store::{Manifest, ShardEntry, shard_object_name};
+use tusk_store::{ContentHash, Manifest, ShardEntry, shard_object_name};
 
 use crate::error::{Result, WriteError};
 
@@ -83,6 +83,7 @@ pub(crate) fn make_manifest(
             bytes: s.bytes,
             records: s.records,
             crc32: s.crc32,
+            content_hash: Some(ContentHash(s.content_hash)),
         })
         .collect();
     assemble(
@@ -186,11 +187,13 @@ mod tests {
                 records: 2,
                 bytes: 100,
                 crc32: 7,
+                content_hash: 70,
             },
             ShardSummary {
                 records: 0,
                 bytes: 40,
                 crc32: 9,
+                content_hash: 90,
             },
         ];
         let mut user = BTreeMap::new();
@@ -223,6 +226,7 @@ mod tests {
             bytes: 40 + u64::from(index),
             records: u64::from(index),
             crc32: index,
+            content_hash: Some(ContentHash(u128::from(index))),
         }
     }
 

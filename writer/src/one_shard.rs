@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use tusk_format::ShardSummary;
-use tusk_store::ShardEntry;
+use tusk_store::{ContentHash, ShardEntry};
 
 use crate::build::{ShardJob, check_options, read_buffer};
 use crate::collect::Collector;
@@ -78,6 +78,7 @@ impl BuiltShard {
             bytes: self.summary.bytes,
             records: self.summary.records,
             crc32: self.summary.crc32,
+            content_hash: Some(ContentHash(self.summary.content_hash)),
         }
     }
 }

@@ -86,6 +86,7 @@ pub fn build(
             bytes: bytes.len() as u64,
             records: summary.records,
             crc32: crc32fast::hash(&bytes),
+            content_hash: Some(tusk_store::ContentHash::of(&bytes)),
         });
     }
     let now = tusk_store::version_id::rfc3339(SystemTime::now());

@@ -433,6 +433,7 @@ mod tests {
                 bytes,
                 records: 1,
                 crc32: 0,
+                content_hash: Some(crate::ContentHash(0)),
             })
             .collect();
         Manifest::new("d", "v1", "2026-01-01T00:00:00Z", shards)

@@ -271,6 +271,7 @@ mod tests {
             bytes,
             records,
             crc32: 0,
+            content_hash: Some(crate::ContentHash(0)),
         };
         Manifest::new("d", "v", "2026-01-01T00:00:00Z", vec![shard])
     }

@@ -9,7 +9,7 @@ use crate::output::{outln, print_json};
 use crate::runtime::block_on;
 
 /// Download every shard of a version and check it against the manifest: size, CRC32,
-/// the shard's own checksums, and its record count.
+/// content hash, the shard's own checksums, and its record count.
 ///
 /// Checks the current version unless `--version` is given. Exits non-zero if any shard
 /// fails, naming the shard and why.
@@ -68,9 +68,8 @@ async fn verify(args: Args) -> anyhow::Result<()> {
                     &tusk_store::DownloadOptions::default(),
                 )
                 .await?;
-            let expected = entry.records;
-            let path = dest.clone();
-            tokio::task::spawn_blocking(move || check_shard(&path, expected)).await??;
+            let (path, entry) = (dest.clone(), entry.clone());
+            tokio::task::spawn_blocking(move || check_shard(&path, &entry)).await??;
             anyhow::Ok(())
         }
         .await;
@@ -122,8 +121,9 @@ async fn verify(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens a downloaded shard, runs its full checksum pass and compares its record count.
-fn check_shard(path: &std::path::Path, expected_records: u64) -> anyhow::Result<()> {
+/// Opens a downloaded shard, runs its full checksum pass and compares its record
+/// count and content hash (when the manifest has one: format 2) with `entry`'s.
+fn check_shard(path: &std::path::Path, entry: &tusk_store::ShardEntry) -> anyhow::Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     // SAFETY: the file is a private scratch copy this command just downloaded; nothing
     // else writes it while it is mapped.
@@ -132,8 +132,17 @@ fn check_shard(path: &std::path::Path, expected_records: u64) -> anyhow::Result<
     let shard = Shard::open(&map[..])?;
     shard.verify()?;
     let records = shard.info().records;
-    if records != expected_records {
-        bail!("holds {records} records, the manifest says {expected_records}");
+    if records != entry.records {
+        bail!(
+            "holds {records} records, the manifest says {}",
+            entry.records
+        );
+    }
+    if let Some(expected) = entry.content_hash {
+        let actual = tusk_store::ContentHash::of(&map);
+        if actual != expected {
+            bail!("has content hash {actual}, the manifest says {expected}");
+        }
     }
     Ok(())
 }
