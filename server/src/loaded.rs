@@ -39,20 +39,10 @@ impl std::fmt::Debug for LoadedVersion {
 
 impl LoadedVersion {
     /// Opens the shards `owned` of `manifest` from `dir`, each with
-    /// [`LocalShard::open`] (size, record count, constant-time format checks; no
-    /// checksum pass: `checked` says how the files' CRC32 was checked). Blocking:
-    /// call from `spawn_blocking`.
+    /// [`LocalShard::open`] (size, record count, constant-time format checks), and
+    /// `checked(entry)` saying how each file's bytes were checked. Blocking: call
+    /// from `spawn_blocking`.
     pub fn open(
-        dir: &DomainDir,
-        manifest: Manifest,
-        owned: &[u32],
-        checked: Checked,
-    ) -> Result<LoadedVersion, LoadError> {
-        Self::open_with(dir, manifest, owned, |_| checked)
-    }
-
-    /// [`LoadedVersion::open`] with each shard's [`Checked`] given by `checked`.
-    fn open_with(
         dir: &DomainDir,
         manifest: Manifest,
         owned: &[u32],
@@ -83,7 +73,7 @@ impl LoadedVersion {
         })
     }
 
-    /// Opens a complete local copy of `manifest` as [`LoadedVersion::open`] does,
+    /// Opens a complete local copy of `manifest` with [`LoadedVersion::open`],
     /// trusting each file that still matches the stamp its check left
     /// ([`crate::stamp`]) and checking the others in full, and
     /// tolerating a topology change since it was downloaded: owned shards whose files
@@ -103,7 +93,7 @@ impl LoadedVersion {
         };
         let (open, missing) = split_present(owned, manifest.shard_count, present);
         let stamps = dir.read_stamps(&manifest.version);
-        let mut loaded = LoadedVersion::open_with(dir, manifest, &open, |entry| {
+        let mut loaded = LoadedVersion::open(dir, manifest, &open, |entry| {
             Checked::Recorded(stamps.get(&entry.object).copied())
         })?;
         loaded.missing = missing;
@@ -426,6 +416,7 @@ mod tests {
             bytes: bytes.len() as u64,
             records: summary.records,
             crc32: crc32fast::hash(&bytes),
+            content_hash: Some(tusk_store::ContentHash::of(&bytes)),
         };
         let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
         let mut manifest = Manifest::new("d", "v1", "2026-01-01T00:00:00Z", Vec::new());

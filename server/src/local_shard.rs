@@ -366,6 +366,7 @@ mod tests {
             bytes: bytes.len() as u64,
             records: summary.records,
             crc32: crc32fast::hash(&bytes),
+            content_hash: Some(tusk_store::ContentHash::of(&bytes)),
         };
         (path, entry)
     }

@@ -121,6 +121,7 @@ pub struct Metrics {
     request_seconds: Family<DomainMethodLabels, Latency, LatencyCtor>,
     scrubbed_shards: Family<DomainLabels, Counter>,
     download_bytes: Family<DomainLabels, Counter>,
+    reused_bytes: Family<DomainLabels, Counter>,
     download_seconds: Family<DomainLabels, Histogram, HistogramCtor>,
     download_retries: Family<DomainLabels, Counter>,
     downloads_in_progress: Family<DomainLabels, Gauge>,
@@ -199,6 +200,7 @@ impl Metrics {
             );
         let scrubbed_shards = Family::<DomainLabels, Counter>::default();
         let download_bytes = Family::<DomainLabels, Counter>::default();
+        let reused_bytes = Family::<DomainLabels, Counter>::default();
         let download_seconds =
             Family::<DomainLabels, Histogram, HistogramCtor>::new_with_constructor(
                 download_histogram as HistogramCtor,
@@ -279,6 +281,11 @@ impl Metrics {
             download_bytes.clone(),
         );
         registry.register(
+            "tusk_reused_shard_bytes",
+            "Bytes of shards not downloaded because a version on disk holds the same bytes (hard-linked)",
+            reused_bytes.clone(),
+        );
+        registry.register(
             "tusk_download_duration_seconds",
             "Time to download and open a whole version, successful downloads only",
             download_seconds.clone(),
@@ -310,6 +317,7 @@ impl Metrics {
             request_seconds,
             scrubbed_shards,
             download_bytes,
+            reused_bytes,
             download_seconds,
             download_retries,
             downloads_in_progress,
@@ -361,6 +369,13 @@ impl Metrics {
     /// The counter of bytes fetched from the store for `domain`.
     pub fn download_bytes(&self, domain: &str) -> Counter {
         self.download_bytes
+            .get_or_create_owned(&domain_labels(domain))
+    }
+
+    /// The counter of shard bytes of `domain` reused from a version on disk
+    /// instead of fetched.
+    pub fn reused_bytes(&self, domain: &str) -> Counter {
+        self.reused_bytes
             .get_or_create_owned(&domain_labels(domain))
     }
 
@@ -502,6 +517,7 @@ impl Metrics {
             &self.scrubbed_shards,
             &self.forwarded_keys,
             &self.download_bytes,
+            &self.reused_bytes,
             &self.download_retries,
         ] {
             let _ = family.get_or_create(&domain_labels(domain));

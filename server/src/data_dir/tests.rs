@@ -9,6 +9,7 @@ fn manifest(domain: &str, version: &str) -> Manifest {
         bytes: 10,
         records: 1,
         crc32: 0,
+        content_hash: Some(tusk_store::ContentHash(0)),
     };
     Manifest::new(domain, version, "2026-01-01T00:00:00Z", vec![shard])
 }

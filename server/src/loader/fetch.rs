@@ -3,13 +3,14 @@
 //! version, and the blocking file work around them. No decisions here: `plan.rs`
 //! makes them.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::task::JoinSet;
-use tusk_store::{Catalog, DownloadOptions, DownloadReport, Manifest};
+use tusk_store::{Catalog, DownloadOptions, DownloadReport, Manifest, ShardEntry};
 
-use super::background;
+use super::{background, reuse};
 use crate::activity::{Activity, DownloadCell};
 use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
@@ -17,6 +18,7 @@ use crate::loaded::LoadedVersion;
 use crate::local_shard::{Checked, LocalShard};
 use crate::metrics::Metrics;
 use crate::ownership::Ownership;
+use crate::stamp::FileStamp;
 
 /// What a download or an open needs; cheap to clone into a task.
 #[derive(Debug, Clone)]
@@ -43,9 +45,11 @@ impl Fetcher {
     /// Downloads the owned shards of `version` (each verified against the
     /// manifest's size and CRC32 as it streams in), opens and verifies them on a
     /// low-priority thread (`background.rs`), warms their indexes and writes the
-    /// local manifest copy that marks the version complete. Removes other partial
-    /// downloads first; resumes what an interrupted attempt left. Meant to run as a
-    /// task: aborting it keeps the partial files.
+    /// local manifest copy that marks the version complete. Shards a complete
+    /// local version holds the same bytes of are hard-linked instead, and not
+    /// checked again (`reuse.rs`). Removes other partial downloads first; resumes
+    /// what an interrupted attempt left. Meant to run as a task: aborting it keeps
+    /// the partial files.
     pub async fn download(self, version: String) -> Result<Arc<LoadedVersion>, LoadError> {
         // Dropped when the task ends or is aborted.
         let _running = self.metrics.download_running(&self.domain);
@@ -82,15 +86,31 @@ impl Fetcher {
             .activity
             .download_started(&version, bytes_total, owned.len() as u32);
         let manifest = Arc::new(manifest);
-        self.download_shards(&manifest, progress.cell()).await?;
+        let (dir, wanted, domain) = (self.dir.clone(), Arc::clone(&manifest), self.domain.clone());
+        let linked = blocking("reuse shards on disk", move || {
+            reuse::link_reusable(&dir, &wanted, &owned, &domain)
+        })
+        .await?;
+        for &index in linked.keys() {
+            let bytes = manifest.shards[index as usize].bytes;
+            self.metrics.reused_bytes(&self.domain).inc_by(bytes);
+            progress.cell().shard_done(bytes);
+        }
+        self.download_shards(&manifest, &linked, progress.cell())
+            .await?;
         let owned = self.ownership.owned_shards(&manifest);
         let dir = self.dir.clone();
         let manifest = Manifest::clone(&manifest);
         let domain = self.domain.clone();
-        // The full format check of every new shard, then the index warm-up, at low
-        // priority beside the threads answering requests.
+        // The full format check of every downloaded shard (a linked one keeps the
+        // check of its first download), then the index warm-up, at low priority
+        // beside the threads answering requests.
         let loaded = background::run("open downloaded shards", move || {
-            let loaded = LoadedVersion::open(&dir, manifest, &owned, Checked::ByDownload)?;
+            let checked = |entry: &ShardEntry| match linked.get(&entry.index) {
+                Some(stamp) => Checked::Recorded(Some(*stamp)),
+                None => Checked::ByDownload,
+            };
+            let loaded = LoadedVersion::open(&dir, manifest, &owned, checked)?;
             // The stamps of the files just checked, then the manifest copy that
             // marks the version complete: a restart trusts files that still match.
             dir.write_stamps(loaded.version(), &loaded.stamps()?)?;
@@ -104,15 +124,21 @@ impl Fetcher {
         Ok(Arc::new(loaded))
     }
 
-    /// Downloads the owned shards of `manifest`, at most `concurrency` at once.
-    /// After an interruption the shards in flight are let finish (so their
-    /// progress is kept); after any other error they are cancelled.
+    /// Downloads the owned shards of `manifest` but the `linked` ones, at most
+    /// `concurrency` at once. After an interruption the shards in flight are let
+    /// finish (so their progress is kept); after any other error they are
+    /// cancelled.
     async fn download_shards(
         &self,
         manifest: &Arc<Manifest>,
+        linked: &BTreeMap<u32, FileStamp>,
         progress: &DownloadCell,
     ) -> Result<(), LoadError> {
-        let mut pending = self.ownership.owned_shards(manifest).into_iter();
+        let mut pending = self
+            .ownership
+            .owned_shards(manifest)
+            .into_iter()
+            .filter(|index| !linked.contains_key(index));
         let mut running = JoinSet::new();
         let mut first_error: Option<LoadError> = None;
         loop {

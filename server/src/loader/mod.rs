@@ -22,6 +22,7 @@ mod fetch;
 mod plan;
 mod poll;
 mod repair;
+mod reuse;
 
 use std::sync::Arc;
 use std::time::Duration;

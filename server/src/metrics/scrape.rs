@@ -93,23 +93,29 @@ fn rfc3339_seconds(text: &str) -> Option<f64> {
     humantime::parse_rfc3339_weak(text).ok().map(unix_seconds)
 }
 
-/// Total size of the files under `dir` (two levels: versions, then files); 0 when
-/// it cannot be read.
+/// Total size of the files under `dir` (two levels: versions, then files), a file
+/// linked into several versions counted once; 0 when it cannot be read.
 fn dir_bytes(dir: &Path) -> u64 {
-    fn walk(dir: &Path, depth: u32) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+
+    /// Files with more than one link (a shard shared by two versions) counted once.
+    fn walk(dir: &Path, depth: u32, linked: &mut std::collections::HashSet<(u64, u64)>) -> u64 {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return 0;
         };
-        entries
-            .flatten()
-            .map(|e| match e.metadata() {
-                Ok(m) if m.is_dir() && depth > 0 => walk(&e.path(), depth - 1),
-                Ok(m) if m.is_file() => m.len(),
+        let mut total = 0;
+        for entry in entries.flatten() {
+            total += match entry.metadata() {
+                Ok(m) if m.is_dir() && depth > 0 => walk(&entry.path(), depth - 1, linked),
+                Ok(m) if m.is_file() && (m.nlink() == 1 || linked.insert((m.dev(), m.ino()))) => {
+                    m.len()
+                }
                 _ => 0,
-            })
-            .sum()
+            };
+        }
+        total
     }
-    walk(dir, 2)
+    walk(dir, 2, &mut std::collections::HashSet::new())
 }
 
 /// Labels of `tusk_domain_state`.
@@ -277,6 +283,23 @@ pub fn register_process(registry: &mut Registry, p: &ProcessFacts) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disk_bytes_count_a_shard_shared_by_two_versions_once() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (v1, v2) = (tmp.path().join("v1"), tmp.path().join("v2"));
+        std::fs::create_dir_all(&v1).expect("mkdir");
+        std::fs::create_dir_all(&v2).expect("mkdir");
+        std::fs::write(v1.join("shard-00000.tsk"), [0u8; 1000]).expect("write");
+        std::fs::write(v1.join("MANIFEST.json"), [0u8; 10]).expect("write");
+        std::fs::write(v2.join("MANIFEST.json"), [0u8; 10]).expect("write");
+        std::fs::write(v2.join("shard-00001.tsk"), [0u8; 300]).expect("write");
+        assert_eq!(dir_bytes(tmp.path()), 1320);
+        std::fs::hard_link(v1.join("shard-00000.tsk"), v2.join("shard-00000.tsk")).expect("link");
+        assert_eq!(dir_bytes(tmp.path()), 1320, "the linked shard counted once");
+        std::fs::remove_dir_all(&v1).expect("rm");
+        assert_eq!(dir_bytes(tmp.path()), 1310);
+    }
 
     #[test]
     fn behind_current_compares_served_with_current() {

@@ -181,6 +181,7 @@ fn build_shards(
             bytes: bytes.len() as u64,
             records: summary.records,
             crc32: crc32fast::hash(&bytes),
+            content_hash: Some(tusk_store::ContentHash::of(&bytes)),
         });
     }
     entries

@@ -9,6 +9,7 @@ mod health;
 mod metrics;
 mod restart;
 mod resume;
+mod reuse;
 mod serve;
 mod swap;
 mod tls;

@@ -1,0 +1,292 @@
+//! Shards reused across versions: a new version often repeats shards of one the
+//! node already holds (an unchanged part of the data, a republish, a roll forward
+//! after a rollback). Such a shard is hard-linked into the new version's directory
+//! instead of downloaded, and its earlier full check is trusted as it is at a
+//! restart ([`crate::stamp`]): neither a byte fetched nor a byte re-read.
+//!
+//! A file is reused only when the new manifest's entry and the one of the version
+//! on disk hold the same bytes by size, CRC32 and content hash
+//! ([`ShardEntry::same_bytes_as`]; format 1 manifests have no content hash, so
+//! their shards are always downloaded), and the file still matches the stamp its
+//! check left. [`plan_reuse`] decides; [`link_reusable`] acts and reports what it
+//! linked. Linking never writes to a file: the new name shares the old inode, and
+//! shard files are never written after they are complete (a repair downloads a
+//! new file under the name instead).
+
+use std::collections::BTreeMap;
+
+use tusk_store::{Manifest, ShardEntry};
+
+use crate::data_dir::DomainDir;
+use crate::error::LoadError;
+use crate::stamp::{self, FileStamp, Stamps};
+
+/// A complete version on local disk, as the reuse plan sees it.
+#[derive(Debug, Clone)]
+pub struct OnDisk {
+    /// Its manifest copy.
+    pub manifest: Manifest,
+    /// The stamps of its checked shard files.
+    pub stamps: Stamps,
+}
+
+/// A file on disk holding the bytes of a wanted shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reuse {
+    /// The version on disk that holds it.
+    pub version: String,
+    /// Its object name there.
+    pub object: String,
+    /// The stamp of its last full check: the file is used only while it still
+    /// matches.
+    pub stamp: FileStamp,
+}
+
+/// For each of the `owned` shards of `wanted`, the first file of `on_disk` (newest
+/// version first) holding the same bytes and stamped by a full check. Shards with
+/// no such file are absent: they are downloaded. `wanted`'s own directory is never
+/// a source.
+pub fn plan_reuse(wanted: &Manifest, owned: &[u32], on_disk: &[OnDisk]) -> BTreeMap<u32, Reuse> {
+    let mut plan = BTreeMap::new();
+    for &index in owned {
+        let Some(entry) = wanted
+            .shards
+            .get(index as usize)
+            .filter(|e| e.index == index)
+        else {
+            continue;
+        };
+        let found = on_disk
+            .iter()
+            .rev()
+            .filter(|held| held.manifest.version != wanted.version)
+            .find_map(|held| source_in(held, entry));
+        if let Some(reuse) = found {
+            plan.insert(index, reuse);
+        }
+    }
+    plan
+}
+
+fn source_in(held: &OnDisk, entry: &ShardEntry) -> Option<Reuse> {
+    held.manifest
+        .shards
+        .iter()
+        .filter(|e| e.same_bytes_as(entry))
+        .find_map(|e| {
+            held.stamps.get(&e.object).map(|stamp| Reuse {
+                version: held.manifest.version.clone(),
+                object: e.object.clone(),
+                stamp: *stamp,
+            })
+        })
+}
+
+/// Hard-links into `wanted`'s directory every owned shard a complete local
+/// version holds the same bytes of ([`plan_reuse`]). Returns the shards now in
+/// place, with the stamp their file carries. A shard whose source changed since
+/// its check, vanished, or cannot be linked is left out (logged): it is
+/// downloaded. A shard whose file an earlier attempt already linked counts as
+/// reused. Blocking.
+pub fn link_reusable(
+    dir: &DomainDir,
+    wanted: &Manifest,
+    owned: &[u32],
+    domain: &str,
+) -> Result<BTreeMap<u32, FileStamp>, LoadError> {
+    let mut on_disk = Vec::new();
+    for version in dir.complete_versions()? {
+        if version == wanted.version {
+            continue;
+        }
+        match dir.read_manifest(&version) {
+            Ok(manifest) => on_disk.push(OnDisk {
+                stamps: dir.read_stamps(&version),
+                manifest,
+            }),
+            Err(e) => {
+                tracing::warn!(domain, version, error = %e, "cannot read a local manifest: its shards are not reused");
+            }
+        }
+    }
+    let mut linked = BTreeMap::new();
+    for (index, reuse) in plan_reuse(wanted, owned, &on_disk) {
+        let object = &wanted.shards[index as usize].object;
+        let source = dir.shard_path(&reuse.version, &reuse.object);
+        let dest = dir.shard_path(&wanted.version, object);
+        let now = |path: &std::path::Path| std::fs::metadata(path).map(|m| FileStamp::of(&m));
+        if let Ok(there) = now(&dest) {
+            // An earlier attempt linked it; anything else there is the download's
+            // to check.
+            if stamp::trusts(Some(&reuse.stamp), &there) {
+                linked.insert(index, there);
+            }
+            continue;
+        }
+        match now(&source) {
+            Ok(found) if stamp::trusts(Some(&reuse.stamp), &found) => {}
+            Ok(_) => {
+                tracing::warn!(domain, version = %wanted.version, shard = index, source = %source.display(),
+                    "a shard on disk with the same bytes changed since its check: downloading instead");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(domain, version = %wanted.version, shard = index, source = %source.display(),
+                    error = %e, "cannot reuse a shard on disk: downloading instead");
+                continue;
+            }
+        }
+        if let Err(e) = std::fs::hard_link(&source, &dest) {
+            tracing::warn!(domain, version = %wanted.version, shard = index, source = %source.display(),
+                error = %e, "cannot link a shard on disk: downloading instead");
+            continue;
+        }
+        tracing::info!(domain, version = %wanted.version, shard = index, from = %reuse.version,
+            bytes = wanted.shards[index as usize].bytes, "shard reused from a version on disk");
+        linked.insert(index, reuse.stamp);
+    }
+    if !linked.is_empty() {
+        let dir_path = dir.version_dir(&wanted.version);
+        // The links are names in the directory: make them as durable as a
+        // download's rename is before the version is marked complete.
+        std::fs::File::open(&dir_path)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| LoadError::io(&dir_path, e))?;
+    }
+    Ok(linked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tusk_store::{ContentHash, shard_object_name};
+
+    const STAMP: FileStamp = FileStamp {
+        bytes: 100,
+        inode: 11,
+        mtime_ns: 5,
+    };
+
+    fn entry(index: u32, crc32: u32, hash: Option<u128>) -> ShardEntry {
+        ShardEntry {
+            index,
+            object: shard_object_name(index),
+            bytes: 100,
+            records: 4,
+            crc32,
+            content_hash: hash.map(ContentHash),
+        }
+    }
+
+    fn manifest(version: &str, shards: Vec<ShardEntry>) -> Manifest {
+        let mut m = Manifest::new("d", version, "2026-12-02T00:00:00Z", shards);
+        if m.shards.iter().all(|s| s.content_hash.is_none()) {
+            m.format_version = 1;
+        }
+        m
+    }
+
+    fn on_disk(m: Manifest, stamped: &[u32]) -> OnDisk {
+        let stamps = stamped
+            .iter()
+            .map(|&i| {
+                let stamp = FileStamp {
+                    inode: STAMP.inode + u64::from(i),
+                    ..STAMP
+                };
+                (shard_object_name(i), stamp)
+            })
+            .collect();
+        OnDisk {
+            manifest: m,
+            stamps,
+        }
+    }
+
+    #[test]
+    fn shards_with_the_same_bytes_are_reused_from_the_newest_version_holding_them() {
+        let old = on_disk(
+            manifest("v1", vec![entry(0, 10, Some(100)), entry(1, 11, Some(101))]),
+            &[0, 1],
+        );
+        let newer = on_disk(
+            manifest("v2", vec![entry(0, 10, Some(100)), entry(1, 12, Some(102))]),
+            &[0, 1],
+        );
+        let wanted = manifest(
+            "v3",
+            vec![
+                entry(0, 10, Some(100)),
+                entry(1, 11, Some(101)),
+                entry(2, 13, Some(103)),
+            ],
+        );
+        let plan = plan_reuse(&wanted, &[0, 1, 2], &[old, newer]);
+        let sources: Vec<(u32, &str, &str)> = plan
+            .iter()
+            .map(|(i, r)| (*i, r.version.as_str(), r.object.as_str()))
+            .collect();
+        assert_eq!(
+            sources,
+            [(0, "v2", "shard-00000.tsk"), (1, "v1", "shard-00001.tsk")]
+        );
+        assert_eq!(plan[&1].stamp.inode, STAMP.inode + 1);
+    }
+
+    #[test]
+    fn the_same_bytes_under_another_shard_number_are_reused_too() {
+        // Bytes are bytes: a file is reused whatever shard number it had.
+        let held = on_disk(
+            manifest("v1", vec![entry(0, 10, Some(100)), entry(1, 20, Some(200))]),
+            &[0, 1],
+        );
+        let wanted = manifest("v2", vec![entry(0, 20, Some(200)), entry(1, 30, Some(300))]);
+        let plan = plan_reuse(&wanted, &[0, 1], &[held]);
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[&0].object, "shard-00001.tsk");
+    }
+
+    #[test]
+    fn nothing_is_reused_without_a_matching_content_hash_a_stamp_or_ownership() {
+        let held = on_disk(
+            manifest(
+                "v1",
+                vec![
+                    entry(0, 10, Some(100)),
+                    entry(1, 11, Some(101)),
+                    entry(2, 12, Some(102)),
+                ],
+            ),
+            &[0, 2],
+        );
+        let wanted = manifest(
+            "v2",
+            vec![
+                // Same size and CRC32, another content hash: other bytes.
+                entry(0, 10, Some(999)),
+                // Same bytes, but its file on disk was never stamped by a check.
+                entry(1, 11, Some(101)),
+                // Same bytes, stamped, but this node does not own shard 2.
+                entry(2, 12, Some(102)),
+            ],
+        );
+        assert!(plan_reuse(&wanted, &[0, 1], std::slice::from_ref(&held)).is_empty());
+        assert_eq!(plan_reuse(&wanted, &[2], &[held]).len(), 1);
+    }
+
+    #[test]
+    fn format_1_manifests_never_reuse_on_size_and_crc32_alone() {
+        let old = on_disk(manifest("v1", vec![entry(0, 10, None)]), &[0]);
+        let wanted_old = manifest("v2", vec![entry(0, 10, None)]);
+        assert!(plan_reuse(&wanted_old, &[0], std::slice::from_ref(&old)).is_empty());
+        let wanted_new = manifest("v2", vec![entry(0, 10, Some(100))]);
+        assert!(plan_reuse(&wanted_new, &[0], &[old]).is_empty());
+    }
+
+    #[test]
+    fn a_version_is_never_its_own_source() {
+        let m = manifest("v1", vec![entry(0, 10, Some(100))]);
+        let held = on_disk(m.clone(), &[0]);
+        assert!(plan_reuse(&m, &[0], &[held]).is_empty());
+    }
+}
