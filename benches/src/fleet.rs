@@ -17,7 +17,9 @@
 //! `tusk serve` processes, without and with `hedge(5ms)`), `cpu_get` and
 //! `cpu_multi_get` (the server threads' CPU time per Get and per MultiGet(100)
 //! against a fixed-answer `tusk.v1.Tusk`, each on a runtime of its own), `restart`
-//! (time to serve again after a restart on a version already on disk).
+//! (time to serve again after a restart on a version already on disk), `reuse`
+//! (time to swap to a version whose shards are already on disk, against one
+//! whose shards are fetched).
 
 mod args;
 pub mod cpu;
@@ -30,6 +32,7 @@ pub mod multi_get;
 pub mod node;
 pub mod report;
 pub mod restart;
+pub mod reuse;
 pub mod stats;
 pub mod swap;
 pub mod version;
@@ -89,6 +92,7 @@ pub fn run(
             "cpu_get" => cpu::run(cpu::Kind::Get, d, parent, runtime)?,
             "cpu_multi_get" => cpu::run(cpu::Kind::MultiGet, d, parent, runtime)?,
             "restart" => runtime.block_on(restart::run(parent))?,
+            "reuse" => runtime.block_on(reuse::run(parent))?,
             other => {
                 return Err(FleetError::Args(format!("unknown scenario {other:?}")));
             }

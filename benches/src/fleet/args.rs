@@ -17,7 +17,7 @@ reference in the same run, with the ratio and the verdict against the target.
               swap runs twice this, hedge runs twice (without and with hedging),
               cpu_* run 3 rounds of tusk and the reference
   --only      scenarios among floor, multi_get, swap, forward, hedge, cpu_get,
-              cpu_multi_get, restart (default all)
+              cpu_multi_get, restart, reuse (default all)
   --json      print one JSON object instead of the table
 
 The hedge scenario starts real `tusk serve` processes: build the binary first
@@ -25,7 +25,7 @@ The hedge scenario starts real `tusk serve` processes: build the binary first
 ";
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 9] = [
     "floor",
     "multi_get",
     "swap",
@@ -34,6 +34,7 @@ pub const SCENARIOS: [&str; 8] = [
     "cpu_get",
     "cpu_multi_get",
     "restart",
+    "reuse",
 ];
 
 /// What the fleet bench runs.

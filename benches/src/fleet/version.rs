@@ -102,16 +102,33 @@ pub async fn publish_and_activate(
     manifest: &Manifest,
     dir: &Path,
 ) -> FleetResult<()> {
-    if let Err(source) = catalog.publish(manifest, dir).await {
-        return Err(store_error("publishing", &manifest.version, source));
-    }
-    if let Err(source) = catalog
-        .activate(DOMAIN, &manifest.version, "fleet bench", "bench version")
+    publish(catalog, manifest, dir).await?;
+    activate(catalog, &manifest.version).await
+}
+
+/// Uploads the version built in `dir` to `catalog` (not `CURRENT` yet).
+pub async fn publish(catalog: &Catalog, manifest: &Manifest, dir: &Path) -> FleetResult<()> {
+    catalog
+        .publish(manifest, dir)
         .await
-    {
-        return Err(store_error("activating", &manifest.version, source));
-    }
-    Ok(())
+        .map_err(|source| store_error("publishing", &manifest.version, source))
+}
+
+/// Makes `version` `CURRENT`.
+pub async fn activate(catalog: &Catalog, version: &str) -> FleetResult<()> {
+    catalog
+        .activate(DOMAIN, version, "fleet bench", "bench version")
+        .await
+        .map(|_| ())
+        .map_err(|source| store_error("activating", version, source))
+}
+
+/// The manifest of `version` as the store holds it.
+pub async fn manifest(catalog: &Catalog, version: &str) -> FleetResult<Manifest> {
+    catalog
+        .manifest(DOMAIN, version)
+        .await
+        .map_err(|source| store_error("reading the manifest of", version, source))
 }
 
 fn store_error(what: &'static str, version: &str, source: tusk_store::StoreError) -> FleetError {
