@@ -118,8 +118,11 @@ pub fn run_size(
             "[{keys} keys] tusk_writer: build_from_iter with {} shards",
             config.writer_shards
         ));
+        // The input, in its scrambled order, copied before the timed build.
+        let input = data::ScrambledCopy::of(&data);
         let (rate, peak) =
-            rss::measure(|| writer_build::writer_build(&data, config.writer_shards, dir.path()));
+            rss::measure(|| writer_build::writer_build(&input, config.writer_shards, dir.path()));
+        drop(input);
         let mut rate = rate?;
         rate.peak_rss_added = peak;
         builds.push(rate);

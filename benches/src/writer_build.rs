@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use tusk_writer::{WriteOptions, build_from_iter};
 
-use crate::data::Dataset;
+use crate::data::ScrambledCopy;
 use crate::report::Rate;
 use crate::{BenchError, Result};
 
@@ -13,11 +13,11 @@ use crate::{BenchError, Result};
 pub const WRITER_BUILD: &str = "tusk_writer::build_from_iter";
 
 /// Builds a version of `data` with `shards` shards (default memory budget, rayon's
-/// global pool), records fed in a scrambled order so the writer's sort does real
-/// work. The rate covers the whole `build_from_iter` call: partitioning, buffering,
+/// global pool): records in a scrambled order so the writer's sort does real work,
+/// read front to back as a file reader reads them. The rate covers the whole `build_from_iter` call: partitioning, buffering,
 /// any spills, sorting and writing every shard file. The built version (a temp dir
 /// under `temp_dir`) is deleted afterwards, untimed.
-pub fn writer_build(data: &Dataset, shards: u32, temp_dir: &Path) -> Result<Rate> {
+pub fn writer_build(data: &ScrambledCopy, shards: u32, temp_dir: &Path) -> Result<Rate> {
     let mut opts = WriteOptions::new("bench");
     opts.shards = shards;
     opts.temp_dir = Some(temp_dir.to_path_buf());
@@ -27,7 +27,7 @@ pub fn writer_build(data: &Dataset, shards: u32, temp_dir: &Path) -> Result<Rate
         source: Box::new(source),
     };
     let start = Instant::now();
-    let built = build_from_iter(data.iter_scrambled(), &opts, None).map_err(err)?;
+    let built = build_from_iter(data.iter(), &opts, None).map_err(err)?;
     let elapsed = start.elapsed();
     let stats = &built.stats;
     if stats.records != data.len() as u64 {
