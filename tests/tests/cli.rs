@@ -172,32 +172,20 @@ fn verify_names_a_shard_whose_content_hash_is_not_the_manifests() {
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("store");
     let store_arg = store.to_str().unwrap();
-    let input = tmp.path().join("in.tsv");
-    let lines: String = (0..200)
-        .map(|i| format!("key-{i:03}\tvalue {i}\n"))
+    let records: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("key-{i:03}"), format!("value {i}")))
         .collect();
-    std::fs::write(&input, lines).unwrap();
-    let written = tusk_ok(&[
-        "write",
-        "--store",
+    let summary = tusk_tests::Tusk::default().write_version(
         store_arg,
-        "--domain",
         "d",
-        "--format",
-        "tsv",
-        "--input",
-        input.to_str().unwrap(),
-        "--shards",
-        "2",
-        "--json",
-        "-q",
-    ]);
-    let summary: serde_json::Value = serde_json::from_str(written.trim()).unwrap();
-    let version = summary["version"].as_str().expect("version").to_string();
-    let path = store
-        .join("d/versions")
-        .join(&version)
-        .join("MANIFEST.json");
+        &tmp.path().join("in.tsv"),
+        &records,
+        2,
+        &["-q"],
+    );
+    let version = summary["version"].as_str().expect("version");
+    let version_dir = store.join("d/versions").join(version);
+    let path = version_dir.join("MANIFEST.json");
     let mut manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(manifest["format_version"], 2);
@@ -205,41 +193,28 @@ fn verify_names_a_shard_whose_content_hash_is_not_the_manifests() {
         .as_str()
         .unwrap()
         .to_string();
-    let bytes = std::fs::read(
-        store
-            .join("d/versions")
-            .join(&version)
-            .join("shard-00001.tsk"),
-    )
-    .unwrap();
+    let bytes = std::fs::read(version_dir.join("shard-00001.tsk")).unwrap();
     assert_eq!(
         real,
         tusk_store::ContentHash::of(&bytes).to_string(),
         "the writer's hash"
     );
-    tusk_ok(&[
+    let verify = [
         "verify",
         "--store",
         store_arg,
         "--domain",
         "d",
         "--version",
-        &version,
-    ]);
+        version,
+    ];
+    tusk_ok(&verify);
 
     // Everything else (size, CRC32, the shard's own checksums) still matches.
     let wrong = tusk_store::ContentHash::of(b"other bytes").to_string();
     manifest["shards"][1]["content_hash"] = wrong.clone().into();
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-    let err = tusk_err(&[
-        "verify",
-        "--store",
-        store_arg,
-        "--domain",
-        "d",
-        "--version",
-        &version,
-    ]);
+    let err = tusk_err(&verify);
     assert!(
         err.contains("shard-00001.tsk") && err.contains(&real) && err.contains(&wrong),
         "{err}"

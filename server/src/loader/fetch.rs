@@ -18,7 +18,6 @@ use crate::loaded::LoadedVersion;
 use crate::local_shard::{Checked, LocalShard};
 use crate::metrics::Metrics;
 use crate::ownership::Ownership;
-use crate::stamp::FileStamp;
 
 /// What a download or an open needs; cheap to clone into a task.
 #[derive(Debug, Clone)]
@@ -91,9 +90,11 @@ impl Fetcher {
             reuse::link_reusable(&dir, &wanted, &owned, &domain)
         })
         .await?;
-        for &index in linked.keys() {
+        for (&index, link) in &linked {
             let bytes = manifest.shards[index as usize].bytes;
-            self.metrics.reused_bytes(&self.domain).inc_by(bytes);
+            if link.now {
+                self.metrics.reused_bytes(&self.domain).inc_by(bytes);
+            }
             progress.cell().shard_done(bytes);
         }
         self.download_shards(&manifest, &linked, progress.cell())
@@ -107,7 +108,7 @@ impl Fetcher {
         // beside the threads answering requests.
         let loaded = background::run("open downloaded shards", move || {
             let checked = |entry: &ShardEntry| match linked.get(&entry.index) {
-                Some(stamp) => Checked::Recorded(Some(*stamp)),
+                Some(link) => Checked::Recorded(Some(link.stamp)),
                 None => Checked::ByDownload,
             };
             let loaded = LoadedVersion::open(&dir, manifest, &owned, checked)?;
@@ -131,7 +132,7 @@ impl Fetcher {
     async fn download_shards(
         &self,
         manifest: &Arc<Manifest>,
-        linked: &BTreeMap<u32, FileStamp>,
+        linked: &BTreeMap<u32, reuse::Linked>,
         progress: &DownloadCell,
     ) -> Result<(), LoadError> {
         let mut pending = self

@@ -82,18 +82,26 @@ fn source_in(held: &OnDisk, entry: &ShardEntry) -> Option<Reuse> {
         })
 }
 
+/// A shard in place in the new version's directory, linked from a version on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Linked {
+    /// The stamp of its source's check, which the linked file carries too.
+    pub stamp: FileStamp,
+    /// True when this call made the link (false: an earlier, interrupted attempt
+    /// at the same download did).
+    pub now: bool,
+}
+
 /// Hard-links into `wanted`'s directory every owned shard a complete local
 /// version holds the same bytes of ([`plan_reuse`]). Returns the shards now in
-/// place, with the stamp their file carries. A shard whose source changed since
-/// its check, vanished, or cannot be linked is left out (logged): it is
-/// downloaded. A shard whose file an earlier attempt already linked counts as
-/// reused. Blocking.
+/// place. A shard whose source changed since its check, vanished, or cannot be
+/// linked is left out (logged): it is downloaded. Blocking.
 pub fn link_reusable(
     dir: &DomainDir,
     wanted: &Manifest,
     owned: &[u32],
     domain: &str,
-) -> Result<BTreeMap<u32, FileStamp>, LoadError> {
+) -> Result<BTreeMap<u32, Linked>, LoadError> {
     let mut on_disk = Vec::new();
     for version in dir.complete_versions()? {
         if version == wanted.version {
@@ -119,7 +127,11 @@ pub fn link_reusable(
             // An earlier attempt linked it; anything else there is the download's
             // to check.
             if stamp::trusts(Some(&reuse.stamp), &there) {
-                linked.insert(index, there);
+                let earlier = Linked {
+                    stamp: there,
+                    now: false,
+                };
+                linked.insert(index, earlier);
             }
             continue;
         }
@@ -143,7 +155,11 @@ pub fn link_reusable(
         }
         tracing::info!(domain, version = %wanted.version, shard = index, from = %reuse.version,
             bytes = wanted.shards[index as usize].bytes, "shard reused from a version on disk");
-        linked.insert(index, reuse.stamp);
+        let made = Linked {
+            stamp: reuse.stamp,
+            now: true,
+        };
+        linked.insert(index, made);
     }
     if !linked.is_empty() {
         let dir_path = dir.version_dir(&wanted.version);
@@ -158,6 +174,8 @@ pub fn link_reusable(
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
     use tusk_store::{ContentHash, shard_object_name};
 
@@ -281,6 +299,77 @@ mod tests {
         assert!(plan_reuse(&wanted_old, &[0], std::slice::from_ref(&old)).is_empty());
         let wanted_new = manifest("v2", vec![entry(0, 10, Some(100))]);
         assert!(plan_reuse(&wanted_new, &[0], &[old]).is_empty());
+    }
+
+    /// A data dir whose domain holds v1 complete: `objects` with their bytes,
+    /// stamped as a download's check stamps them.
+    fn v1_on_disk(objects: &[(&str, &[u8])]) -> (tempfile::TempDir, DomainDir, Manifest) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = DomainDir::new(tmp.path(), "d");
+        dir.prepare_download("v1").expect("mkdir");
+        let mut stamps = Stamps::new();
+        let mut shards = Vec::new();
+        for (index, (object, bytes)) in (0u32..).zip(objects) {
+            let path = dir.shard_path("v1", object);
+            std::fs::write(&path, bytes).expect("write");
+            let meta = std::fs::metadata(&path).expect("stat");
+            stamps.insert(object.to_string(), FileStamp::of(&meta));
+            shards.push(ShardEntry {
+                index,
+                object: object.to_string(),
+                bytes: bytes.len() as u64,
+                records: 1,
+                crc32: crc32fast::hash(bytes),
+                content_hash: Some(ContentHash::of(bytes)),
+            });
+        }
+        let m = manifest("v1", shards);
+        dir.write_stamps("v1", &stamps).expect("stamps");
+        dir.write_manifest(&m).expect("manifest");
+        (tmp, dir, m)
+    }
+
+    #[test]
+    fn links_are_made_once_and_a_retry_finds_them_in_place() {
+        let (_tmp, dir, v1) = v1_on_disk(&[("a.tsk", b"shard zero"), ("b.tsk", b"shard one")]);
+        let mut shards = v1.shards.clone();
+        shards[0].object = "shard-00000.tsk".into();
+        shards[1].object = "shard-00001.tsk".into();
+        let v2 = manifest("v2", shards);
+        dir.prepare_download("v2").expect("mkdir");
+
+        let first = link_reusable(&dir, &v2, &[0, 1], "d").expect("links");
+        assert_eq!(first.len(), 2);
+        assert!(first.values().all(|l| l.now));
+        let inode = |v: &str, o: &str| std::fs::metadata(dir.shard_path(v, o)).expect("stat").ino();
+        assert_eq!(inode("v1", "a.tsk"), inode("v2", "shard-00000.tsk"));
+        assert_eq!(inode("v1", "b.tsk"), inode("v2", "shard-00001.tsk"));
+
+        // An interrupted attempt's links are found, not made (or counted) again.
+        let again = link_reusable(&dir, &v2, &[0, 1], "d").expect("links");
+        assert_eq!(again.keys().collect::<Vec<_>>(), [&0, &1]);
+        assert!(again.values().all(|l| !l.now));
+        assert_eq!(again[&0].stamp, first[&0].stamp);
+    }
+
+    #[test]
+    fn a_changed_source_or_a_foreign_file_in_place_is_not_reused() {
+        let (_tmp, dir, v1) = v1_on_disk(&[("a.tsk", b"shard zero"), ("b.tsk", b"shard one")]);
+        let v2 = manifest("v2", v1.shards.clone());
+        dir.prepare_download("v2").expect("mkdir");
+        // Shard 0's source was rewritten in place since its check (a new mtime).
+        let a = std::fs::File::options()
+            .write(true)
+            .open(dir.shard_path("v1", "a.tsk"))
+            .expect("open");
+        a.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(9))
+            .expect("mtime");
+        drop(a);
+        // Shard 1's name in v2 already holds another file: the download checks it.
+        std::fs::write(dir.shard_path("v2", "b.tsk"), b"shard one").expect("write");
+        let linked = link_reusable(&dir, &v2, &[0, 1], "d").expect("links");
+        assert!(linked.is_empty(), "{linked:?}");
+        assert!(!dir.shard_path("v2", "a.tsk").exists());
     }
 
     #[test]
