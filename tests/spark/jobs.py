@@ -180,8 +180,12 @@ def scenario_faults(out, store, rows, attempts_dir):
         key = f"key-{i}"
         if tusk.shard_for(key, 4) == 2:
             builder.add(key, f"late-{i}")
-    late = tusk.upload_shard(store, "pages", version, "shard-00002-late.tsk", builder.finish())
+    built = builder.finish()
+    builder_hash = built.content_hash
+    late = tusk.upload_shard(store, "pages", version, "shard-00002-late.tsk", built)
     result["late_object"] = late["object"]
+    result["late_content_hash"] = late["content_hash"]
+    result["late_built_hash"] = builder_hash
 
     errors = {}
     dup = df.union(spark.createDataFrame([("key-17", "again")], "key string, value string"))

@@ -342,6 +342,13 @@ fn a_task_that_fails_after_its_upload_and_a_late_upload_leave_a_correct_version_
     let present = objects(&store, "pages", version);
     assert!(!present.contains(&failed_object), "{present:?}");
     assert!(present.contains(late), "{present:?}");
+    // The entry `upload_shard` returns carries the uploaded file's content hash,
+    // as `BuiltShard.content_hash` reports it.
+    let late_bytes = std::fs::read(store.join("pages/versions").join(version).join(late))
+        .expect("the late upload");
+    let late_hash = tusk_store::ContentHash::of(&late_bytes).to_string();
+    assert_eq!(result["late_content_hash"], late_hash.as_str(), "{result}");
+    assert_eq!(result["late_built_hash"], late_hash.as_str(), "{result}");
 
     // The version holds exactly the job's records, and every shard verifies.
     let tsv = dir.path().join("numbered.tsv");
