@@ -201,29 +201,28 @@ fn entry_from_dict(i: usize, d: &Bound<'_, PyDict>) -> PyResult<ShardEntry> {
         d.get_item(name)?
             .ok_or_else(|| PyKeyError::new_err(format!("entries[{i}] has no {name:?}")))
     };
-    let bad = |name: &str, e: PyErr| PyValueError::new_err(format!("entries[{i}][{name:?}]: {e}"));
+    let bad = |name: &str, e: &dyn std::fmt::Display| {
+        PyValueError::new_err(format!("entries[{i}][{name:?}]: {e}"))
+    };
     let int =
-        |name: &str| -> PyResult<u64> { get(name)?.extract::<u64>().map_err(|e| bad(name, e)) };
+        |name: &str| -> PyResult<u64> { get(name)?.extract::<u64>().map_err(|e| bad(name, &e)) };
+    let text = |name: &str| -> PyResult<String> {
+        get(name)?.extract::<String>().map_err(|e| bad(name, &e))
+    };
     let small = |name: &str| -> PyResult<u32> {
         u32::try_from(int(name)?)
             .map_err(|_| PyValueError::new_err(format!("entries[{i}][{name:?}] is out of range")))
     };
     Ok(ShardEntry {
         index: small("index")?,
-        object: get("object")?
-            .extract::<String>()
-            .map_err(|e| bad("object", e))?,
+        object: text("object")?,
         bytes: int("bytes")?,
         records: int("records")?,
         crc32: small("crc32")?,
         content_hash: Some(
-            get("content_hash")?
-                .extract::<String>()
-                .map_err(|e| bad("content_hash", e))?
+            text("content_hash")?
                 .parse()
-                .map_err(|e: String| {
-                    PyValueError::new_err(format!("entries[{i}][\"content_hash\"]: {e}"))
-                })?,
+                .map_err(|e: String| bad("content_hash", &e))?,
         ),
     })
 }
