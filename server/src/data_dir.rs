@@ -227,6 +227,12 @@ impl DomainDir {
         remove_if_present(&self.shard_path(version, object))
     }
 
+    /// Fsyncs the directory of `version`, so names made in it (a rename, a hard
+    /// link) survive a crash.
+    pub fn sync_version_dir(&self, version: &str) -> Result<(), LoadError> {
+        sync_dir(&self.version_dir(version))
+    }
+
     /// Deletes the directory of `version` (missing is fine).
     pub fn remove_version(&self, version: &str) -> Result<(), LoadError> {
         let dir = self.version_dir(version);
@@ -248,6 +254,10 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
     file.sync_all().map_err(|e| LoadError::io(&tmp, e))?;
     drop(file);
     fs::rename(&tmp, &dest).map_err(|e| LoadError::io(&dest, e))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), LoadError> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| LoadError::io(dir, e))

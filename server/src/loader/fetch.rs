@@ -1,7 +1,7 @@
 //! The loader's side effects on the store and the data dir: download a version (a
 //! task the loader can abandon), download one damaged shard again, open a local
 //! version, and the blocking file work around them. No decisions here: `plan.rs`
-//! makes them.
+//! and `reuse.rs` (which shards to link from disk) make them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -6,7 +6,8 @@
 //! own task, so polling goes on meanwhile and a download whose version `CURRENT` no
 //! longer names is abandoned (aborted; its partial files stay for a later resume).
 //! After every event the loader asks `plan.rs` for its next steps and carries them
-//! out; `fetch.rs` does the downloading and opening.
+//! out; `fetch.rs` does the downloading and opening, after `reuse.rs` has linked
+//! the shards a version on disk already holds.
 //!
 //! Retry policy (`retry.rs`): an interrupted download (network, timeout,
 //! throttling) keeps its partial files and is resumed with exponential backoff; a

@@ -122,20 +122,20 @@ pub fn link_reusable(
         let object = &wanted.shards[index as usize].object;
         let source = dir.shard_path(&reuse.version, &reuse.object);
         let dest = dir.shard_path(&wanted.version, object);
-        let now = |path: &std::path::Path| std::fs::metadata(path).map(|m| FileStamp::of(&m));
-        if let Ok(there) = now(&dest) {
+        let stamp_of = |path: &std::path::Path| std::fs::metadata(path).map(|m| FileStamp::of(&m));
+        if let Ok(there) = stamp_of(&dest) {
             // An earlier attempt linked it; anything else there is the download's
             // to check.
             if stamp::trusts(Some(&reuse.stamp), &there) {
                 let earlier = Linked {
-                    stamp: there,
+                    stamp: reuse.stamp,
                     now: false,
                 };
                 linked.insert(index, earlier);
             }
             continue;
         }
-        match now(&source) {
+        match stamp_of(&source) {
             Ok(found) if stamp::trusts(Some(&reuse.stamp), &found) => {}
             Ok(_) => {
                 tracing::warn!(domain, version = %wanted.version, shard = index, source = %source.display(),
@@ -162,12 +162,10 @@ pub fn link_reusable(
         linked.insert(index, made);
     }
     if !linked.is_empty() {
-        let dir_path = dir.version_dir(&wanted.version);
-        // The links are names in the directory: make them as durable as a
-        // download's rename is before the version is marked complete.
-        std::fs::File::open(&dir_path)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| LoadError::io(&dir_path, e))?;
+        // The links are names in the directory: as durable as a download's
+        // rename before the version is marked complete (an interrupted attempt
+        // may have linked without syncing).
+        dir.sync_version_dir(&wanted.version)?;
     }
     Ok(linked)
 }
