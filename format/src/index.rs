@@ -167,6 +167,17 @@ pub(crate) fn prefetch(bytes: &[u8]) {
     }
 }
 
+/// Hints the CPU to fetch the cache lines of the first
+/// [`PREFETCH_RECORD_BYTES`](crate::PREFETCH_RECORD_BYTES) of `bytes`: a record about
+/// to be read, here or in the writer's merges. A hint only, like [`prefetch`].
+#[inline(always)]
+pub fn prefetch_record(bytes: &[u8]) {
+    let bytes = &bytes[..bytes.len().min(crate::PREFETCH_RECORD_BYTES)];
+    for line in bytes.chunks(64) {
+        prefetch(line);
+    }
+}
+
 /// Offers each tag-matching slot of one bucket to `visit`.
 #[inline(always)]
 fn scan<T>(

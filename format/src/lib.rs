@@ -33,6 +33,7 @@ mod verify;
 mod writer;
 
 pub use error::{FormatError, Result};
+pub use index::prefetch_record;
 pub use reader::{Iter, PREFETCH_RECORD_BYTES, Probe, Shard, ShardInfo};
 pub use writer::{BuildOptions, ShardBuilder, ShardSummary};
 

@@ -1,6 +1,6 @@
 //! Reading a shard: constant-time open, point lookups, scans, full verification.
 
-use crate::index::{IndexView, prefetch};
+use crate::index::{IndexView, prefetch_record};
 use crate::layout::{DATA_START, Footer, Sections, decode_header, index_hash};
 use crate::{FormatError, Result, record, verify};
 
@@ -134,10 +134,7 @@ impl<B: AsRef<[u8]>> Shard<B> {
             let Some(record) = file.get(offset as usize..self.data_end) else {
                 return;
             };
-            let record = &record[..record.len().min(PREFETCH_RECORD_BYTES)];
-            for line in record.chunks(64) {
-                prefetch(line);
-            }
+            prefetch_record(record);
         });
     }
 

@@ -1,6 +1,11 @@
 //! The collector: checks each record, routes it to its shard's open segment, has
 //! each full segment sorted on a pool thread while reading goes on, and spills sorted
 //! runs to disk when the segments' bytes exceed the memory budget.
+//!
+//! A spill writes the shards holding the most bytes, only as many as it takes to get
+//! back to half the budget ([`shards_to_spill`]); the others stay in memory. What is
+//! still in memory at the end never goes through a run, so a build that spills keeps
+//! between half and all of its budget's worth of records off the temp disk.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -44,6 +49,8 @@ pub(crate) struct Collector {
     segment_bytes: usize,
     /// Full segments, sorted (or being sorted) on the pool.
     sorting: Arc<SortQueue>,
+    /// Sorted segments of shards the last spills left in memory, per shard.
+    held: Vec<Vec<Segment>>,
     /// Bytes allocated by every segment held: the amount charged to the budget.
     buffered: u64,
     runs: Vec<Vec<PathBuf>>,
@@ -100,6 +107,7 @@ impl Collector {
             open: (0..n).map(|_| Segment::default()).collect(),
             segment_bytes: segment_bytes(opts.memory_budget, n),
             sorting: Arc::new(SortQueue::new(n)),
+            held: (0..n).map(|_| Vec::new()).collect(),
             buffered: 0,
             runs: vec![Vec::new(); n],
             spills: 0,
@@ -153,13 +161,17 @@ impl Collector {
             shard = 0;
         }
         let shard = shard as usize;
-        if self.open[shard].is_full_for(key.len() + value.len(), self.segment_bytes) {
-            // The next segment of a shard that filled one is likely to fill too:
-            // allocate it whole (charged now) rather than grow it by copying.
-            let next = Segment::with_capacity(self.segment_bytes, self.open[shard].len());
+        let open = &self.open[shard];
+        let full = open.is_full_for(key.len() + value.len(), self.segment_bytes);
+        if full || open.allocated() == 0 {
+            // A shard's segments are allocated whole (charged now), sized like the
+            // last full one, rather than grown by copying.
+            let next = Segment::with_capacity(self.segment_bytes, open.len());
             self.buffered += next.allocated();
-            let full = std::mem::replace(&mut self.open[shard], next);
-            self.sorting.add(shard, full, &self.pool);
+            let previous = std::mem::replace(&mut self.open[shard], next);
+            if full {
+                self.sorting.add(shard, previous, &self.pool);
+            }
         }
         let open = &mut self.open[shard];
         let before = open.allocated();
@@ -172,33 +184,53 @@ impl Collector {
     }
 
     /// Every shard's segments, once every sort handed to the pool is done; leaves
-    /// the collector with empty segments.
+    /// the collector with empty segments. Each shard's open segment comes last.
     fn take_segments(&mut self) -> Vec<Vec<Segment>> {
-        let mut segments = self.sorting.finish();
-        for (shard, open) in self.open.iter_mut().enumerate() {
+        let sorted = self.sorting.finish();
+        let mut segments = std::mem::take(&mut self.held);
+        self.held = (0..segments.len()).map(|_| Vec::new()).collect();
+        for (shard, (mut sorted, open)) in sorted.into_iter().zip(&mut self.open).enumerate() {
+            segments[shard].append(&mut sorted);
             segments[shard].push(std::mem::take(open));
         }
         segments
     }
 
-    /// Writes every shard's segments as one sorted run each, in parallel.
+    /// Writes the segments of the shards [`shards_to_spill`] picks as one sorted run
+    /// each, in parallel, and keeps the others in memory.
     fn spill(&mut self) -> Result<()> {
         let spill = self.spills;
         self.spills += 1;
-        let segments = self.take_segments();
+        let mut segments = self.take_segments();
+        let bytes: Vec<u64> = segments
+            .iter()
+            .map(|s| s.iter().map(Segment::allocated).sum())
+            .collect();
+        let chosen = shards_to_spill(&bytes, self.budget / 2);
+        let spilled_bytes: u64 = chosen.iter().map(|&shard| bytes[shard]).sum();
+        let mut outgoing = Vec::with_capacity(chosen.len());
+        for (shard, segments) in segments.iter_mut().enumerate() {
+            if chosen.contains(&shard) {
+                outgoing.push((shard, std::mem::take(segments)));
+            } else {
+                // Back in place: the open segment to be read into, the others held.
+                self.open[shard] = segments.pop().unwrap_or_default();
+                self.held[shard] = std::mem::take(segments);
+            }
+        }
         let (names, policy, dir) = (&self.names, self.policy, &self.run_dir);
-        let written: Vec<(Option<PathBuf>, u64)> = self.pool.run(|| {
-            segments
+        let written: Vec<(usize, Option<PathBuf>, u64)> = self.pool.run(|| {
+            outgoing
                 .into_par_iter()
-                .enumerate()
                 .map(|(shard, segments)| {
                     let path = dir.join(format!("s{shard:05}-{spill:08}.run"));
                     write_run(segments, path, policy, names)
+                        .map(|(path, dropped)| (shard, path, dropped))
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
         let mut runs = 0;
-        for (shard, (path, dropped)) in written.into_iter().enumerate() {
+        for (shard, path, dropped) in written {
             self.dropped += dropped;
             if let Some(path) = path {
                 self.runs[shard].push(path);
@@ -206,14 +238,14 @@ impl Collector {
             }
         }
         self.spilled_runs += runs;
-        tracing::debug!(spill, runs, bytes = self.buffered, "spilled sorted runs");
+        tracing::debug!(spill, runs, bytes = spilled_bytes, "spilled sorted runs");
         if let Some(cb) = &self.progress {
             cb(ProgressEvent::Spilled {
                 runs,
-                bytes: self.buffered,
+                bytes: spilled_bytes,
             });
         }
-        self.buffered = 0;
+        self.buffered = bytes.iter().sum::<u64>() - spilled_bytes;
         Ok(())
     }
 
@@ -228,6 +260,28 @@ impl Collector {
             dropped: self.dropped,
         }
     }
+}
+
+/// The shards a spill writes out: those holding the most bytes, largest first, until
+/// the bytes left in memory are at most `keep` (every shard when `keep` is 0).
+///
+/// Writing only the largest shards spills the most bytes per run written, and what
+/// stays in memory at the end of a build is never written to a run at all. Keeping
+/// half the budget still leaves each later spill at least half a budget to write.
+pub(crate) fn shards_to_spill(bytes: &[u64], keep: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..bytes.len()).collect();
+    // Largest first; equal sizes in shard order, so the choice is deterministic.
+    order.sort_by_key(|&shard| (std::cmp::Reverse(bytes[shard]), shard));
+    let mut left: u64 = bytes.iter().sum();
+    let mut chosen = Vec::new();
+    for shard in order {
+        if left <= keep || bytes[shard] == 0 {
+            break;
+        }
+        left -= bytes[shard];
+        chosen.push(shard);
+    }
+    chosen
 }
 
 /// Sorts and merges `segments` and writes them (duplicates resolved) as one run
@@ -338,8 +392,71 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
+    use crate::collect::{Collector, shards_to_spill};
+    use crate::pool::Pool;
+    use crate::record::{Names, Origin};
     use crate::segment::segment_bytes;
     use crate::{WriteOptions, build_from_iter};
+
+    #[test]
+    fn a_spill_writes_the_largest_shards_until_half_the_budget_is_left() {
+        // 100 + 40 + 70 + 10 = 220 bytes; keep 110: 100 goes, then 70 (50 left).
+        assert_eq!(shards_to_spill(&[100, 40, 70, 10], 110), [0, 2]);
+        assert_eq!(shards_to_spill(&[100, 40, 70, 10], 120), [0]);
+        assert_eq!(
+            shards_to_spill(&[100, 40, 70, 10], 220),
+            Vec::<usize>::new()
+        );
+        // Nothing kept: every shard that holds bytes, and none that holds none.
+        assert_eq!(shards_to_spill(&[5, 0, 5], 0), [0, 2]);
+        // Ties go in shard order.
+        assert_eq!(shards_to_spill(&[7, 7, 7, 7], 14), [0, 1]);
+        assert_eq!(shards_to_spill(&[], 0), Vec::<usize>::new());
+    }
+
+    /// A collector over budget spills its fullest shards and keeps the rest in
+    /// memory: the kept records reach `finish` without a run, none is lost, and the
+    /// budget holds again after the spill.
+    #[test]
+    fn a_spill_keeps_the_smaller_shards_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = WriteOptions::new("d");
+        opts.shards = 4;
+        opts.memory_budget = 4 << 20;
+        let pool = Pool::new(Some(2)).unwrap();
+        let mut c = Collector::new(&opts, Names::default(), &pool, dir.path().into(), None);
+        // Keys of shard 0 get values ten times longer than the others' keys.
+        let (mut pushed, mut line) = (0u64, 0u64);
+        while c.spills == 0 {
+            line += 1;
+            let key = format!("key-{line}").into_bytes();
+            let shard = tusk_format::partition::shard_for(&key, 4);
+            let value = vec![b'v'; if shard == 0 { 1000 } else { 100 }];
+            c.push(&key, &value, Origin { source: 0, line }).unwrap();
+            pushed += 1;
+        }
+        assert!(c.buffered <= opts.memory_budget / 2, "{}", c.buffered);
+        let spilled: Vec<usize> = (0..4).filter(|&s| !c.runs[s].is_empty()).collect();
+        assert_eq!(spilled[0], 0, "the fullest shard is spilled first");
+        assert!(spilled.len() < 4, "some shard stays in memory: {spilled:?}");
+        let kept = (0..4).find(|s| !spilled.contains(s)).unwrap();
+        let collected = c.finish();
+        let in_memory: Vec<usize> = collected
+            .segments
+            .iter()
+            .map(|s| s.iter().map(|s| s.len()).sum())
+            .collect();
+        assert!(in_memory[kept] > 0, "{in_memory:?}");
+        let in_runs: usize = spilled
+            .iter()
+            .map(|&s| {
+                let mut reader =
+                    crate::run::RunReader::open(&collected.runs[s][0], 1 << 16, 1 << 20).unwrap();
+                std::iter::from_fn(|| reader.next_record().unwrap()).count()
+            })
+            .sum();
+        assert_eq!((in_runs + in_memory.iter().sum::<usize>()) as u64, pushed);
+    }
 
     /// Records enough to fill several segments of one shard.
     fn records() -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> {

@@ -80,12 +80,13 @@
 //!
 //! # Memory
 //!
-//! Each buffered record is charged its key and value bytes plus 64 bytes (its slot
-//! in the shard's buffer, with room for the buffer's growth, and the allocator's
-//! header). When the charged total exceeds [`WriteOptions::memory_budget`] (at least
-//! [`MIN_MEMORY_BUDGET`], 4 MiB), every shard buffer is sorted and written as a run file, in parallel. At the end each
-//! shard merges its runs (at most 64 at a time; more are first merged in groups)
-//! with its in-memory remainder. Beyond the budget, a build also holds the read
+//! Records are buffered per shard in segments allocated whole: an arena for the key
+//! and value bytes and a 32-byte entry per record. The budget is charged what the
+//! segments allocate. When that exceeds [`WriteOptions::memory_budget`] (at least
+//! [`MIN_MEMORY_BUDGET`], 4 MiB), the shards holding the most bytes are sorted and
+//! written as one run file each, in parallel, until half the budget is left; the
+//! others stay in memory. At the end each shard merges its runs (at most 64 at a
+//! time; more are first merged in groups) with its in-memory remainder. Beyond the budget, a build also holds the read
 //! buffers of the runs being merged (a quarter of the budget spread over them,
 //! 8 KiB to 1 MiB each), one 256 KiB input buffer, and what the shard builder itself
 //! holds (about 16 bytes per record of the shard for its index, plus one block).
@@ -95,6 +96,7 @@ mod build;
 mod built;
 mod collect;
 mod error;
+mod huge_pages;
 mod input;
 mod merge;
 mod one_shard;

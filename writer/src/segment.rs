@@ -37,6 +37,9 @@ const VALUE_TO_END: u32 = u32::MAX;
 /// Where one record's bytes are in its segment, and where it came from.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
+    /// The key's first eight bytes, big-endian, zero-padded: most comparisons of
+    /// the sort end here, without reading the keys in the arena.
+    prefix: u64,
     offset: u32,
     key_len: u32,
     value_len: u32,
@@ -78,12 +81,16 @@ impl Segment {
     /// An empty segment with room for `bytes` of keys and values and `records`
     /// entries: a shard's next segment after a full one, sized like it, so it never
     /// grows by copying.
+    /// Both buffers are marked for huge pages (see `huge_pages.rs`).
     pub(crate) fn with_capacity(bytes: usize, records: usize) -> Self {
-        Segment {
+        let mut segment = Segment {
             data: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(records),
             sorted: false,
-        }
+        };
+        crate::huge_pages::advise(&mut segment.data);
+        crate::huge_pages::advise(&mut segment.entries);
+        segment
     }
 
     /// True when a record of `len` key and value bytes does not fit in the `limit`
@@ -108,6 +115,7 @@ impl Segment {
         self.data.extend_from_slice(key);
         self.data.extend_from_slice(value);
         self.entries.push(Entry {
+            prefix: key_prefix(key),
             offset,
             key_len,
             value_len,
@@ -144,10 +152,19 @@ impl Segment {
         }
         let data = &self.data[..];
         self.entries.sort_unstable_by(|a, b| {
-            compare_keys(key_of(data, a), key_of(data, b))
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| compare_keys(key_of(data, a), key_of(data, b)))
                 .then_with(|| (a.source, a.line).cmp(&(b.source, b.line)))
         });
         self.sorted = true;
+    }
+
+    /// Hints the CPU to fetch the `i`th record's bytes (nothing past the end).
+    fn prefetch_record(&self, i: usize) {
+        if let Some(e) = self.entries.get(i) {
+            tusk_format::prefetch_record(&self.data[e.offset as usize..]);
+        }
     }
 
     /// The `i`th record in the segment's current order.
@@ -169,6 +186,16 @@ impl Segment {
             },
         })
     }
+}
+
+/// A key's first eight bytes as a big-endian number, zero-padded: keys whose
+/// prefixes differ compare as their prefixes do; equal prefixes say nothing (a
+/// short key and its zero-padded extension share one).
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = key.len().min(8);
+    bytes[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(bytes)
 }
 
 fn key_of<'d>(data: &'d [u8], e: &Entry) -> &'d [u8] {
@@ -208,6 +235,9 @@ impl<'a> SegmentMerge<'a> {
         let next = &mut self.next[source];
         let rec = std::mem::replace(&mut self.heads[source], segment.record(*next))?;
         *next += 1;
+        // A sorted segment's records sit at scattered places in its arena: fetch the
+        // one after the new head now, so it is in cache when it becomes the head.
+        segment.prefetch_record(*next);
         let heads = &self.heads;
         self.tree
             .replay(|a, b| head_less(heads[a].as_ref(), heads[b].as_ref()));
@@ -302,6 +332,7 @@ mod tests {
         let s = Segment {
             data: b"keyvalue".to_vec(),
             entries: vec![Entry {
+                prefix: key_prefix(b"key"),
                 offset: 0,
                 key_len: 3,
                 value_len: VALUE_TO_END,
