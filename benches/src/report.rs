@@ -19,6 +19,9 @@ pub const TARGET_REDB_VS_HIT: f64 = 5.0;
 /// Issue 10's goal for the writer end to end (`build_from_iter`): records per second,
 /// in millions, on 2 cores.
 pub const TARGET_WRITER_M_RECORDS_PER_SEC: f64 = 1.5;
+/// Issue 10's memory goal for the writer: its peak RSS may rise by at most its
+/// memory budget plus 10 %.
+pub const TARGET_WRITER_RSS_VS_BUDGET: f64 = 1.1;
 
 /// Throughput of one build or load.
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +45,9 @@ pub struct Rate {
     /// How far the process's peak RSS rose during the build (Linux; `None` when not
     /// measured). Memory-mapped file pages the build touched count too.
     pub peak_rss_added: Option<u64>,
+    /// The memory budget the build was given (the writer's `--memory`); `None` for
+    /// a contender that has none.
+    pub memory_budget: Option<u64>,
 }
 
 impl Rate {
@@ -64,6 +70,7 @@ impl Rate {
             input_mb_per_sec: input_bytes as f64 / 1e6 / secs,
             note: String::new(),
             peak_rss_added: None,
+            memory_budget: None,
         }
     }
 }
@@ -191,13 +198,20 @@ impl SizeReport {
         ];
         let writer = builds
             .iter()
-            .find(|b| b.name == crate::writer_build::WRITER_BUILD)
-            .map(|b| b.records_per_sec / 1e6);
+            .find(|b| b.name == crate::writer_build::WRITER_BUILD);
+        let rate = writer.map(|b| b.records_per_sec / 1e6);
         targets.push(Target {
             what: "writer M records/s".into(),
-            ratio: writer,
+            ratio: rate,
             target: format!(">= {TARGET_WRITER_M_RECORDS_PER_SEC}"),
-            pass: writer.map(|r| r >= TARGET_WRITER_M_RECORDS_PER_SEC),
+            pass: rate.map(|r| r >= TARGET_WRITER_M_RECORDS_PER_SEC),
+        });
+        let rss = writer.and_then(|b| Some(b.peak_rss_added? as f64 / b.memory_budget? as f64));
+        targets.push(Target {
+            what: "writer peak RSS+ / budget".into(),
+            ratio: rss,
+            target: format!("<= {TARGET_WRITER_RSS_VS_BUDGET}"),
+            pass: rss.map(|r| r <= TARGET_WRITER_RSS_VS_BUDGET),
         });
         SizeReport {
             keys,

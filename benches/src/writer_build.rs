@@ -44,6 +44,7 @@ pub fn writer_build(data: &ScrambledCopy, shards: u32, temp_dir: &Path) -> Resul
         stats.shard_bytes,
         elapsed,
     );
+    rate.memory_budget = Some(opts.memory_budget);
     rate.note = format!(
         "{shards} shards, {} spilled runs, memory budget {} MiB",
         stats.spilled_runs,

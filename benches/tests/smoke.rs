@@ -52,18 +52,25 @@ fn tiny_run_checks_every_contender() {
         report.builds[1].note
     );
     assert!(report.tusk_file_bytes > 10_000 * 174);
-    assert_eq!(report.targets.len(), 5);
+    assert_eq!(report.targets.len(), 6);
     let writer = report
         .targets
         .iter()
         .find(|t| t.what == "writer M records/s")
         .expect("the writer's goal");
     assert!(writer.ratio.is_some_and(|r| r > 0.0), "{writer:?}");
-    // Every build reports how far it raised the peak RSS (Linux).
+    // Every build reports how far it raised the peak RSS (Linux), and the writer's
+    // is compared with its budget.
     if cfg!(target_os = "linux") {
         for b in &report.builds {
             assert!(b.peak_rss_added.is_some(), "{}: {b:?}", b.name);
         }
+        let rss = report
+            .targets
+            .iter()
+            .find(|t| t.what == "writer peak RSS+ / budget")
+            .expect("the writer's memory goal");
+        assert!(rss.ratio.is_some_and(|r| r > 0.0), "{rss:?}");
     }
     assert!(report.ratios.sled_vs_tusk_hit.is_some_and(f64::is_finite));
     assert!(report.ratios.lmdb_vs_tusk_hit.is_some_and(f64::is_finite));
