@@ -27,7 +27,7 @@ pub enum ProgressEvent {
     Phase(&'static str),
     /// Sorted runs were written to disk because the memory budget was reached.
     Spilled {
-        /// Run files written by this spill (one per non-empty shard buffer).
+        /// Run files written by this spill (one per shard it chose that held records).
         runs: u64,
         /// Buffered bytes (as accounted) released by the spill.
         bytes: u64,
