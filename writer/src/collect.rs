@@ -208,9 +208,11 @@ impl Collector {
             .collect();
         let chosen = shards_to_spill(&bytes, self.budget / 2);
         let spilled_bytes: u64 = chosen.iter().map(|&shard| bytes[shard]).sum();
+        let mut spills_shard = vec![false; segments.len()];
+        chosen.iter().for_each(|&shard| spills_shard[shard] = true);
         let mut outgoing = Vec::with_capacity(chosen.len());
         for (shard, segments) in segments.iter_mut().enumerate() {
-            if chosen.contains(&shard) {
+            if spills_shard[shard] {
                 outgoing.push((shard, std::mem::take(segments)));
             } else {
                 // Back in place: the open segment to be read into, the others held.
