@@ -1,8 +1,9 @@
-//! Prints where the bytes of a shard go, for N records of fixed-size keys and values.
+//! Prints where the bytes of a shard go, for N records of fixed-size keys and values,
+//! in every format version.
 //!
 //! `cargo run -p tusk-format --release --example shard_size -- 1000000 24 150`
 
-use tusk_format::{BuildOptions, Shard, ShardBuilder};
+use tusk_format::{BuildOptions, Shard, ShardBuilder, ShardFormat};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<u64> = std::env::args()
@@ -14,7 +15,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [n, k, v] => (n, k as usize, v as usize),
         _ => return Err("usage: shard_size [RECORDS KEY_BYTES VALUE_BYTES]".into()),
     };
-    let mut builder = ShardBuilder::new(Vec::new(), BuildOptions::default())?;
+    for format in ShardFormat::ALL {
+        println!("== {format}");
+        report(format, n, key_len, value_len)?;
+    }
+    Ok(())
+}
+
+fn report(
+    format: ShardFormat,
+    n: u64,
+    key_len: usize,
+    value_len: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let opts = BuildOptions {
+        format,
+        ..BuildOptions::default()
+    };
+    let mut builder = ShardBuilder::new(Vec::new(), opts)?;
     let mut key = vec![b'k'; key_len.max(8)];
     let value = vec![b'v'; value_len];
     let key_at = key.len() - 8;
@@ -40,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("payload bytes         {payload}");
     println!("data blocks           {}", info.blocks);
     println!(
-        "framing per record    {:.2} bytes (varints + CRC)",
+        "framing per record    {:.2} bytes (varints, and in v1 the record CRC)",
         per(info.data_bytes - payload)
     );
     println!(

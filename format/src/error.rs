@@ -18,11 +18,11 @@ pub enum FormatError {
     BadMagic,
     /// The file was written by a format version this reader does not know.
     #[error(
-        "unsupported shard format version {got} (this build reads version {expected}); upgrade tusk"
+        "unsupported shard format version {got} (this build reads versions 1 to {newest}); upgrade tusk"
     )]
     UnsupportedVersion {
-        /// Version this reader supports.
-        expected: u16,
+        /// The newest version this reader supports.
+        newest: u16,
         /// Version found in the file.
         got: u16,
     },

@@ -1,7 +1,8 @@
 //! The hash index: an array of 64-byte buckets of 8 little-endian u64 slots.
 //!
-//! A slot is `tag << 48 | filter_bit << 47 | record_offset` (offset 0 = empty, since
-//! offset 0 is the header). A key lives in its home bucket
+//! A slot is `tag << 48 | filter_bit << 47 | record_offset` in version 1, and
+//! `tag << 48 | filter_bit << 47 | record_check << 40 | record_offset` in version 2
+//! (offset 0 = empty, since offset 0 is the header). A key lives in its home bucket
 //! `(xxh3_64(key) * nbuckets) >> 64` when that has room. Otherwise it sets one bit of
 //! the home bucket's 8-bit overflow filter (bit 47 of slot `filter_bit(h)`) and goes to
 //! the first bucket with an empty slot from its second bucket on (linear probing,
@@ -9,11 +10,12 @@
 //! there; see FORMAT.md for the numbers.
 
 use crate::layout::{
-    BUCKET_LEN, OFFSET_MASK, OVERFLOW_BIT, SLOTS, filter_bit, home_bucket, second_bucket, tag_of,
+    BUCKET_LEN, OVERFLOW_BIT, SLOTS, filter_bit, home_bucket, second_bucket, tag_of,
 };
-use crate::{FormatError, Result};
+use crate::{FormatError, Result, ShardFormat};
 
-/// Places `(hash, offset)` entries into `nbuckets * 8` slots.
+/// Places `(hash, low bits)` entries into `nbuckets * 8` slots. The low bits are the
+/// slot's bits 0..47: the record offset (non-zero), and in version 2 its check.
 ///
 /// The caller sizes `nbuckets` so that entries fit (load factor 0.8); surplus entries
 /// would be dropped, so this asserts in debug builds.
@@ -21,8 +23,8 @@ pub(crate) fn build(entries: &[(u64, u64)], nbuckets: u64) -> Vec<u64> {
     let nb = usize::try_from(nbuckets).expect("bucket count fits memory");
     debug_assert!(entries.len() <= nb * SLOTS);
     let mut slots = vec![0u64; nb * SLOTS];
-    for &(h, offset) in entries {
-        let entry = (tag_of(h) << 48) | offset;
+    for &(h, low) in entries {
+        let entry = (tag_of(h) << 48) | low;
         let home = home_bucket(h, nbuckets) as usize;
         if place(&mut slots[home * SLOTS..(home + 1) * SLOTS], entry) {
             continue;
@@ -63,6 +65,8 @@ pub(crate) struct IndexView<'a> {
     pub offset: usize,
     /// Number of buckets (>= 1).
     pub nbuckets: u64,
+    /// The file's format, which says what a slot's low 47 bits hold.
+    pub format: ShardFormat,
 }
 
 /// What one bucket said about a key.
@@ -76,8 +80,9 @@ enum Scan<T> {
 }
 
 impl<'a> IndexView<'a> {
-    /// Walks the lookup path of index hash `h`, calling `visit(record_offset)` for each
-    /// non-empty slot whose tag matches, until `visit` returns `Some` or the path ends.
+    /// Walks the lookup path of index hash `h`, calling `visit(record_offset, slot)`
+    /// for each non-empty slot whose tag matches, until `visit` returns `Some` or the
+    /// path ends.
     ///
     /// The path: the home bucket; then, only if the key's filter bit is set there, the
     /// buckets from the second bucket on up to the first one with an empty slot. The
@@ -86,11 +91,12 @@ impl<'a> IndexView<'a> {
     pub fn probe<T>(
         &self,
         h: u64,
-        mut visit: impl FnMut(u64) -> Result<Option<T>>,
+        mut visit: impl FnMut(u64, u64) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
         let tag = tag_of(h);
+        let mask = self.format.offset_mask();
         let home = self.bucket(home_bucket(h, self.nbuckets))?;
-        if let Scan::Found(v) = scan(home, tag, &mut visit)? {
+        if let Scan::Found(v) = scan(home, tag, mask, &mut visit)? {
             return Ok(Some(v));
         }
         // Only keys whose filter bit is set in their home bucket went anywhere else.
@@ -100,7 +106,7 @@ impl<'a> IndexView<'a> {
         }
         let mut b = second_bucket(h, self.nbuckets);
         for _ in 0..self.nbuckets {
-            match scan(self.bucket(b)?, tag, &mut visit)? {
+            match scan(self.bucket(b)?, tag, mask, &mut visit)? {
                 Scan::Found(v) => return Ok(Some(v)),
                 Scan::HasEmpty => return Ok(None),
                 Scan::Full => {}
@@ -129,7 +135,8 @@ impl<'a> IndexView<'a> {
     pub fn candidates(&self, h: u64, mut each: impl FnMut(u64)) {
         if let Ok(bucket) = self.bucket(home_bucket(h, self.nbuckets)) {
             // A visitor that accepts nothing sees every tag-matching slot.
-            let _ = scan(bucket, tag_of(h), &mut |offset| {
+            let mask = self.format.offset_mask();
+            let _ = scan(bucket, tag_of(h), mask, &mut |offset, _| {
                 each(offset);
                 Ok(None::<()>)
             });
@@ -178,22 +185,24 @@ pub fn prefetch_record(bytes: &[u8]) {
     }
 }
 
-/// Offers each tag-matching slot of one bucket to `visit`.
+/// Offers each tag-matching slot of one bucket to `visit(offset, slot)`; `mask`
+/// selects a slot's offset bits.
 #[inline(always)]
 fn scan<T>(
     bucket: &[u8; BUCKET_LEN],
     tag: u64,
-    visit: &mut impl FnMut(u64) -> Result<Option<T>>,
+    mask: u64,
+    visit: &mut impl FnMut(u64, u64) -> Result<Option<T>>,
 ) -> Result<Scan<T>> {
     let (slots, _) = bucket.as_chunks::<8>();
     let mut has_empty = false;
     for slot in slots {
         let s = u64::from_le_bytes(*slot);
-        let offset = s & OFFSET_MASK;
+        let offset = s & mask;
         if offset == 0 {
             has_empty = true;
         } else if s >> 48 == tag
-            && let Some(v) = visit(offset)?
+            && let Some(v) = visit(offset, s)?
         {
             return Ok(Scan::Found(v));
         }
@@ -208,7 +217,7 @@ fn scan<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{buckets_for, index_hash};
+    use crate::layout::{OFFSET_MASK, buckets_for, index_hash};
 
     /// Buckets a lookup of hash `h` reads: the home bucket, then (if the key's filter
     /// bit is set there) the chain from its second bucket up to the bucket holding

@@ -1,12 +1,14 @@
 //! Sequential scan over a shard's records in key order.
 
 use crate::layout::DATA_START;
-use crate::{FormatError, Result, record};
+use crate::{FormatError, Result, ShardFormat, record};
 
 /// Iterator over a shard's records in key order. Yields an error (then stops) on a
-/// corrupt record.
+/// corrupt record (in version 2: on damaged framing or key order; the values' bytes
+/// are checked by [`crate::Shard::verify`]).
 pub struct Iter<'a> {
     file: &'a [u8],
+    format: ShardFormat,
     pos: usize,
     data_end: usize,
     remaining: u64,
@@ -15,9 +17,10 @@ pub struct Iter<'a> {
 }
 
 impl<'a> Iter<'a> {
-    pub(crate) fn new(file: &'a [u8], data_end: usize, records: u64) -> Self {
+    pub(crate) fn new(file: &'a [u8], format: ShardFormat, data_end: usize, records: u64) -> Self {
         Iter {
             file,
+            format,
             pos: DATA_START as usize,
             data_end,
             remaining: records,
@@ -43,7 +46,7 @@ impl<'a> Iter<'a> {
                 detail: format!("more records than the footer says, at offset {}", self.pos),
             }));
         }
-        let rec = match record::read(self.file, self.pos, self.data_end) {
+        let rec = match record::read(self.file, self.pos, self.data_end, self.format) {
             Ok(rec) => rec,
             Err(e) => return Some(Err(e)),
         };

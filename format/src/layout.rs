@@ -1,16 +1,14 @@
-//! Byte layout of a v1 shard: constants, header and footer encoding, index geometry.
+//! Byte layout of a shard: constants, header and footer encoding, index geometry.
 //!
 //! Every multi-byte integer is little-endian with an explicit width. FORMAT.md at the
 //! repository root is the prose version of this file; keep the two in step.
 
-use crate::{FormatError, Result};
+use crate::{FormatError, Result, ShardFormat};
 
 /// Magic bytes at offset 0.
 pub(crate) const HEADER_MAGIC: [u8; 8] = *b"TUSKSHRD";
 /// Magic bytes at the very end of the file.
 pub(crate) const FOOTER_MAGIC: [u8; 8] = *b"TUSKEND1";
-/// The format version this crate writes and reads.
-pub(crate) const FORMAT_VERSION: u16 = 1;
 /// Header flag bit reserved for per-block compression (not implemented in v1).
 pub(crate) const FLAG_BLOCK_COMPRESSION: u16 = 1;
 
@@ -31,14 +29,13 @@ pub(crate) const SLOTS: usize = 8;
 pub(crate) const OFFSET_MASK: u64 = (1 << 47) - 1;
 /// Bit 47 of slot `i` is bit `i` of the bucket's 8-bit overflow filter.
 pub(crate) const OVERFLOW_BIT: u64 = 1 << 47;
-/// Largest file offset a slot can hold.
-pub(crate) const MAX_RECORD_OFFSET: u64 = OFFSET_MASK;
+/// Version 2: the low 40 bits of a slot hold the record offset.
+pub(crate) const V2_OFFSET_MASK: u64 = (1 << 40) - 1;
+/// Version 2: bits 40..47 of a slot hold the record check
+/// ([`crate::record::record_check`]).
+pub(crate) const V2_CHECK_SHIFT: u32 = 40;
 /// Block table entry: offset (8), length (4), CRC32 (4).
 pub(crate) const BLOCK_ENTRY_LEN: usize = 16;
-/// Record trailer: CRC32 (4).
-pub(crate) const RECORD_CRC_LEN: usize = 4;
-/// Smallest possible record: two one-byte varints and the CRC.
-pub(crate) const MIN_RECORD_LEN: u64 = 2 + RECORD_CRC_LEN as u64;
 
 /// Index buckets for `records` records: load factor 0.8 (6.4 keys per 8-slot bucket),
 /// at least one bucket.
@@ -110,22 +107,22 @@ pub(crate) fn le_u64(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(a)
 }
 
-/// Encodes the 16-byte header.
-pub(crate) fn encode_header(flags: u16) -> [u8; HEADER_LEN] {
+/// Encodes the 16-byte header of a `format` file.
+pub(crate) fn encode_header(format: ShardFormat, flags: u16) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[0..8].copy_from_slice(&HEADER_MAGIC);
-    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[8..10].copy_from_slice(&format.version().to_le_bytes());
     h[10..12].copy_from_slice(&flags.to_le_bytes());
     let crc = crc32fast::hash(&h[0..12]);
     h[12..16].copy_from_slice(&crc.to_le_bytes());
     h
 }
 
-/// Checks the header (magic, version, CRC, flags) and returns `(version, flags)`.
+/// Checks the header (magic, version, CRC, flags) and returns `(format, flags)`.
 ///
 /// The version is checked before the CRC so a file of a newer format (whose header may
 /// differ) gets a clear "upgrade" error instead of a checksum error.
-pub(crate) fn decode_header(file: &[u8]) -> Result<(u16, u16)> {
+pub(crate) fn decode_header(file: &[u8]) -> Result<(ShardFormat, u16)> {
     let h = file
         .get(..HEADER_LEN)
         .ok_or_else(|| FormatError::Truncated {
@@ -138,12 +135,10 @@ pub(crate) fn decode_header(file: &[u8]) -> Result<(u16, u16)> {
         return Err(FormatError::BadMagic);
     }
     let version = le_u16(h, 8);
-    if version != FORMAT_VERSION {
-        return Err(FormatError::UnsupportedVersion {
-            expected: FORMAT_VERSION,
-            got: version,
-        });
-    }
+    let format = ShardFormat::from_version(version).ok_or(FormatError::UnsupportedVersion {
+        newest: ShardFormat::newest().version(),
+        got: version,
+    })?;
     let stored = le_u32(h, 12);
     let actual = crc32fast::hash(&h[0..12]);
     if stored != actual {
@@ -167,7 +162,7 @@ pub(crate) fn decode_header(file: &[u8]) -> Result<(u16, u16)> {
             detail: format!("header flags at offset 10: unknown flag bits {flags:#06x}"),
         });
     }
-    Ok((version, flags))
+    Ok((format, flags))
 }
 
 /// The fixed-size footer at the end of the file.
@@ -260,8 +255,9 @@ impl Footer {
         })
     }
 
-    /// Derives section offsets and checks that they tile the file exactly.
-    pub fn sections(&self, file_len: u64) -> Result<Sections> {
+    /// Derives section offsets of a `format` file and checks that they tile the
+    /// file exactly.
+    pub fn sections(&self, file_len: u64, format: ShardFormat) -> Result<Sections> {
         let corrupt = |detail: String| FormatError::Corrupt { detail };
         if self.data_end < DATA_START {
             return Err(corrupt(format!(
@@ -276,7 +272,7 @@ impl Footer {
                 self.records, self.blocks
             )));
         }
-        if self.blocks > self.records || self.records > data_len / MIN_RECORD_LEN {
+        if self.blocks > self.records || self.records > data_len / format.min_record_len() {
             return Err(corrupt(format!(
                 "footer says {} records in {} blocks, impossible in {data_len} data bytes",
                 self.records, self.blocks
@@ -316,10 +312,11 @@ impl Footer {
                 "footer describes a {expected_len}-byte file, found {file_len} bytes"
             )));
         }
-        if self.data_end > MAX_RECORD_OFFSET + 1 {
+        if self.data_end > format.offset_mask() + 1 {
             return Err(corrupt(format!(
-                "footer data_end {} exceeds the 47-bit record offset range",
-                self.data_end
+                "footer data_end {} exceeds the {}-bit record offset range of {format}",
+                self.data_end,
+                format.offset_mask().count_ones()
             )));
         }
         Ok(Sections {
@@ -368,7 +365,7 @@ mod tests {
         let mut file = vec![0u8; 64 + 64 + 16];
         file.extend_from_slice(&f.encode());
         assert_eq!(Footer::decode(&file).unwrap(), f);
-        let s = f.sections(file.len() as u64).unwrap();
+        let s = f.sections(file.len() as u64, ShardFormat::V1).unwrap();
         assert_eq!(s.index_offset, 64);
         assert_eq!(s.table_offset, 128);
         assert_eq!(s.footer_offset, 144);

@@ -28,6 +28,7 @@ pub mod partition;
 pub mod placement;
 mod reader;
 mod record;
+mod shard_format;
 mod varint;
 mod verify;
 mod writer;
@@ -35,6 +36,7 @@ mod writer;
 pub use error::{FormatError, Result};
 pub use index::prefetch_record;
 pub use reader::{Iter, PREFETCH_RECORD_BYTES, Probe, Shard, ShardInfo};
+pub use shard_format::{ShardFormat, UnknownShardFormat};
 pub use writer::{BuildOptions, ShardBuilder, ShardSummary};
 
 /// Largest key length the format accepts (64 KiB).
@@ -42,9 +44,6 @@ pub const MAX_KEY_LEN: usize = 64 * 1024;
 
 /// Default largest value length (1 GiB); configurable in [`BuildOptions`].
 pub const DEFAULT_MAX_VALUE_LEN: u64 = 1 << 30;
-
-/// Name recorded in a manifest for shards written in this format.
-pub const SHARD_FORMAT_NAME: &str = "tusk-native-v1";
 
 /// The content hash of a whole shard file: XXH3-128 with seed 0, as
 /// [`ShardSummary::content_hash`] computes it while the file is written. Two files

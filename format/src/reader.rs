@@ -2,15 +2,18 @@
 
 use crate::index::{IndexView, prefetch_record};
 use crate::layout::{DATA_START, Footer, Sections, decode_header, index_hash};
-use crate::{FormatError, Result, record, verify};
+use crate::{FormatError, Result, ShardFormat, record, verify};
 
 pub use crate::iter::Iter;
 
 /// Facts about an open shard, read from its header and footer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardInfo {
-    /// Shard format version of the file.
+    /// Shard format version of the file (the header's number, as in
+    /// [`ShardFormat::version`]).
     pub format_version: u16,
+    /// The file's format.
+    pub format: ShardFormat,
     /// Header flags.
     pub flags: u16,
     /// Number of records.
@@ -28,9 +31,10 @@ pub struct ShardInfo {
 }
 
 /// Bytes of a record [`Shard::prefetch_records`] asks for: four cache lines,
-/// which hold a record of a 24-byte key and a 150-byte value with its CRC (the
+/// which hold a record of a 24-byte key and a 150-byte value (a version 1
 /// lookup reads the CRC at the record's end before anything else of it is
-/// used). Larger records are read on from there by the CPU's own prefetcher.
+/// used; a server copies the whole value into its answer). Larger records are
+/// read on from there by the CPU's own prefetcher.
 pub const PREFETCH_RECORD_BYTES: usize = 256;
 
 /// A key's index hash, computed once for [`Shard::prefetch_bucket`],
@@ -57,7 +61,7 @@ impl Probe {
 /// [`Shard::verify`] checks every checksum in one pass.
 pub struct Shard<B> {
     bytes: B,
-    version: u16,
+    format: ShardFormat,
     flags: u16,
     footer: Footer,
     sections: Sections,
@@ -82,15 +86,15 @@ impl<B: AsRef<[u8]>> Shard<B> {
     /// Opens a shard, checking header, footer and section bounds (constant time).
     pub fn open(bytes: B) -> Result<Self> {
         let file = bytes.as_ref();
-        let (version, flags) = decode_header(file)?;
+        let (format, flags) = decode_header(file)?;
         let footer = Footer::decode(file)?;
-        let sections = footer.sections(file.len() as u64)?;
+        let sections = footer.sections(file.len() as u64, format)?;
         // Both offsets are below the file length (checked by `sections`), so they fit.
         let index_off = sections.index_offset as usize;
         let data_end = footer.data_end as usize;
         Ok(Shard {
             bytes,
-            version,
+            format,
             flags,
             footer,
             sections,
@@ -100,7 +104,8 @@ impl<B: AsRef<[u8]>> Shard<B> {
     }
 
     /// Looks up `key`. `Ok(None)` when absent; an error when the bytes the lookup
-    /// touched are corrupt. Never returns another key's value.
+    /// checks are corrupt (FORMAT.md, "What the reader guarantees", says which
+    /// those are in each version). Never returns another key's value.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         self.get_probed(key, Probe::new(key))
@@ -112,8 +117,9 @@ impl<B: AsRef<[u8]>> Shard<B> {
     #[inline]
     pub fn get_probed(&self, key: &[u8], probe: Probe) -> Result<Option<&[u8]>> {
         let file = self.bytes.as_ref();
-        self.index(file)
-            .probe(probe.hash, |offset| self.candidate(file, offset, key))
+        self.index(file).probe(probe.hash, |offset, slot| {
+            self.candidate(file, offset, slot, key)
+        })
     }
 
     /// Hints the CPU to fetch the index bucket a lookup of `probe` reads first.
@@ -143,21 +149,37 @@ impl<B: AsRef<[u8]>> Shard<B> {
             file,
             offset: self.index_off,
             nbuckets: self.footer.index_buckets,
+            format: self.format,
         }
     }
 
-    /// Checks the record a tag-matching slot points at; `Some(value)` if it is `key`'s.
-    /// The record's CRC is checked before the key is compared, so a damaged length
-    /// field of the wanted record is an error, never a silent miss.
+    /// Checks the record a tag-matching `slot` points at; `Some(value)` if it is
+    /// `key`'s. In version 1 the record's CRC is checked before the key is compared,
+    /// so a damaged length field of the wanted record is an error, never a silent
+    /// miss. In version 2 the slot's record check must match the record's offset and
+    /// lengths once the key matched, so a damaged length or slot is an error, never
+    /// a value cut short or running into the next record.
     #[inline]
-    fn candidate<'a>(&self, file: &'a [u8], offset: u64, key: &[u8]) -> Result<Option<&'a [u8]>> {
+    fn candidate<'a>(
+        &self,
+        file: &'a [u8],
+        offset: u64,
+        slot: u64,
+        key: &[u8],
+    ) -> Result<Option<&'a [u8]>> {
         if offset < DATA_START || offset >= self.footer.data_end {
             return Err(FormatError::Corrupt {
                 detail: format!("index slot points at offset {offset}, outside the data region"),
             });
         }
-        let rec = record::read(file, offset as usize, self.data_end)?;
-        Ok((rec.key == key).then_some(rec.value))
+        let rec = record::read(file, offset as usize, self.data_end, self.format)?;
+        if rec.key != key {
+            return Ok(None);
+        }
+        if self.format == ShardFormat::V2 {
+            record::check_slot(slot, offset, &rec)?;
+        }
+        Ok(Some(rec.value))
     }
 
     /// Verifies every checksum in the file in one sequential pass, plus the record
@@ -171,18 +193,29 @@ impl<B: AsRef<[u8]>> Shard<B> {
     /// checksum a manifest records), computed in the same pass without hashing any
     /// byte twice.
     pub fn verify_with_crc32(&self) -> Result<u32> {
-        verify::verify(self.bytes.as_ref(), &self.footer, &self.sections)
+        verify::verify(
+            self.bytes.as_ref(),
+            self.format,
+            &self.footer,
+            &self.sections,
+        )
     }
 
     /// Iterates over all records in key order.
     pub fn iter(&self) -> Iter<'_> {
-        Iter::new(self.bytes.as_ref(), self.data_end, self.footer.records)
+        Iter::new(
+            self.bytes.as_ref(),
+            self.format,
+            self.data_end,
+            self.footer.records,
+        )
     }
 
     /// Header and footer facts.
     pub fn info(&self) -> ShardInfo {
         ShardInfo {
-            format_version: self.version,
+            format_version: self.format.version(),
+            format: self.format,
             flags: self.flags,
             records: self.footer.records,
             blocks: self.footer.blocks,
@@ -191,6 +224,11 @@ impl<B: AsRef<[u8]>> Shard<B> {
             data_bytes: self.footer.data_end - DATA_START,
             index_bytes: self.sections.table_offset - self.sections.index_offset,
         }
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> ShardFormat {
+        self.format
     }
 
     /// Number of records.

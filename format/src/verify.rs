@@ -1,17 +1,19 @@
 //! The full verification pass behind [`crate::Shard::verify`].
 //!
 //! One pass in file order: header, each data block (CRC against the block table, then
-//! its records: framing, record CRC, key order), the index region (CRC, zero padding,
-//! slot count and slot contents against the records), the block table and the footer.
+//! its records: framing, version 1's record CRC, key order, the index path to each
+//! record and version 2's record check in its slot), the index region (CRC, zero
+//! padding, slot count and slot contents against the records), the block table and
+//! the footer.
 //! The whole-file CRC32 is assembled from the region CRCs with `combine`, so no byte
 //! is hashed twice for it.
 
 use crate::index::IndexView;
 use crate::layout::{
-    BLOCK_ENTRY_LEN, DATA_START, FOOTER_LEN, Footer, HEADER_LEN, OFFSET_MASK, OVERFLOW_BIT, SLOTS,
-    Sections, decode_header, index_hash, le_u32, le_u64,
+    BLOCK_ENTRY_LEN, DATA_START, FOOTER_LEN, Footer, HEADER_LEN, OVERFLOW_BIT, SLOTS, Sections,
+    decode_header, index_hash, le_u32, le_u64,
 };
-use crate::{FormatError, Result, record};
+use crate::{FormatError, Result, ShardFormat, record};
 
 fn corrupt(detail: String) -> FormatError {
     FormatError::Corrupt { detail }
@@ -42,9 +44,14 @@ fn hasher_of(bytes: &[u8]) -> crc32fast::Hasher {
     h
 }
 
-/// Verifies `file` (already opened: header, footer and section bounds are known good)
-/// and returns the CRC32 of the whole file.
-pub(crate) fn verify(file: &[u8], footer: &Footer, s: &Sections) -> Result<u32> {
+/// Verifies `file` of `format` (already opened: header, footer and section bounds are
+/// known good) and returns the CRC32 of the whole file.
+pub(crate) fn verify(
+    file: &[u8],
+    format: ShardFormat,
+    footer: &Footer,
+    s: &Sections,
+) -> Result<u32> {
     // Offsets below were checked against the file length by `Footer::sections`.
     let slice = |from: u64, to: u64, what: &str| {
         file.get(from as usize..to as usize)
@@ -69,6 +76,7 @@ pub(crate) fn verify(file: &[u8], footer: &Footer, s: &Sections) -> Result<u32> 
         file,
         offset: s.index_offset as usize,
         nbuckets: footer.index_buckets,
+        format,
     };
     let mut pos = DATA_START;
     let mut count = 0u64;
@@ -91,7 +99,7 @@ pub(crate) fn verify(file: &[u8], footer: &Footer, s: &Sections) -> Result<u32> 
         whole.combine(&h);
         let mut p = pos as usize;
         while p < end as usize {
-            let rec = record::read(file, p, end as usize)?;
+            let rec = record::read(file, p, end as usize, format)?;
             if prev.is_some_and(|prev| prev >= rec.key) {
                 return Err(corrupt(format!(
                     "record at offset {p}: key not above the previous key"
@@ -99,11 +107,16 @@ pub(crate) fn verify(file: &[u8], footer: &Footer, s: &Sections) -> Result<u32> 
             }
             prev = Some(rec.key);
             // The index must lead a lookup of this key to this record.
-            let found = index.probe(index_hash(rec.key), |o| Ok((o == p as u64).then_some(())))?;
-            if found.is_none() {
+            let found = index.probe(index_hash(rec.key), |o, slot| {
+                Ok((o == p as u64).then_some(slot))
+            })?;
+            let Some(slot) = found else {
                 return Err(corrupt(format!(
                     "index does not lead to the record at offset {p}"
                 )));
+            };
+            if format == ShardFormat::V2 {
+                record::check_slot(slot, p as u64, &rec)?;
             }
             count += 1;
             p = rec.end;
@@ -141,7 +154,7 @@ pub(crate) fn verify(file: &[u8], footer: &Footer, s: &Sections) -> Result<u32> 
         for (i, slot) in bucket.iter().enumerate() {
             let v = u64::from_le_bytes(*slot);
             has_filter |= v & OVERFLOW_BIT != 0;
-            let offset = v & OFFSET_MASK;
+            let offset = v & format.offset_mask();
             if offset == 0 {
                 has_empty = true;
                 continue;

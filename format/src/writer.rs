@@ -3,10 +3,10 @@
 use std::io::{self, Write};
 
 use crate::layout::{
-    BLOCK_ENTRY_LEN, BUCKET_LEN, DATA_START, Footer, MAX_RECORD_OFFSET, SLOTS, align64,
-    buckets_for, encode_header, index_hash,
+    BLOCK_ENTRY_LEN, BUCKET_LEN, DATA_START, Footer, SLOTS, V2_CHECK_SHIFT, align64, buckets_for,
+    encode_header, index_hash,
 };
-use crate::{FormatError, MAX_KEY_LEN, Result, index, record, varint};
+use crate::{FormatError, MAX_KEY_LEN, Result, ShardFormat, index, record, varint};
 
 /// Hard ceiling on a value: a record (with its key and framing) must fit the 32-bit
 /// block length of the block table.
@@ -23,6 +23,9 @@ pub struct BuildOptions {
     /// Largest accepted value in bytes. Default [`crate::DEFAULT_MAX_VALUE_LEN`].
     /// Values are also capped at a little under 4 GiB by the format.
     pub max_value_len: u64,
+    /// The format version to write. Default [`ShardFormat::default`] (version 2);
+    /// version 1 is for fleets with servers that read only version 1.
+    pub format: ShardFormat,
 }
 
 impl Default for BuildOptions {
@@ -30,6 +33,7 @@ impl Default for BuildOptions {
         BuildOptions {
             block_size: 64 * 1024,
             max_value_len: crate::DEFAULT_MAX_VALUE_LEN,
+            format: ShardFormat::default(),
         }
     }
 }
@@ -70,6 +74,7 @@ impl<W: Write> Sink<W> {
 /// order. Memory held: about 16 bytes per record for the index, plus one block.
 pub struct ShardBuilder<W: Write> {
     sink: Sink<W>,
+    format: ShardFormat,
     block_size: usize,
     max_value_len: u64,
     /// Records of the block being filled.
@@ -77,7 +82,8 @@ pub struct ShardBuilder<W: Write> {
     /// Encoded block table entries.
     table: Vec<u8>,
     blocks: u64,
-    /// `(index hash, record offset)` of every record so far.
+    /// `(index hash, slot's low bits)` of every record so far: the record offset,
+    /// and in version 2 its check.
     entries: Vec<(u64, u64)>,
     last_key: Vec<u8>,
     records: u64,
@@ -107,11 +113,12 @@ impl<W: Write> ShardBuilder<W> {
             crc: crc32fast::Hasher::new(),
             hash: xxhash_rust::xxh3::Xxh3Default::new(),
         };
-        sink.put(&encode_header(0))?;
+        sink.put(&encode_header(opts.format, 0))?;
         debug_assert_eq!(sink.pos, DATA_START);
         let block_size = opts.block_size.clamp(1, MAX_BLOCK_SIZE);
         Ok(ShardBuilder {
             sink,
+            format: opts.format,
             block_size,
             max_value_len: opts.max_value_len.min(HARD_MAX_VALUE_LEN),
             block: Vec::with_capacity(block_size.min(1 << 20)),
@@ -157,27 +164,36 @@ impl<W: Write> ShardBuilder<W> {
                 }
             }
         }
-        let rec_len = record::encoded_len(key.len(), value.len() as u64);
+        let rec_len = record::encoded_len(self.format, key.len(), value.len() as u64);
         let fits = (self.block.len() as u64).saturating_add(rec_len) <= self.block_size as u64;
         if !self.block.is_empty() && !fits {
             self.guard(|b| b.flush_block())?;
         }
         let offset = self.sink.pos + self.block.len() as u64;
-        if offset.saturating_add(rec_len) > MAX_RECORD_OFFSET {
+        if offset.saturating_add(rec_len) > self.format.offset_mask() {
             return Err(FormatError::TooLarge {
-                limit: "128 TiB data",
+                limit: match self.format {
+                    ShardFormat::V1 => "128 TiB data",
+                    ShardFormat::V2 => "1 TiB data",
+                },
                 key: display_key(key),
             });
         }
         if rec_len > self.block_size as u64 {
             self.guard(|b| b.write_large(offset, key, value))?;
         } else {
-            record::encode(offset, key, value, &mut self.block);
+            record::encode(self.format, offset, key, value, &mut self.block);
             if self.block.len() >= self.block_size {
                 self.guard(|b| b.flush_block())?;
             }
         }
-        self.entries.push((index_hash(key), offset));
+        let low = match self.format {
+            ShardFormat::V1 => offset,
+            ShardFormat::V2 => {
+                offset | record::record_check(offset, key.len(), value.len()) << V2_CHECK_SHIFT
+            }
+        };
+        self.entries.push((index_hash(key), low));
         self.last_key.clear();
         self.last_key.extend_from_slice(key);
         self.records += 1;
@@ -279,13 +295,17 @@ impl<W: Write> ShardBuilder<W> {
         let mut rec_crc = crc32fast::Hasher::new_with_initial(offset as u32);
         let mut block_crc = crc32fast::Hasher::new();
         for part in [&head[..], key, value] {
-            rec_crc.update(part);
+            if self.format == ShardFormat::V1 {
+                rec_crc.update(part);
+            }
             block_crc.update(part);
             self.sink.put(part)?;
         }
-        let trailer = rec_crc.finalize().to_le_bytes();
-        block_crc.update(&trailer);
-        self.sink.put(&trailer)?;
+        if self.format == ShardFormat::V1 {
+            let trailer = rec_crc.finalize().to_le_bytes();
+            block_crc.update(&trailer);
+            self.sink.put(&trailer)?;
+        }
         let len = self.sink.pos - offset;
         self.push_block(offset, len, block_crc.finalize());
         Ok(())

@@ -5,12 +5,23 @@ mod common;
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use tusk_format::{BuildOptions, MAX_KEY_LEN, Probe, Shard, ShardBuilder};
+use tusk_format::{BuildOptions, MAX_KEY_LEN, Probe, Shard, ShardBuilder, ShardFormat};
 
-/// Checks every property a shard built from `map` must have.
+/// Checks every property a shard built from `map` must have, in every format.
 fn check_shard(map: &BTreeMap<Vec<u8>, Vec<u8>>, block_size: usize, absent: &[Vec<u8>]) {
+    for format in ShardFormat::ALL {
+        check_shard_in(format, map, block_size, absent);
+    }
+}
+
+fn check_shard_in(
+    format: ShardFormat,
+    map: &BTreeMap<Vec<u8>, Vec<u8>>,
+    block_size: usize,
+    absent: &[Vec<u8>],
+) {
     let records: Vec<(Vec<u8>, Vec<u8>)> = map.clone().into_iter().collect();
-    let (bytes, summary) = common::build(&records, block_size);
+    let (bytes, summary) = common::build(format, &records, block_size);
     assert_eq!(summary.records, records.len() as u64);
     assert_eq!(summary.bytes, bytes.len() as u64);
     assert_eq!(summary.crc32, crc32fast::hash(&bytes));
@@ -20,7 +31,8 @@ fn check_shard(map: &BTreeMap<Vec<u8>, Vec<u8>>, block_size: usize, absent: &[Ve
     let shard = Shard::open(&bytes[..]).expect("open");
     assert_eq!(shard.verify_with_crc32().expect("verify"), summary.crc32);
     let info = shard.info();
-    assert_eq!(info.format_version, 1);
+    assert_eq!(info.format_version, format.version());
+    assert_eq!(info.format, format);
     assert_eq!(info.records, records.len() as u64);
     assert_eq!(info.file_bytes, bytes.len() as u64);
     assert_eq!(info.index_bytes, info.index_buckets * 64);
@@ -91,7 +103,7 @@ proptest! {
 fn empty_shard_works() {
     let map = BTreeMap::new();
     check_shard(&map, 64 * 1024, &[b"".to_vec(), b"x".to_vec()]);
-    let (bytes, _) = common::build(&[], 64 * 1024);
+    let (bytes, _) = common::build(ShardFormat::default(), &[], 64 * 1024);
     let shard = Shard::open(bytes).unwrap();
     assert!(shard.is_empty());
     assert_eq!(shard.info().blocks, 0);
@@ -114,8 +126,10 @@ fn largest_key_and_values_bigger_than_a_block() {
     check_shard(&map, 64 * 1024, &[vec![b'k'; MAX_KEY_LEN - 1]]);
     // Each big record sits in a block of its own.
     let records: Vec<_> = map.into_iter().collect();
-    let (bytes, _) = common::build(&records, 64 * 1024);
-    assert_eq!(Shard::open(bytes).unwrap().info().blocks, 3);
+    for format in ShardFormat::ALL {
+        let (bytes, _) = common::build(format, &records, 64 * 1024);
+        assert_eq!(Shard::open(bytes).unwrap().info().blocks, 3);
+    }
 }
 
 #[test]
@@ -123,7 +137,7 @@ fn many_keys_use_about_ten_index_bytes_each() {
     let records: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000u32)
         .map(|i| (format!("key-{i:08}").into_bytes(), i.to_le_bytes().to_vec()))
         .collect();
-    let (bytes, _) = common::build(&records, 64 * 1024);
+    let (bytes, _) = common::build(ShardFormat::default(), &records, 64 * 1024);
     let shard = Shard::open(&bytes[..]).unwrap();
     shard.verify().unwrap();
     let info = shard.info();
@@ -154,4 +168,18 @@ fn builder_writes_to_any_writer() {
     assert_eq!(summary.content_hash, tusk_format::content_hash(&bytes));
     let shard = Shard::open(bytes).unwrap();
     assert_eq!(shard.get(b"b").unwrap(), Some(&b"2"[..]));
+}
+
+#[test]
+fn version_2_records_are_four_bytes_shorter() {
+    let records: Vec<(Vec<u8>, Vec<u8>)> = (0..1000u32)
+        .map(|i| (format!("key-{i:08}").into_bytes(), vec![i as u8; 150]))
+        .collect();
+    let data = |format| {
+        let (bytes, _) = common::build(format, &records, 64 * 1024);
+        Shard::open(bytes).unwrap().info().data_bytes
+    };
+    // 12-byte keys and 150-byte values: 1 + 2 bytes of lengths, and in v1 a CRC.
+    assert_eq!(data(ShardFormat::V1), 1000 * (3 + 12 + 150 + 4));
+    assert_eq!(data(ShardFormat::V2), 1000 * (3 + 12 + 150));
 }

@@ -349,11 +349,21 @@ mod tests {
     }
 
     fn build(dir: &Path, records: &[(&[u8], &[u8])]) -> (PathBuf, ShardEntry) {
+        build_in(dir, records, tusk_format::ShardFormat::default())
+    }
+
+    fn build_in(
+        dir: &Path,
+        records: &[(&[u8], &[u8])],
+        format: tusk_format::ShardFormat,
+    ) -> (PathBuf, ShardEntry) {
         let path = dir.join("shard-00000.tsk");
         let file = std::io::BufWriter::new(File::create(&path).expect("create"));
-        let mut builder =
-            tusk_format::ShardBuilder::new(file, tusk_format::BuildOptions::default())
-                .expect("builder");
+        let opts = tusk_format::BuildOptions {
+            format,
+            ..tusk_format::BuildOptions::default()
+        };
+        let mut builder = tusk_format::ShardBuilder::new(file, opts).expect("builder");
         for (k, v) in records {
             builder.add(k, v).expect("add");
         }
@@ -411,17 +421,19 @@ mod tests {
     }
 
     /// Why a new version's shard is never taken from a local file with the same
-    /// manifest entry: CRC32 is affine and the format stores each record's CRC
+    /// manifest entry: CRC32 is affine and format 1 stores each record's CRC
     /// beside it, so two well-formed shards whose records differ only in content
     /// (same lengths) have the same size, record count and whole-file CRC32.
+    /// Servers still load format 1 shards, so the content hash stays needed.
     #[test]
     fn size_and_crc32_do_not_identify_a_shard() {
         let (one, two) = (
             tempfile::tempdir().expect("tmp"),
             tempfile::tempdir().expect("tmp"),
         );
-        let (path_1, entry_1) = build(one.path(), &[(b"a", b"v1:a"), (b"b", b"v1:b")]);
-        let (path_2, entry_2) = build(two.path(), &[(b"a", b"v2:a"), (b"b", b"v2:b")]);
+        let v1 = tusk_format::ShardFormat::V1;
+        let (path_1, entry_1) = build_in(one.path(), &[(b"a", b"v1:a"), (b"b", b"v1:b")], v1);
+        let (path_2, entry_2) = build_in(two.path(), &[(b"a", b"v2:a"), (b"b", b"v2:b")], v1);
         assert_ne!(
             std::fs::read(path_1).expect("read"),
             std::fs::read(path_2).expect("read")

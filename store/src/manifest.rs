@@ -133,7 +133,9 @@ pub struct Manifest {
     pub shard_count: u32,
     /// How keys map to shards.
     pub partitioner: PartitionerSpec,
-    /// Shard file format (`tusk-native-v1`).
+    /// Shard file format: `tusk-native-v2`, or `tusk-native-v1` (the names of
+    /// [`tusk_format::ShardFormat`]). A server that does not know the name refuses
+    /// the version and keeps serving the one it has.
     pub shard_format: String,
     /// Creation time, RFC 3339 UTC.
     pub created_at: String,
@@ -165,7 +167,7 @@ impl Manifest {
             version: version.into(),
             shard_count: u32::try_from(shards.len()).expect("a version has fewer than 2^32 shards"),
             partitioner: PartitionerSpec::default(),
-            shard_format: tusk_format::SHARD_FORMAT_NAME.to_string(),
+            shard_format: tusk_format::ShardFormat::default().name().to_string(),
             created_at: created_at.into(),
             records: shards.iter().map(|s| s.records).sum(),
             bytes: shards.iter().map(|s| s.bytes).sum(),
@@ -243,8 +245,8 @@ impl Manifest {
         if self.partitioner != PartitionerSpec::default() {
             return Err(bad(format!("unknown partitioner {:?}", self.partitioner)));
         }
-        if self.shard_format != tusk_format::SHARD_FORMAT_NAME {
-            return Err(bad(format!("unknown shard_format {:?}", self.shard_format)));
+        if let Err(e) = self.shard_format.parse::<tusk_format::ShardFormat>() {
+            return Err(bad(format!("{e}; upgrade tusk to read it")));
         }
         let records: u64 = self.shards.iter().map(|s| s.records).sum();
         let bytes: u64 = self.shards.iter().map(|s| s.bytes).sum();

@@ -128,7 +128,8 @@ fn get_json_status_inspect_and_errors_through_a_configured_server() {
     )
     .unwrap();
     assert_eq!(report["verified"], true);
-    assert_eq!(report["format_version"], 1);
+    assert_eq!(report["format_version"], 2);
+    assert_eq!(report["format"], "tusk-native-v2");
     let shard1 = store
         .join("blobs/versions")
         .join(version)

@@ -57,15 +57,21 @@ impl Env {
     /// `tusk write` of `keys` records tagged `tag`, padded to `pad` bytes per value;
     /// returns the new (activated) version id.
     fn write(&self, tag: &str, keys: usize, pad: usize) -> String {
+        self.write_with(tag, keys, pad, &[])
+    }
+
+    /// Like `write`, with `extra` flags for `tusk write`.
+    fn write_with(&self, tag: &str, keys: usize, pad: usize, extra: &[&str]) -> String {
         let input = self.tmp.path().join(format!("{tag}.tsv"));
         let records: Vec<(String, String)> = (0..keys)
             .map(|i| (key(i), format!("{}{}", value(tag, i), ".".repeat(pad))))
             .collect();
         write_tsv(&input, &records);
-        let out = self.tusk.ok(&[
+        let store = self.store_arg();
+        let mut args = vec![
             "write",
             "--store",
-            &self.store_arg(),
+            &store,
             "--domain",
             DOMAIN,
             "--format",
@@ -75,7 +81,9 @@ impl Env {
             "--shards",
             "2",
             "--json",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        let out = self.tusk.ok(&args);
         let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
         summary["version"].as_str().expect("version id").to_string()
     }
@@ -432,11 +440,29 @@ fn a_shard_damaged_in_place_is_found_by_the_scrubber_and_healed() {
     assert!(server.terminate());
 }
 
+/// Format 1: damaged value bytes fail the record's CRC on the read.
 #[test]
 fn a_read_that_hits_damage_wakes_the_scrubber_which_heals_the_shard() {
+    read_hits_damage("tusk-native-v1", |value_at| {
+        (value_at + 1, b"XXXX".to_vec())
+    });
+}
+
+/// Format 2: a damaged value length (10 becomes 11) fails the record check in the
+/// index slot on the read.
+#[test]
+fn a_v2_read_that_hits_a_damaged_length_wakes_the_scrubber_which_heals_the_shard() {
+    // The length bytes (9 and 10) come right before the 9-byte key.
+    read_hits_damage("tusk-native-v2", |value_at| (value_at - 10, vec![11]));
+}
+
+/// Writes a version in `format`, damages the record of key 7 in the node's local
+/// file (`damage` of its value's offset: where, and the bytes written there), and
+/// checks a read fails, then the scrubber heals the shard.
+fn read_hits_damage(format: &str, damage: impl Fn(u64) -> (u64, Vec<u8>)) {
     let env = Env::new();
     let rt = runtime();
-    let v1 = env.write("v1", KEYS, 0);
+    let v1 = env.write_with("v1", KEYS, 0, &["--shard-format", format]);
     // Default scrub interval: no round comes during the test.
     let config = env.config("node", "");
     let server = env.serve(&config, "node.log");
@@ -446,11 +472,12 @@ fn a_read_that_hits_damage_wakes_the_scrubber_which_heals_the_shard() {
         assert_eq!(read_all(&c, "v1", KEYS).await, Ok(v1.clone()));
     });
     let (path, offset) = env.local_file_with(&v1, &value("v1", 7));
+    let (at, bytes) = damage(offset);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
         .expect("open for write");
-    file.write_all_at(b"XXXX", offset + 1).expect("damage");
+    file.write_all_at(&bytes, at).expect("damage");
     drop(file);
 
     rt.block_on(async {

@@ -186,6 +186,7 @@ impl ShardJob {
             names: &collected.names,
             policy: opts.on_duplicate,
             max_value_len: opts.max_value_len,
+            shard_format: opts.shard_format,
             shard_dir: &self.shard_dir,
             run_dir: &self.run_dir,
             read_buffer: read_buffer(opts.memory_budget, pool.threads()),
@@ -207,6 +208,7 @@ impl ShardJob {
         let dropped = collected.dropped + built.iter().map(|(_, d)| d).sum::<u64>();
         let manifest = make_manifest(
             &opts.domain,
+            opts.shard_format,
             &summaries,
             meta,
             &opts.writer_meta,

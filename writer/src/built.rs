@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use tempfile::TempDir;
-use tusk_format::ShardSummary;
+use tusk_format::{ShardFormat, ShardSummary};
 use tusk_store::{ContentHash, Manifest, ShardEntry, shard_object_name};
 
 use crate::error::{Result, WriteError};
@@ -66,9 +66,11 @@ impl BuiltVersion {
     }
 }
 
-/// The manifest of a finished build, with a new version id for `now`.
+/// The manifest of a finished build of `shard_format` shards, with a new version id
+/// for `now`.
 pub(crate) fn make_manifest(
     domain: &str,
+    shard_format: ShardFormat,
     summaries: &[ShardSummary],
     extra: BTreeMap<String, String>,
     user: &BTreeMap<String, String>,
@@ -86,14 +88,17 @@ pub(crate) fn make_manifest(
             content_hash: Some(ContentHash(s.content_hash)),
         })
         .collect();
-    assemble(
-        domain,
-        &tusk_store::version_id::new_version_id(now),
-        now,
-        shards,
-        extra,
-        user,
-    )
+    Manifest {
+        shard_format: shard_format.name().to_string(),
+        ..assemble(
+            domain,
+            &tusk_store::version_id::new_version_id(now),
+            now,
+            shards,
+            extra,
+            user,
+        )
+    }
 }
 
 /// The manifest of `version` of `domain` from shards built and uploaded elsewhere
@@ -201,6 +206,7 @@ mod tests {
         user.insert("host".to_string(), "override".to_string());
         let m = make_manifest(
             "users",
+            ShardFormat::V1,
             &summaries,
             BTreeMap::new(),
             &user,
@@ -208,6 +214,7 @@ mod tests {
         );
         m.validate("test").unwrap();
         assert_eq!((m.records, m.bytes, m.shard_count), (2, 140, 2));
+        assert_eq!(m.shard_format, "tusk-native-v1");
         assert_eq!(m.shards[1].object, "shard-00001.tsk");
         assert_eq!(m.shards[1].crc32, 9);
         assert_eq!(m.created_at, "1970-01-01T00:00:00Z");

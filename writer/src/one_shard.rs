@@ -140,6 +140,7 @@ impl ShardBuild {
             names: &collected.names,
             policy: self.opts.on_duplicate,
             max_value_len: self.opts.max_value_len,
+            shard_format: self.opts.shard_format,
             shard_dir: &self.job.shard_dir,
             run_dir: &self.job.run_dir,
             read_buffer: read_buffer(self.opts.memory_budget, 1),

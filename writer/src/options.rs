@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use tusk_format::ShardFormat;
+
 pub use tusk_store::Encoding;
 
 use crate::error::WriteError;
@@ -279,6 +281,10 @@ pub struct WriteOptions {
     pub writer_meta: BTreeMap<String, String>,
     /// Largest accepted value in bytes. Default [`tusk_format::DEFAULT_MAX_VALUE_LEN`].
     pub max_value_len: u64,
+    /// The shard file format to write, recorded in the manifest. Default
+    /// [`ShardFormat::default`] (`tusk-native-v2`); `tusk-native-v1` is for a
+    /// fleet whose servers do not all read version 2 yet.
+    pub shard_format: ShardFormat,
 }
 
 impl WriteOptions {
@@ -293,6 +299,7 @@ impl WriteOptions {
             threads: None,
             writer_meta: BTreeMap::new(),
             max_value_len: tusk_format::DEFAULT_MAX_VALUE_LEN,
+            shard_format: ShardFormat::default(),
         }
     }
 }

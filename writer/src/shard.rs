@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use tusk_format::{BuildOptions, ShardBuilder, ShardSummary};
+use tusk_format::{BuildOptions, ShardBuilder, ShardFormat, ShardSummary};
 use tusk_store::shard_object_name;
 
 use crate::error::{Result, WriteError};
@@ -25,6 +25,7 @@ pub(crate) struct ShardContext<'a> {
     pub(crate) names: &'a Names,
     pub(crate) policy: OnDuplicate,
     pub(crate) max_value_len: u64,
+    pub(crate) shard_format: ShardFormat,
     pub(crate) shard_dir: &'a Path,
     pub(crate) run_dir: &'a Path,
     /// Read buffer per open run.
@@ -51,6 +52,7 @@ pub(crate) fn build_shard(
     };
     let opts = BuildOptions {
         max_value_len: ctx.max_value_len,
+        format: ctx.shard_format,
         ..BuildOptions::default()
     };
     let mut builder = ShardBuilder::new(BufWriter::with_capacity(SHARD_WRITE_BUFFER, file), opts)

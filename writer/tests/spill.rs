@@ -121,7 +121,7 @@ fn iterator_round_trip_and_partitioning() {
         (m.domain.as_str(), m.shard_count, m.records),
         ("test-domain", 7, 2000)
     );
-    assert_eq!(m.shard_format, tusk_format::SHARD_FORMAT_NAME);
+    assert_eq!(m.shard_format, tusk_format::ShardFormat::default().name());
     assert_eq!(m.writer["job"], "unit-test");
     assert_eq!(built.version(), m.version);
     tusk_store::keys::validate_version(built.version()).unwrap();

@@ -1,15 +1,20 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use tusk_format::{BuildOptions, ShardBuilder, ShardSummary};
+use tusk_format::{BuildOptions, ShardBuilder, ShardFormat, ShardSummary};
 
 /// Key/value pairs in key order.
 pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Builds a shard in memory from records already in key order.
-pub fn build(records: &[(Vec<u8>, Vec<u8>)], block_size: usize) -> (Vec<u8>, ShardSummary) {
+/// Builds a shard of `format` in memory from records already in key order.
+pub fn build(
+    format: ShardFormat,
+    records: &[(Vec<u8>, Vec<u8>)],
+    block_size: usize,
+) -> (Vec<u8>, ShardSummary) {
     let opts = BuildOptions {
         block_size,
+        format,
         ..BuildOptions::default()
     };
     let mut b = ShardBuilder::new(Vec::new(), opts).expect("header write to a Vec");

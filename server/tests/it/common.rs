@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tempfile::TempDir;
 use tusk_client::Node;
 use tusk_format::partition::shard_for;
-use tusk_format::{BuildOptions, ShardBuilder};
+use tusk_format::{BuildOptions, ShardBuilder, ShardFormat};
 use tusk_server::{RunningServer, Server, ServerConfig};
 use tusk_store::{Catalog, Manifest, ShardEntry, shard_object_name};
 
@@ -76,11 +76,33 @@ impl Fixture {
         shards: u32,
         tamper: impl Fn(u32, &mut Vec<u8>),
     ) -> Manifest {
+        self.publish_in(
+            domain,
+            version,
+            records,
+            shards,
+            ShardFormat::default(),
+            tamper,
+        )
+        .await
+    }
+
+    /// Like `publish_with`, with shards of `format`.
+    pub async fn publish_in(
+        &self,
+        domain: &str,
+        version: &str,
+        records: &[Record],
+        shards: u32,
+        format: ShardFormat,
+        tamper: impl Fn(u32, &mut Vec<u8>),
+    ) -> Manifest {
         let dir = tempfile::tempdir().expect("build tempdir");
-        let entries = build_shards(dir.path(), records, shards, tamper);
+        let entries = build_shards(dir.path(), records, shards, format, tamper);
         let now = tusk_store::version_id::rfc3339(SystemTime::now());
         let manifest = Manifest {
             writer: BTreeMap::from([("tool".to_string(), "tusk-server tests".to_string())]),
+            shard_format: format.name().to_string(),
             ..Manifest::new(domain, version, now, entries)
         };
         self.catalog
@@ -153,6 +175,7 @@ fn build_shards(
     dir: &Path,
     records: &[Record],
     shards: u32,
+    format: ShardFormat,
     tamper: impl Fn(u32, &mut Vec<u8>),
 ) -> Vec<ShardEntry> {
     let mut parts: Vec<Vec<&Record>> = vec![Vec::new(); shards as usize];
@@ -166,7 +189,11 @@ fn build_shards(
         let object = shard_object_name(index);
         let path = dir.join(&object);
         let file = BufWriter::new(File::create(&path).expect("create shard"));
-        let mut builder = ShardBuilder::new(file, BuildOptions::default()).expect("builder");
+        let opts = BuildOptions {
+            format,
+            ..BuildOptions::default()
+        };
+        let mut builder = ShardBuilder::new(file, opts).expect("builder");
         for (k, v) in part {
             builder.add(k, v).expect("add record");
         }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tusk_client::Code;
+use tusk_format::ShardFormat;
 
 use crate::common::{Fixture, eventually, http_get, records, wait_for_version};
 
@@ -31,10 +32,32 @@ fn counter(metrics: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} not exported:\n{metrics}"))
 }
 
+/// Format 1: a damaged byte of a value fails the record's CRC.
 #[tokio::test]
-async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed() {
+async fn a_v1_record_damaged_after_loading_fails_internal_then_its_shard_is_healed() {
+    // The value "v1:key-00013" is damaged in its fifth byte.
+    damaged_record_fails_internal_then_heals(ShardFormat::V1, |value_at| (value_at + 4, b'X'))
+        .await;
+}
+
+/// Format 2: a damaged value length (12 becomes 13, running the value into the next
+/// record) fails the record check in the index slot.
+#[tokio::test]
+async fn a_v2_record_length_damaged_after_loading_fails_internal_then_its_shard_is_healed() {
+    // key_len (9) and value_len (12) are the two bytes before the 9-byte key.
+    damaged_record_fails_internal_then_heals(ShardFormat::V2, |value_at| (value_at - 10, 13)).await;
+}
+
+/// Loads a version of `format`, writes `damage(offset of the value of key-00013)`
+/// (a position and a byte) into the served file, and checks that reading the key
+/// fails INTERNAL, wakes the scrubber, and that the shard is downloaded again.
+async fn damaged_record_fails_internal_then_heals(
+    format: ShardFormat,
+    damage: impl Fn(u64) -> (u64, u8),
+) {
     let fx = Fixture::new();
-    fx.publish("pages", "v1", &records("v1", 40), 2).await;
+    fx.publish_in("pages", "v1", &records("v1", 40), 2, format, |_, _| {})
+        .await;
     fx.activate("pages", "v1").await;
     let (server, client) = fx.start(fx.config(&["pages"])).await;
     wait_for_version(&client, "pages", "v1").await;
@@ -47,11 +70,12 @@ async fn a_record_damaged_after_loading_fails_internal_then_its_shard_is_healed(
         .expect("name")
         .to_string_lossy()
         .into_owned();
+    let (at, byte) = damage(pos);
     let file = std::fs::OpenOptions::new()
         .write(true)
         .open(&path)
         .expect("open for write");
-    file.write_all_at(b"X", pos + 4).expect("damage byte");
+    file.write_all_at(&[byte], at).expect("damage byte");
     drop(file);
 
     let err = client

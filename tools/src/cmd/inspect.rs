@@ -34,6 +34,7 @@ pub struct Args {
 #[derive(Serialize)]
 struct Report {
     file: String,
+    format: &'static str,
     format_version: u16,
     flags: u16,
     records: u64,
@@ -77,6 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let report = Report {
         file: path,
+        format: info.format.name(),
         format_version: info.format_version,
         flags: info.flags,
         records: info.records,
@@ -99,8 +101,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     outln!("file            {}", report.file)?;
     outln!(
-        "format version  {} (flags {:#06x})",
+        "format version  {} ({}, flags {:#06x})",
         report.format_version,
+        report.format,
         report.flags
     )?;
     outln!("records         {}", report.records)?;

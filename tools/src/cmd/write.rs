@@ -130,6 +130,12 @@ pub struct Args {
     /// read and parsed on a thread of its own beside them.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Shard file format to write: tusk-native-v2 (4 bytes less per record), or
+    /// tusk-native-v1 while some servers of the fleet run a build older than
+    /// version 2 (such a server refuses a v2 version and keeps serving its own).
+    /// Every server reads both; FORMAT.md tells them apart.
+    #[arg(long, default_value_t = tusk_format::ShardFormat::default(), value_name = "FORMAT")]
+    shard_format: tusk_format::ShardFormat,
     /// Extra writer metadata recorded in the manifest, `KEY=VALUE`; repeatable.
     #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
     meta: Vec<(String, String)>,
@@ -259,6 +265,7 @@ pub fn run(args: Args, show_progress: bool, json_logs: bool) -> anyhow::Result<(
         temp_dir: Some(workdir.path().to_path_buf()),
         threads: args.threads,
         writer_meta,
+        shard_format: args.shard_format,
         ..WriteOptions::new(args.target.domain.clone())
     };
     let catalog = args.target.catalog_or_create()?;
