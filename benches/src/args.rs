@@ -2,12 +2,15 @@
 
 use std::path::PathBuf;
 
+use tusk_format::ShardFormat;
+
 use crate::{BenchError, Result};
 
 /// Usage text.
 pub const USAGE: &str = "\
 usage: lookup [--keys N[,N...]] [--probes N] [--passes N] [--writer-shards N]
-              [--only PART[,PART...]] [--sled-cache-mib N] [--dir PATH] [--quick] [--json]
+              [--only PART[,PART...]] [--sled-cache-mib N] [--shard-format NAME]
+              [--dir PATH] [--quick] [--json]
 
   --keys            record counts to run, comma separated (default 1000000,10000000)
   --probes          hit probes per pass, and as many miss probes (default 2000000)
@@ -16,6 +19,8 @@ usage: lookup [--keys N[,N...]] [--probes N] [--passes N] [--writer-shards N]
   --only            parts among tusk, tusk-heap, writer, hashmap, sled, lmdb, redb
                     (default all)
   --sled-cache-mib  sled's cache_capacity in MiB (default 1024, sled's own default)
+  --shard-format    the tusk shard's format, tusk-native-v1 or tusk-native-v2
+                    (default: the writer's default, tusk-native-v2)
   --dir             parent of the temp dir for shard files and sled (default $TMPDIR)
   --quick           smoke run: --keys 100000 --probes 200000 --passes 3
   --json            print one JSON object instead of the table
@@ -101,6 +106,8 @@ pub struct Config {
     pub dir: Option<PathBuf>,
     /// Print JSON instead of the table.
     pub json: bool,
+    /// The format of the tusk shard (`tusk` and `tusk-heap`).
+    pub shard_format: ShardFormat,
 }
 
 impl Default for Config {
@@ -114,6 +121,7 @@ impl Default for Config {
             sled_cache_bytes: 1 << 30,
             dir: None,
             json: false,
+            shard_format: ShardFormat::default(),
         }
     }
 }
@@ -152,6 +160,11 @@ impl Config {
                 "--sled-cache-mib" => {
                     let mb: u64 = number("--sled-cache-mib", &value()?)?;
                     c.sled_cache_bytes = mb << 20;
+                }
+                "--shard-format" => {
+                    c.shard_format = value()?
+                        .parse()
+                        .map_err(|e| BenchError::Args(format!("--shard-format: {e}")))?;
                 }
                 "--dir" => c.dir = Some(PathBuf::from(value()?)),
                 "--quick" => quick = true,
@@ -198,6 +211,12 @@ mod tests {
             .unwrap();
         assert_eq!(c.keys, vec![1000, 20000]);
         assert!(c.json);
+        let v1 = parse(&["--shard-format", "tusk-native-v1"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(v1.shard_format, ShardFormat::V1);
+        let e = parse(&["--shard-format", "v3"]).unwrap_err().to_string();
+        assert!(e.contains("--shard-format") && e.contains("\"v3\""), "{e}");
         assert_eq!(parse(&["--help"]).unwrap(), None);
         let o = parse(&["--only", "tusk,sled,redb", "--sled-cache-mib", "64"])
             .unwrap()

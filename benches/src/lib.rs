@@ -89,7 +89,9 @@ pub fn run_size(
         log(&format!("[{keys} keys] tusk: build, verify, check, time"));
         let shard_path = dir.path().join("bench.tsk");
         {
-            let (built, peak) = rss::measure(|| TuskShard::build(&data, dir.path(), "bench.tsk"));
+            let (built, peak) = rss::measure(|| {
+                TuskShard::build(&data, dir.path(), "bench.tsk", config.shard_format)
+            });
             let (shard, mut rate) = built?;
             rate.peak_rss_added = peak;
             tusk_file_bytes = shard.file_bytes();

@@ -22,6 +22,9 @@ pub const TARGET_WRITER_M_RECORDS_PER_SEC: f64 = 1.5;
 /// Issue 10's memory goal for the writer: its peak RSS may rise by at most its
 /// memory budget plus 10 %.
 pub const TARGET_WRITER_RSS_VS_BUDGET: f64 = 1.1;
+/// Issue 10's size goal: tusk's bytes on disk beyond the keys and values, per
+/// record, at most LMDB's (bulk-loaded in key order).
+pub const TARGET_BYTES_VS_LMDB: f64 = 1.0;
 
 /// Throughput of one build or load.
 #[derive(Debug, Clone, Serialize)]
@@ -212,6 +215,22 @@ impl SizeReport {
             ratio: rss,
             target: format!("<= {TARGET_WRITER_RSS_VS_BUDGET}"),
             pass: rss.map(|r| r <= TARGET_WRITER_RSS_VS_BUDGET),
+        });
+        let overhead = |name: &str| {
+            builds
+                .iter()
+                .find(|b| b.name == name)
+                .and_then(Rate::overhead_per_record)
+        };
+        let bytes = ratio(
+            overhead(crate::contender::tusk_shard::TUSK_BUILD),
+            overhead(crate::contender::lmdb::LMDB_BUILD),
+        );
+        targets.push(Target {
+            what: "tusk bytes/record beyond data / lmdb's".into(),
+            ratio: bytes,
+            target: format!("<= {TARGET_BYTES_VS_LMDB}"),
+            pass: bytes.map(|r| r <= TARGET_BYTES_VS_LMDB),
         });
         SizeReport {
             keys,

@@ -17,6 +17,7 @@ fn tiny_run_checks_every_contender() {
         sled_cache_bytes: 16 << 20,
         dir: Some(dir.path().to_path_buf()),
         json: false,
+        shard_format: tusk_format::ShardFormat::default(),
     };
     let mut lines = Vec::new();
     let report = run_size(10_000, &config, dir.path(), &mut |l| {
@@ -52,7 +53,13 @@ fn tiny_run_checks_every_contender() {
         report.builds[1].note
     );
     assert!(report.tusk_file_bytes > 10_000 * 174);
-    assert_eq!(report.targets.len(), 6);
+    assert_eq!(report.targets.len(), 7);
+    let bytes = report
+        .targets
+        .iter()
+        .find(|t| t.what == "tusk bytes/record beyond data / lmdb's")
+        .expect("the size goal");
+    assert!(bytes.ratio.is_some_and(|r| r > 0.0), "{bytes:?}");
     let writer = report
         .targets
         .iter()

@@ -14,6 +14,9 @@ use crate::lookup::Lookup;
 use crate::report::Rate;
 use crate::{BenchError, Result};
 
+/// The name of LMDB's bulk load in the report.
+pub const LMDB_BUILD: &str = "LMDB (heed) append + commit";
+
 /// An LMDB environment holding the dataset, removed from disk on drop.
 pub struct Lmdb {
     // Field order matters: the transaction ends before the environment closes,
@@ -67,7 +70,7 @@ impl Lmdb {
         let pages = stat.branch_pages + stat.leaf_pages + stat.overflow_pages;
         let disk = pages as u64 * u64::from(stat.page_size);
         let rate = Rate::new(
-            "LMDB (heed) append + commit",
+            LMDB_BUILD,
             data.len() as u64,
             data.input_bytes(),
             disk,

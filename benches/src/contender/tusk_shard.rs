@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use memmap2::Mmap;
-use tusk_format::{BuildOptions, Probe, Shard, ShardBuilder};
+use tusk_format::{BuildOptions, Probe, Shard, ShardBuilder, ShardFormat};
 
 use crate::data::{Dataset, KEY_LEN};
 use crate::lookup::{BatchLookup, Lookup};
 use crate::report::Rate;
 use crate::{BenchError, Result};
+
+/// The name of tusk's single-shard build in the report.
+pub const TUSK_BUILD: &str = "tusk ShardBuilder, 1 shard";
 
 /// One shard file holding the whole dataset, opened through `mmap`.
 pub struct TuskShard {
@@ -22,9 +25,14 @@ pub struct TuskShard {
 
 impl TuskShard {
     /// Builds `dir/name` from `data` (already in key order) with a single
-    /// `ShardBuilder`; the returned rate covers `add`s, `finish` and the buffered
-    /// writes to the file (not an fsync).
-    pub fn build(data: &Dataset, dir: &Path, name: &str) -> Result<(Self, Rate)> {
+    /// `ShardBuilder` writing `format`; the returned rate covers `add`s, `finish`
+    /// and the buffered writes to the file (not an fsync).
+    pub fn build(
+        data: &Dataset,
+        dir: &Path,
+        name: &str,
+        format: ShardFormat,
+    ) -> Result<(Self, Rate)> {
         let path = dir.join(name);
         let fmt_err = |source| BenchError::Format {
             path: path.clone(),
@@ -38,20 +46,24 @@ impl TuskShard {
         let start = Instant::now();
         let mut builder = ShardBuilder::new(
             BufWriter::with_capacity(1 << 20, file),
-            BuildOptions::default(),
+            BuildOptions {
+                format,
+                ..BuildOptions::default()
+            },
         )
         .map_err(fmt_err)?;
         for (k, v) in data.iter() {
             builder.add(k, v).map_err(fmt_err)?;
         }
         let (_, summary) = builder.finish().map_err(fmt_err)?;
-        let rate = Rate::new(
-            "tusk ShardBuilder, 1 shard",
+        let mut rate = Rate::new(
+            TUSK_BUILD,
             data.len() as u64,
             data.input_bytes(),
             summary.bytes,
             start.elapsed(),
         );
+        rate.note = format.name().to_string();
         let shard = Self::open(&path)?;
         if shard.shard.len() != data.len() as u64 {
             return Err(BenchError::WrongCount {
