@@ -41,6 +41,13 @@ impl Key {
     }
 }
 
+/// The shard format named `name` (`shard_format=`), or a `ValueError` naming the
+/// known ones.
+pub(crate) fn shard_format(name: &str) -> PyResult<tusk_writer::ShardFormat> {
+    name.parse()
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("shard_format: {e}")))
+}
+
 /// A tusk error as a `TuskError` whose message carries the whole cause chain.
 pub(crate) fn tusk_error(e: impl Error) -> PyErr {
     TuskError::new_err(error_chain(&e))

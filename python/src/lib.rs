@@ -62,6 +62,12 @@ fn new_version_id() -> String {
 fn _tusk(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("TuskError", m.py().get_type::<TuskError>())?;
+    // The names `shard_format=` takes, oldest first.
+    let formats: Vec<&str> = tusk_writer::ShardFormat::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect();
+    m.add("SHARD_FORMATS", formats)?;
     m.add_function(wrap_pyfunction!(shard_for, m)?)?;
     m.add_function(wrap_pyfunction!(new_version_id, m)?)?;
     m.add_function(wrap_pyfunction!(shard::upload_shard, m)?)?;

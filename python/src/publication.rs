@@ -84,9 +84,13 @@ impl Publication {
     /// manifest, then, with `activate`, moves `CURRENT` to it (checked against the
     /// domain's write policy). `writer` adds writer metadata to the manifest.
     ///
+    /// `shard_format` names the format the shards were built in (the
+    /// `ShardBuilder`s' own; default `tusk-native-v2`): the manifest records it.
+    ///
     /// Returns a dict: `domain`, `version`, `shards`, `records`, `bytes`,
     /// `activated`.
-    #[pyo3(signature = (entries, *, activate=true, actor=None, reason=None, writer=None))]
+    #[pyo3(signature = (entries, *, activate=true, actor=None, reason=None, writer=None, shard_format=None))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn commit<'py>(
         &mut self,
         py: Python<'py>,
@@ -95,7 +99,12 @@ impl Publication {
         actor: Option<String>,
         reason: Option<String>,
         writer: Option<BTreeMap<String, String>>,
+        shard_format: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        let shard_format = shard_format
+            .map(crate::convert::shard_format)
+            .transpose()?
+            .unwrap_or_default();
         let shards = entries
             .iter()
             .enumerate()
@@ -105,9 +114,14 @@ impl Publication {
         if let Some(actor) = &actor {
             writer.entry("actor".to_string()).or_insert(actor.clone());
         }
-        let manifest =
-            tusk_writer::manifest_from_entries(&self.domain, &self.version, shards, &writer)
-                .map_err(tusk_error)?;
+        let manifest = tusk_writer::manifest_from_entries(
+            &self.domain,
+            &self.version,
+            shard_format,
+            shards,
+            &writer,
+        )
+        .map_err(tusk_error)?;
         let pending = self.pending.take().ok_or_else(|| {
             PyValueError::new_err(format!(
                 "the publication of version {} is already committed or aborted",

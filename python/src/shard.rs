@@ -39,7 +39,8 @@ fn finished() -> PyErr {
 #[pymethods]
 impl ShardBuilder {
     #[new]
-    #[pyo3(signature = (domain, index, shards, *, memory_budget=None, on_duplicate="error", max_value_len=None, temp_dir=None))]
+    #[pyo3(signature = (domain, index, shards, *, memory_budget=None, on_duplicate="error", max_value_len=None, temp_dir=None, shard_format=None))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         domain: &str,
         index: u32,
@@ -48,6 +49,7 @@ impl ShardBuilder {
         on_duplicate: &str,
         max_value_len: Option<u64>,
         temp_dir: Option<PathBuf>,
+        shard_format: Option<&str>,
     ) -> PyResult<Self> {
         let mut opts = WriteOptions::new(domain);
         opts.shards = shards;
@@ -62,6 +64,9 @@ impl ShardBuilder {
             opts.max_value_len = max;
         }
         opts.temp_dir = temp_dir;
+        if let Some(name) = shard_format {
+            opts.shard_format = crate::convert::shard_format(name)?;
+        }
         let build = ShardBuild::new(index, &opts).map_err(tusk_error)?;
         Ok(ShardBuilder { build: Some(build) })
     }

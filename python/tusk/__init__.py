@@ -15,6 +15,7 @@ The package wraps tusk's own Rust writer and store (not a reimplementation):
 """
 
 from ._tusk import (
+    SHARD_FORMATS,
     BuiltShard,
     Publication,
     ShardBuilder,
@@ -26,6 +27,7 @@ from ._tusk import (
 )
 
 __all__ = [
+    "SHARD_FORMATS",
     "BuiltShard",
     "Publication",
     "ShardBuilder",

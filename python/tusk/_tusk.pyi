@@ -4,6 +4,8 @@ from os import PathLike
 from typing import Dict, List, Mapping, Optional, Union
 
 __version__: str
+SHARD_FORMATS: List[str]
+"""The shard file formats ``shard_format=`` takes, oldest first; the last is the default."""
 
 class TuskError(Exception):
     """An error from tusk's writer or store; the message names the place."""
@@ -29,6 +31,7 @@ class ShardBuilder:
         on_duplicate: str = "error",
         max_value_len: Optional[int] = None,
         temp_dir: Optional[Union[str, PathLike[str]]] = None,
+        shard_format: Optional[str] = None,
     ) -> None: ...
     @property
     def index(self) -> int: ...
@@ -102,5 +105,6 @@ class Publication:
         actor: Optional[str] = None,
         reason: Optional[str] = None,
         writer: Optional[Mapping[str, str]] = None,
+        shard_format: Optional[str] = None,
     ) -> Dict[str, Union[int, str, bool]]: ...
     def abort(self) -> None: ...

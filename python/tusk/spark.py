@@ -52,6 +52,7 @@ def write(
     metadata: Optional[Mapping[str, str]] = None,
     lease_seconds: float = 60.0,
     progress: Optional[Callable[[str, Dict[str, Any]], None]] = None,
+    shard_format: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Publishes the rows of ``df`` as a new version of ``domain`` in ``store``.
 
@@ -60,6 +61,10 @@ def write(
     a path, ``file://`` or ``s3://`` URL reachable from the driver and every
     executor. Each task holds at most ``memory_budget`` bytes of records (default:
     ``tusk write``'s) and spills sorted runs to ``temp_dir`` past it.
+
+    ``shard_format``: ``"tusk-native-v2"`` (default) or ``"tusk-native-v1"``,
+    for a fleet whose servers do not all read version 2 yet (as ``tusk write
+    --shard-format``).
 
     ``on_duplicate``: ``"error"`` (default) fails the job naming the key,
     ``"first"`` / ``"last"`` keep one occurrence (which one is Spark's row order
@@ -81,6 +86,11 @@ def write(
 
     if not isinstance(shards, int) or not 1 <= shards <= 65536:
         raise ValueError(f"shards must be an int from 1 to 65536, not {shards!r}")
+    if shard_format is not None and shard_format not in _tusk.SHARD_FORMATS:
+        raise ValueError(
+            f"shard_format must be one of {', '.join(_tusk.SHARD_FORMATS)}, "
+            f"not {shard_format!r}"
+        )
     _check_column(df, key, "key")
     _check_column(df, value, "value")
     if not hasattr(df, "repartitionById"):
@@ -116,6 +126,7 @@ def write(
             temp_dir=temp_dir,
             key=key,
             value=value,
+            shard_format=shard_format,
         )
         results = [r.asDict() for r in rows.mapInArrow(task, _RESULT_SCHEMA).collect()]
         # Spark may skip the task of an empty partition: its shard still gets a file.
@@ -135,7 +146,12 @@ def write(
         writer.update(metadata or {})
         emit("committing", version=publication.version)
         summary = publication.commit(
-            entries, activate=activate, actor=actor, reason=reason, writer=writer
+            entries,
+            activate=activate,
+            actor=actor,
+            reason=reason,
+            writer=writer,
+            shard_format=shard_format,
         )
     except BaseException:
         publication.abort()
@@ -182,6 +198,7 @@ class _ShardTask:
             memory_budget=s["memory_budget"],
             on_duplicate=s["on_duplicate"],
             temp_dir=s["temp_dir"],
+            shard_format=s.get("shard_format"),
         )
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:

@@ -125,7 +125,15 @@ def scenario_publish(out, stores, rows, data_dir):
         [(bytes([i % 256, (i * 7) % 256, 255]) + str(i).encode(), bytes([0, i % 256])) for i in range(3000)],
         "k binary, v binary",
     )
-    result["binary"] = tusk.spark.write(binary, stores[0], "binary", 3, key="k", value="v")
+    # In format 1, as for a fleet whose servers do not read format 2 yet.
+    result["binary"] = tusk.spark.write(
+        binary, stores[0], "binary", 3, key="k", value="v", shard_format="tusk-native-v1"
+    )
+    try:
+        tusk.spark.write(binary, stores[0], "binary", 3, key="k", value="v", shard_format="v9")
+        result["bad_shard_format"] = None
+    except ValueError as e:
+        result["bad_shard_format"] = str(e)
     spark.stop()
     write_json(out, result)
 

@@ -261,12 +261,39 @@ fn a_job_of_a_million_rows_publishes_to_a_local_store_and_to_s3_and_tusk_serve_a
         );
     }
 
-    // Binary keys and values publish too.
+    // Binary keys and values publish too, here in shard format 1
+    // (`shard_format="tusk-native-v1"`); the other domains are in the default.
     assert_eq!(result["binary"]["records"], 3000, "{result}");
     let out = tusk.ok(&[
         "verify", "--store", &local_url, "--domain", "binary", "--json",
     ]);
     assert!(out.contains("\"failed\":0"), "{out}");
+    let binary = result["binary"]["version"].as_str().expect("version");
+    assert_eq!(
+        manifest(&local, "binary", binary)["shard_format"],
+        "tusk-native-v1"
+    );
+    let shard = local.join("binary/versions").join(binary);
+    let shard = std::fs::read_dir(&shard)
+        .expect("version dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "tsk"))
+        .expect("a shard file");
+    let inspected: Value = serde_json::from_str(
+        tusk.ok(&["inspect", shard.to_str().expect("utf-8"), "--json"])
+            .trim(),
+    )
+    .expect("inspect JSON");
+    assert_eq!(inspected["format_version"], 1, "{inspected}");
+    assert_eq!(
+        manifest(&local, "tricky", tricky)["shard_format"],
+        "tusk-native-v2"
+    );
+    let refused = result["bad_shard_format"].as_str().expect("a ValueError");
+    assert!(
+        refused.contains("tusk-native-v1, tusk-native-v2") && refused.contains("'v9'"),
+        "{refused}"
+    );
 }
 
 #[test]

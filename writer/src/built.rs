@@ -102,14 +102,15 @@ pub(crate) fn make_manifest(
 }
 
 /// The manifest of `version` of `domain` from shards built and uploaded elsewhere
-/// (the tasks of a distributed job), one entry per shard in any order: the entries
-/// must cover shards `0..n` exactly once. `writer` adds to the manifest's writer
+/// (the tasks of a distributed job) in `shard_format`, one entry per shard in any
+/// order: the entries must cover shards `0..n` exactly once. `writer` adds to the manifest's writer
 /// metadata (`tool`, `tool_version`, `host` are filled in unless given).
 ///
 /// Errors name the shards missing or listed twice.
 pub fn manifest_from_entries(
     domain: &str,
     version: &str,
+    shard_format: ShardFormat,
     mut shards: Vec<ShardEntry>,
     writer: &BTreeMap<String, String>,
 ) -> Result<Manifest> {
@@ -140,14 +141,17 @@ pub fn manifest_from_entries(
             problems.join("; ")
         )));
     }
-    Ok(assemble(
-        domain,
-        version,
-        SystemTime::now(),
-        shards,
-        BTreeMap::new(),
-        writer,
-    ))
+    Ok(Manifest {
+        shard_format: shard_format.name().to_string(),
+        ..assemble(
+            domain,
+            version,
+            SystemTime::now(),
+            shards,
+            BTreeMap::new(),
+            writer,
+        )
+    })
 }
 
 /// A manifest with tusk-writer's writer metadata, then `extra`, then `user`.
@@ -241,10 +245,17 @@ mod tests {
     fn entries_in_any_order_make_a_valid_manifest() {
         let mut user = BTreeMap::new();
         user.insert("tool".to_string(), "tusk-spark".to_string());
-        let m = manifest_from_entries("users", "v9", vec![entry(2), entry(0), entry(1)], &user)
-            .unwrap();
+        let m = manifest_from_entries(
+            "users",
+            "v9",
+            ShardFormat::V1,
+            vec![entry(2), entry(0), entry(1)],
+            &user,
+        )
+        .unwrap();
         m.validate("test").unwrap();
         assert_eq!((m.version.as_str(), m.shard_count, m.records), ("v9", 3, 3));
+        assert_eq!(m.shard_format, "tusk-native-v1");
         assert_eq!(m.shards[1].object, "shard-00001-attempt-7.tsk");
         assert_eq!(m.writer["tool"], "tusk-spark");
     }
@@ -254,6 +265,7 @@ mod tests {
         let err = manifest_from_entries(
             "users",
             "v9",
+            ShardFormat::default(),
             vec![entry(0), entry(2), entry(2), entry(4)],
             &BTreeMap::new(),
         )
@@ -263,7 +275,7 @@ mod tests {
             err.contains("listed twice: 2") && err.contains("missing: 1, 3"),
             "{err}"
         );
-        let err = manifest_from_entries("users", "v9", vec![], &BTreeMap::new())
+        let err = manifest_from_entries("users", "v9", ShardFormat::V2, vec![], &BTreeMap::new())
             .unwrap_err()
             .to_string();
         assert!(err.contains("shards = 0"), "{err}");

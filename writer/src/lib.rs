@@ -124,3 +124,5 @@ pub use options::{
 };
 pub use progress::{ProgressEvent, ProgressFn};
 pub use publish::publish;
+/// The shard file formats a build can write ([`WriteOptions::shard_format`]).
+pub use tusk_format::ShardFormat;
