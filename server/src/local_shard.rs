@@ -476,7 +476,7 @@ mod tests {
         // One value byte changed in place, the size kept: the stamp no longer
         // matches (a later write moves the mtime; this one came within the same
         // clock tick as the stamp, so the test moves it), the full check runs and
-        // the record's CRC refuses the file before it is served.
+        // the block's CRC refuses the file before it is served.
         let mut bytes = std::fs::read(&path).expect("read");
         let at = bytes.windows(2).position(|w| w == b"b2").expect("record b") + 1;
         bytes[at] = b'9';

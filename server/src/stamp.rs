@@ -6,8 +6,9 @@
 //! in [`STAMPS`], written when the version was complete and checked.
 //!
 //! A write in place within the same file-system clock tick as the stamp (a few
-//! milliseconds) keeps the mtime and goes unnoticed here; the per-record CRC on
-//! every read and the scrubber's first pass after the restart still find it.
+//! milliseconds) keeps the mtime and goes unnoticed here; the scrubber's first pass
+//! after the restart still finds it (and, in shard format 1, the record CRC on
+//! every read).
 
 use std::collections::BTreeMap;
 use std::fs::Metadata;
