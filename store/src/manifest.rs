@@ -246,7 +246,7 @@ impl Manifest {
             return Err(bad(format!("unknown partitioner {:?}", self.partitioner)));
         }
         if let Err(e) = self.shard_format.parse::<tusk_format::ShardFormat>() {
-            return Err(bad(format!("{e}; upgrade tusk to read it")));
+            return Err(bad(format!("shard_format: {e}; upgrade tusk to read it")));
         }
         let records: u64 = self.shards.iter().map(|s| s.records).sum();
         let bytes: u64 = self.shards.iter().map(|s| s.bytes).sum();
@@ -352,6 +352,31 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("format_version 3 is not supported"),
+            "{err}"
+        );
+    }
+
+    /// Both shard formats validate; a name this build does not know is refused
+    /// naming the field and the known names (what an older server does with a
+    /// newer writer's version: it keeps serving the one it has).
+    #[test]
+    fn shard_formats_this_build_reads_validate_and_others_are_named() {
+        let mut m = version_2();
+        assert_eq!(m.shard_format, "tusk-native-v2", "the default");
+        m.validate("k").unwrap();
+        m.shard_format = "tusk-native-v1".into();
+        m.validate("k").unwrap();
+        m.shard_format = "tusk-native-v9".into();
+        let err = m
+            .validate("d/versions/v1/MANIFEST.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("d/versions/v1/MANIFEST.json")
+                && err.contains("shard_format")
+                && err.contains("\"tusk-native-v9\"")
+                && err.contains("tusk-native-v1 and tusk-native-v2")
+                && err.contains("upgrade tusk"),
             "{err}"
         );
     }
