@@ -122,5 +122,10 @@ mod tests {
         assert_eq!(ShardFormat::default(), ShardFormat::V2);
         let err = "tusk-native-v9".parse::<ShardFormat>().unwrap_err();
         assert!(err.to_string().contains("tusk-native-v9"), "{err}");
+        // The message lists every format this build reads (it is written out:
+        // a new version must be added there too).
+        for f in ShardFormat::ALL {
+            assert!(err.to_string().contains(f.name()), "{err} lacks {f}");
+        }
     }
 }

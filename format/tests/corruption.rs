@@ -315,4 +315,10 @@ fn a_v2_length_that_disagrees_with_its_slot_is_an_error() {
         .expect_err("a length the slot disagrees with");
     assert!(err.to_string().contains("index slot's check"), "{err}");
     assert!(shard.verify().is_err());
+    // It is the record check that refuses it (every CRC was resealed).
+    let err = shard.verify().unwrap_err().to_string();
+    assert!(
+        err.contains("record at offset 16") && err.contains("index slot's check"),
+        "{err}"
+    );
 }
