@@ -25,6 +25,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bytes(".tusk.v1.MultiGetRequest.keys")
         .bytes(".tusk.v1.GetResponse.value")
         .bytes(".tusk.v1.Entry.value")
+        // The two read responses are written by hand (`src/response.rs`): their
+        // `version` is a shared `VersionId`, so a server answering from a loaded
+        // version allocates no string per response.
+        .extern_path(".tusk.v1.GetResponse", "crate::response::GetResponse")
+        .extern_path(
+            ".tusk.v1.MultiGetResponse",
+            "crate::response::MultiGetResponse",
+        )
         .file_descriptor_set_path(out_dir.join("tusk_v1_descriptor.bin"))
         .compile_with_config(config, &["tusk/v1/tusk.proto"], &["."])?;
     Ok(())

@@ -192,7 +192,7 @@ impl Client {
         match answer {
             Ok((_, reply)) => Ok(Got {
                 value: reply.found.then_some(reply.value),
-                version: reply.version,
+                version: reply.version.into(),
             }),
             Err(failure) => Err(failure_error(
                 failure,

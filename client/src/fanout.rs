@@ -9,6 +9,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::time::Instant;
 use tusk_format::partition::shard_for;
+use tusk_proto::VersionId;
 
 use crate::ClientError;
 use crate::call::{Verdict, attempt, describe, note_failure, verdict};
@@ -56,8 +57,8 @@ pub(crate) async fn multi_get(
             .chain(&outcome.refusal)
             .chain(slots.iter().flatten().map(|(v, _)| v))
         {
-            if !seen.contains(v) {
-                seen.push(v.clone());
+            if !seen.iter().any(|s| s == v) {
+                seen.push(v.to_string());
             }
         }
         let decision = decide(
@@ -123,9 +124,9 @@ fn key_candidates(
 #[derive(Debug, Default)]
 struct Outcome {
     /// The version of the round's first answer.
-    first: Option<String>,
+    first: Option<VersionId>,
     /// The version a node serves that did not hold the round's target.
-    refusal: Option<String>,
+    refusal: Option<VersionId>,
 }
 
 /// One round: every key of `todo` asked for `target`.

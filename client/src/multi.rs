@@ -3,9 +3,10 @@
 //! values in key order.
 
 use bytes::Bytes;
+use tusk_proto::VersionId;
 
 /// The answer recorded for one key: the version that answered and the value.
-pub(crate) type Slot = Option<(String, Option<Bytes>)>;
+pub(crate) type Slot = Option<(VersionId, Option<Bytes>)>;
 
 /// Groups `(key index, node)` pairs into requests of at most `max` keys per node:
 /// nodes in the order they first appear, key indexes in the order given.
@@ -101,7 +102,7 @@ mod tests {
     use super::*;
 
     fn slot(version: &str, value: &str) -> Slot {
-        Some((version.to_string(), Some(Bytes::from(value.to_string()))))
+        Some((version.into(), Some(Bytes::from(value.to_string()))))
     }
 
     #[test]

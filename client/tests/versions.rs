@@ -81,7 +81,7 @@ impl Tusk for Fake {
         Ok(Response::new(GetResponse {
             found: entry.found,
             value: entry.value,
-            version: version.to_string(),
+            version: version.into(),
         }))
     }
 
@@ -99,7 +99,7 @@ impl Tusk for Fake {
             .collect::<Result<_, _>>()?;
         Ok(Response::new(MultiGetResponse {
             entries,
-            version: version.to_string(),
+            version: version.into(),
         }))
     }
 

@@ -10,12 +10,23 @@
 //! let req = GetRequest { domain: "pages".into(), key: b"home".to_vec().into(), version: String::new() };
 //! assert_eq!(req.domain, "pages");
 //! ```
+//!
+//! Two messages are written by hand rather than generated: [`v1::GetResponse`] and
+//! [`v1::MultiGetResponse`], whose `version` is a [`VersionId`] that a server
+//! shares across responses instead of allocating a `String` for each.
 #![deny(missing_docs)]
+
+mod response;
+mod version_id;
+
+pub use version_id::VersionId;
 
 /// Messages, client and server of the `tusk.v1` package.
 pub mod v1 {
     #![allow(missing_docs)]
     tonic::include_proto!("tusk.v1");
+
+    pub use crate::response::{GetResponse, MultiGetResponse};
 }
 
 /// Encoded `FileDescriptorSet` of `tusk.v1`, for gRPC server reflection.
@@ -45,12 +56,68 @@ pub const REASON_NOT_LOADED: &str = "not-loaded";
 mod tests {
     use super::*;
     use prost::Message as _;
+    use prost_types::field_descriptor_proto::{Label, Type};
 
     #[test]
     fn descriptor_set_names_the_service() {
         let text = String::from_utf8_lossy(FILE_DESCRIPTOR_SET);
         assert!(text.contains("tusk.v1"));
         assert!(text.contains("MultiGet"));
+    }
+
+    /// `(name, number, type, label, type_name)` of each field of message `name`,
+    /// as `tusk.proto` declares it.
+    fn declared_fields(name: &str) -> Vec<(String, i32, Type, Label, String)> {
+        let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("descriptor");
+        let message = set
+            .file
+            .iter()
+            .flat_map(|f| &f.message_type)
+            .find(|m| m.name() == name)
+            .unwrap_or_else(|| panic!("tusk.proto declares {name}"));
+        message
+            .field
+            .iter()
+            .map(|f| {
+                (
+                    f.name().to_string(),
+                    f.number(),
+                    f.r#type(),
+                    f.label(),
+                    f.type_name().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The hand-written responses (`response.rs`) encode exactly these fields; a
+    /// field added to or changed in the proto must be added there too.
+    #[test]
+    fn hand_written_responses_match_the_proto() {
+        let field = |name: &str, number, ty, label, type_name: &str| {
+            (name.to_string(), number, ty, label, type_name.to_string())
+        };
+        assert_eq!(
+            declared_fields("GetResponse"),
+            [
+                field("found", 1, Type::Bool, Label::Optional, ""),
+                field("value", 2, Type::Bytes, Label::Optional, ""),
+                field("version", 3, Type::String, Label::Optional, ""),
+            ]
+        );
+        assert_eq!(
+            declared_fields("MultiGetResponse"),
+            [
+                field(
+                    "entries",
+                    1,
+                    Type::Message,
+                    Label::Repeated,
+                    ".tusk.v1.Entry"
+                ),
+                field("version", 2, Type::String, Label::Optional, ""),
+            ]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tusk_format::Probe;
 use tusk_format::partition::shard_for;
+use tusk_proto::VersionId;
 use tusk_store::{Manifest, ShardEntry};
 
 use crate::data_dir::DomainDir;
@@ -16,6 +17,8 @@ use crate::stamp::Stamps;
 /// One version, open and checked. Dropping the last `Arc` of a shard unmaps it.
 pub struct LoadedVersion {
     manifest: Manifest,
+    /// `manifest.version`, made once and shared by every response it answers.
+    id: VersionId,
     /// Indexed by shard number; `None` for shards this node does not hold. Shared
     /// with the versions built from this one by [`LoadedVersion::with_shard`].
     shards: Vec<Option<Arc<LocalShard>>>,
@@ -66,11 +69,20 @@ impl LoadedVersion {
             let shard = LocalShard::open(&manifest.version, &path, entry, checked(entry))?;
             shards[index as usize] = Some(Arc::new(shard));
         }
-        Ok(LoadedVersion {
+        Ok(LoadedVersion::from_parts(manifest, shards, Vec::new()))
+    }
+
+    fn from_parts(
+        manifest: Manifest,
+        shards: Vec<Option<Arc<LocalShard>>>,
+        missing: Vec<u32>,
+    ) -> LoadedVersion {
+        LoadedVersion {
+            id: VersionId::from(&manifest.version),
             manifest,
             shards,
-            missing: Vec::new(),
-        })
+            missing,
+        }
     }
 
     /// Opens a complete local copy of `manifest` with [`LoadedVersion::open`],
@@ -115,6 +127,7 @@ impl LoadedVersion {
         }
         LoadedVersion {
             manifest: self.manifest.clone(),
+            id: self.id.clone(),
             shards,
             missing: self.missing.clone(),
         }
@@ -134,6 +147,11 @@ impl LoadedVersion {
     /// The version id.
     pub fn version(&self) -> &str {
         &self.manifest.version
+    }
+
+    /// The version id as responses carry it: cloning it shares, never copies.
+    pub fn version_id(&self) -> &VersionId {
+        &self.id
     }
 
     /// The version's manifest.
@@ -323,11 +341,11 @@ mod tests {
     fn version(id: &str) -> Arc<LoadedVersion> {
         let mut manifest = Manifest::new("d", id, "2026-01-01T00:00:00Z", Vec::new());
         manifest.shard_count = 2;
-        Arc::new(LoadedVersion {
+        Arc::new(LoadedVersion::from_parts(
             manifest,
-            shards: vec![None, None],
-            missing: Vec::new(),
-        })
+            vec![None, None],
+            Vec::new(),
+        ))
     }
 
     #[test]
@@ -421,11 +439,23 @@ mod tests {
         let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
         let mut manifest = Manifest::new("d", "v1", "2026-01-01T00:00:00Z", Vec::new());
         manifest.shard_count = 2;
-        LoadedVersion {
-            manifest,
-            shards: vec![Some(Arc::new(shard)), None],
-            missing: Vec::new(),
-        }
+        LoadedVersion::from_parts(manifest, vec![Some(Arc::new(shard)), None], Vec::new())
+    }
+
+    /// Responses clone the version's id: they must share its bytes, not copy them,
+    /// and a version rebuilt around a re-downloaded shard keeps sharing them.
+    #[test]
+    fn the_version_id_is_made_once_and_shared() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let v = half_held(tmp.path());
+        assert_eq!(v.version_id(), v.version());
+        let answer = v.version_id().clone();
+        assert_eq!(answer.as_ptr(), v.version_id().as_ptr());
+        let shard = v.held_shards().next().expect("a held shard");
+        let reopened = LocalShard::open("v1", shard.path(), shard.entry(), Checked::ByDownload)
+            .expect("reopens");
+        let rebuilt = v.with_shard(reopened);
+        assert_eq!(rebuilt.version_id().as_ptr(), v.version_id().as_ptr());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tonic::{Request, Response, Status};
+use tusk_proto::VersionId;
 use tusk_proto::v1::tusk_server::Tusk;
 use tusk_proto::v1::{
     Entry, GetRequest, GetResponse, MultiGetRequest, MultiGetResponse, StatusRequest,
@@ -158,7 +159,7 @@ impl TuskService {
         Ok(GetResponse {
             found: value.is_some(),
             value: value.unwrap_or_default(),
-            version: version.version().to_string(),
+            version: version.version_id().clone(),
         })
     }
 
@@ -232,7 +233,7 @@ impl TuskService {
         domain.keys().misses.inc_by(local - hits);
         Ok(LocalPart {
             entries,
-            version: version.version().to_string(),
+            version: version.version_id().clone(),
             missing,
         })
     }
@@ -300,7 +301,7 @@ impl TuskService {
                 let part = MultiGetRequest {
                     domain: req.domain.clone(),
                     keys: group.keys.iter().map(|&i| req.keys[i].clone()).collect(),
-                    version: version.clone(),
+                    version: version.to_string(),
                 };
                 async move { self.peers.multi_get(&group.replicas, &part).await }
             });
@@ -355,7 +356,7 @@ struct LocalPart {
     /// One entry per key; the missing ones are placeholders.
     entries: Vec<Entry>,
     /// The version that answered.
-    version: String,
+    version: VersionId,
     /// Keys (index, shard) of shards this node does not hold.
     missing: Vec<(usize, u32)>,
 }

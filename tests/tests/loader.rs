@@ -144,7 +144,7 @@ async fn served(client: &Node) -> Option<String> {
         .get(DOMAIN, key(0).as_bytes(), None)
         .await
         .ok()
-        .map(|r| r.version)
+        .map(|r| r.version.into())
 }
 
 /// Waits (at most `secs` seconds) until the node answers with `version`.
@@ -167,7 +167,7 @@ async fn read_all(client: &Node, tag: &str, keys: usize) -> Result<String, Strin
             return Err(format!("{}: found {} value {text:?}", key(i), entry.found));
         }
     }
-    Ok(reply.version)
+    Ok(reply.version.into())
 }
 
 async fn domain_status(client: &Node) -> tusk_client::DomainStatus {

@@ -139,7 +139,7 @@ async fn read_all(addr: &str, tag: &str) -> String {
         }
         version = Some(reply.version);
     }
-    version.expect("at least one batch")
+    version.expect("at least one batch").into()
 }
 
 /// The version the server answers with right now (one Get).
@@ -150,7 +150,7 @@ fn served_version(rt: &tokio::runtime::Runtime, addr: &str) -> Option<String> {
             .get(DOMAIN, b"key-00000", None)
             .await
             .ok()
-            .map(|r| r.version)
+            .map(|r| r.version.into())
     })
 }
 
@@ -267,7 +267,7 @@ fn spine(fx: &Fixture, tmp: &Path) {
                         }
                         seen.lock()
                             .unwrap()
-                            .insert((reply.version.clone(), tags.into_iter().next()));
+                            .insert((reply.version.to_string(), tags.into_iter().next()));
                         reads.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(_) => {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::runtime::Runtime;
 use tonic::codegen::Bytes;
 use tonic::{Request as Rpc, Response, Status};
+use tusk_proto::VersionId;
 use tusk_proto::v1::tusk_server::Tusk;
 use tusk_proto::v1::{
     Entry, GetRequest, GetResponse, MultiGetRequest, MultiGetResponse, StatusRequest,
@@ -79,8 +80,12 @@ impl Kind {
     }
 }
 
+/// The version the reference names: static, so answering allocates nothing for it.
+const REFERENCE_VERSION: VersionId = VersionId::from_static("v1");
+
 /// The reference: every key found with the same fixed value, version `v1`. The
-/// value is shared (`Bytes`), not copied, as tusk shares its mapped values.
+/// value is shared (`Bytes`), not copied, as tusk shares its mapped values, and so
+/// is the version id, as tusk shares its loaded version's.
 #[derive(Debug, Clone)]
 struct FixedAnswer {
     value: Bytes,
@@ -92,7 +97,7 @@ impl Tusk for FixedAnswer {
         Ok(Response::new(GetResponse {
             found: true,
             value: self.value.clone(),
-            version: "v1".into(),
+            version: REFERENCE_VERSION,
         }))
     }
 
@@ -111,7 +116,7 @@ impl Tusk for FixedAnswer {
             .collect();
         Ok(Response::new(MultiGetResponse {
             entries,
-            version: "v1".into(),
+            version: REFERENCE_VERSION,
         }))
     }
 

@@ -355,7 +355,7 @@ async fn a_multi_get_mid_rollout_is_answered_from_one_version() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(split_seen, "the nodes never served different versions");
-    assert_eq!(seen.last().map(String::as_str), Some("v2"), "{seen:?}");
+    assert_eq!(seen.last().map(|v| v.as_str()), Some("v2"), "{seen:?}");
     fleet.shutdown().await;
 }
 

@@ -118,7 +118,7 @@ async fn fetch(
             .await
             .with_context(|| format!("get from {server} domain {domain}"))?;
         let value = reply.found.then(|| reply.value.into());
-        return Ok((vec![value], reply.version));
+        return Ok((vec![value], reply.version.into()));
     }
     let reply = client
         .multi_get(domain, keys, version)
@@ -129,5 +129,5 @@ async fn fetch(
         .into_iter()
         .map(|e| e.found.then(|| e.value.into()))
         .collect();
-    Ok((values, reply.version))
+    Ok((values, reply.version.into()))
 }
