@@ -146,6 +146,24 @@ pub enum LoadError {
         /// Record count in the file's footer.
         actual: u64,
     },
+    /// A shard file's header names another shard format than its manifest's
+    /// `shard_format` (a writer that recorded the wrong one, or a file from
+    /// elsewhere).
+    #[error(
+        "version {version}: shard {shard} ({path}) is in shard format {actual}, manifest says {expected}"
+    )]
+    ShardFormat {
+        /// Version id.
+        version: String,
+        /// Shard number.
+        shard: u32,
+        /// Local path.
+        path: String,
+        /// The format the manifest names.
+        expected: tusk_format::ShardFormat,
+        /// The format of the file's header.
+        actual: tusk_format::ShardFormat,
+    },
     /// A shard file's CRC32 differs from the manifest's (found by the full check
     /// of a file whose stamp no longer matches its record).
     #[error(
@@ -206,6 +224,7 @@ impl LoadError {
             LoadError::ShardSize { path, .. }
             | LoadError::Shard { path, .. }
             | LoadError::ShardRecords { path, .. }
+            | LoadError::ShardFormat { path, .. }
             | LoadError::ShardCrc { path, .. }
             | LoadError::Io { path, .. } => Some(Path::new(path)),
             _ => None,

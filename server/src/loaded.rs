@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tusk_format::Probe;
 use tusk_format::partition::shard_for;
+use tusk_format::{Probe, ShardFormat};
 use tusk_proto::VersionId;
 use tusk_store::{Manifest, ShardEntry};
 
@@ -51,6 +51,7 @@ impl LoadedVersion {
         owned: &[u32],
         checked: impl Fn(&ShardEntry) -> Checked,
     ) -> Result<LoadedVersion, LoadError> {
+        let format = manifest_format(dir, &manifest)?;
         let mut shards: Vec<Option<Arc<LocalShard>>> = Vec::new();
         shards.resize_with(manifest.shard_count as usize, || None);
         for &index in owned {
@@ -66,7 +67,7 @@ impl LoadedVersion {
                     ),
                 })?;
             let path = dir.shard_path(&manifest.version, &entry.object);
-            let shard = LocalShard::open(&manifest.version, &path, entry, checked(entry))?;
+            let shard = LocalShard::open(&manifest.version, &path, entry, format, checked(entry))?;
             shards[index as usize] = Some(Arc::new(shard));
         }
         Ok(LoadedVersion::from_parts(manifest, shards, Vec::new()))
@@ -334,6 +335,17 @@ impl HeldVersions {
     }
 }
 
+/// The shard format `manifest` names, which every shard file of it must be in.
+pub(crate) fn manifest_format(
+    dir: &DomainDir,
+    manifest: &Manifest,
+) -> Result<ShardFormat, LoadError> {
+    manifest.format().map_err(|e| LoadError::ManifestMismatch {
+        path: dir.version_dir(&manifest.version).display().to_string(),
+        detail: format!("shard_format: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,7 +448,14 @@ mod tests {
             crc32: crc32fast::hash(&bytes),
             content_hash: Some(tusk_store::ContentHash::of(&bytes)),
         };
-        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let shard = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::ByDownload,
+        )
+        .expect("opens");
         let mut manifest = Manifest::new("d", "v1", "2026-01-01T00:00:00Z", Vec::new());
         manifest.shard_count = 2;
         LoadedVersion::from_parts(manifest, vec![Some(Arc::new(shard)), None], Vec::new())
@@ -452,8 +471,14 @@ mod tests {
         let answer = v.version_id().clone();
         assert_eq!(answer.as_ptr(), v.version_id().as_ptr());
         let shard = v.held_shards().next().expect("a held shard");
-        let reopened = LocalShard::open("v1", shard.path(), shard.entry(), Checked::ByDownload)
-            .expect("reopens");
+        let reopened = LocalShard::open(
+            "v1",
+            shard.path(),
+            shard.entry(),
+            ShardFormat::default(),
+            Checked::ByDownload,
+        )
+        .expect("reopens");
         let rebuilt = v.with_shard(reopened);
         assert_eq!(rebuilt.version_id().as_ptr(), v.version_id().as_ptr());
     }

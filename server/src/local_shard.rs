@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use memmap2::{Advice, Mmap};
-use tusk_format::Shard;
+use tusk_format::{Shard, ShardFormat};
 use tusk_store::ShardEntry;
 
 use crate::error::LoadError;
@@ -113,14 +113,16 @@ impl ScrubFinding {
 }
 
 impl LocalShard {
-    /// Opens `path` as shard `entry` of `version`: size and record count against
-    /// the entry, constant-time format checks, memory map. Blocking (a few system
+    /// Opens `path` as shard `entry` of `version`, whose manifest names shard
+    /// format `format`: size, record count and format against the manifest,
+    /// constant-time format checks, memory map. Blocking (a few system
     /// calls): call from `spawn_blocking`. See the module docs for why there is no
     /// checksum pass here.
     pub fn open(
         version: &str,
         path: &Path,
         entry: &ShardEntry,
+        format: ShardFormat,
         checked: Checked,
     ) -> Result<LocalShard, LoadError> {
         let file = File::open(path).map_err(|e| LoadError::io(path, e))?;
@@ -148,6 +150,15 @@ impl LocalShard {
             source,
         };
         let shard = Shard::open(mmap).map_err(format_error)?;
+        if shard.format() != format {
+            return Err(LoadError::ShardFormat {
+                version: version.to_string(),
+                shard: entry.index,
+                path: path.display().to_string(),
+                expected: format,
+                actual: shard.format(),
+            });
+        }
         // Whether every byte is checked now (then the scrubber need not hurry).
         let full_check = match checked {
             // The download checked the CRC32; the format's own pass remains.
@@ -385,7 +396,14 @@ mod tests {
     fn a_shared_value_keeps_its_map_alive_after_the_shard_is_gone() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (path, entry) = build(tmp.path(), &[(b"a", b""), (b"b", b"value of b")]);
-        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let shard = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::ByDownload,
+        )
+        .expect("opens");
         let found = shard.shard().get(b"b").expect("get").expect("present");
         let value = shard.share(found);
         // The same bytes, not a copy: the slice points into the map.
@@ -404,20 +422,76 @@ mod tests {
     fn open_checks_size_and_record_count_against_the_entry() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (path, entry) = build(tmp.path(), &[(b"a", b"1"), (b"b", b"2")]);
-        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let shard = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::ByDownload,
+        )
+        .expect("opens");
         assert_eq!(shard.shard().get(b"b").expect("get"), Some(&b"2"[..]));
 
         let mut wrong = entry.clone();
         wrong.records = 3;
-        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded(None))
-            .expect_err("record count");
+        let err = LocalShard::open(
+            "v1",
+            &path,
+            &wrong,
+            ShardFormat::default(),
+            Checked::Recorded(None),
+        )
+        .expect_err("record count");
         assert!(err.to_string().contains("2 records"), "{err}");
         wrong = entry.clone();
         wrong.bytes += 1;
-        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded(None)).expect_err("size");
+        let err = LocalShard::open(
+            "v1",
+            &path,
+            &wrong,
+            ShardFormat::default(),
+            Checked::Recorded(None),
+        )
+        .expect_err("size");
         assert!(err.to_string().contains("manifest says"), "{err}");
         let missing = tmp.path().join("nothing.tsk");
-        assert!(LocalShard::open("v1", &missing, &entry, Checked::Recorded(None)).is_err());
+        assert!(
+            LocalShard::open(
+                "v1",
+                &missing,
+                &entry,
+                ShardFormat::default(),
+                Checked::Recorded(None)
+            )
+            .is_err()
+        );
+    }
+
+    /// A file whose header names another format than its manifest is refused,
+    /// whichever way round, before it is checked or served.
+    #[test]
+    fn open_checks_the_format_against_the_manifest() {
+        for (built, claimed) in [
+            (ShardFormat::V1, ShardFormat::V2),
+            (ShardFormat::V2, ShardFormat::V1),
+        ] {
+            let tmp = tempfile::tempdir().expect("tempdir");
+            let (path, entry) = build_in(tmp.path(), &[(b"a", b"1")], built);
+            let err = LocalShard::open("v1", &path, &entry, claimed, Checked::ByDownload)
+                .expect_err("another format");
+            assert!(
+                matches!(err, LoadError::ShardFormat { expected, actual, .. }
+                    if expected == claimed && actual == built)
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(built.name()) && text.contains(claimed.name()),
+                "{text}"
+            );
+            let shard =
+                LocalShard::open("v1", &path, &entry, built, Checked::ByDownload).expect("opens");
+            assert_eq!(shard.shard().format(), built);
+        }
     }
 
     /// Why a new version's shard is never taken from a local file with the same
@@ -452,15 +526,27 @@ mod tests {
 
         // The very file that was checked: opened without reading it, left for
         // the scrubber.
-        let trusted =
-            LocalShard::open("v1", &path, &entry, Checked::Recorded(Some(stamp))).expect("opens");
+        let trusted = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::Recorded(Some(stamp)),
+        )
+        .expect("opens");
         assert!(!trusted.is_checked());
         assert_eq!(trusted.stamp().expect("stat"), stamp);
         drop(trusted);
 
         // No stamp: checked in full, and it passes.
-        let unstamped =
-            LocalShard::open("v1", &path, &entry, Checked::Recorded(None)).expect("opens");
+        let unstamped = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::Recorded(None),
+        )
+        .expect("opens");
         assert!(unstamped.is_checked());
         drop(unstamped);
 
@@ -468,8 +554,14 @@ mod tests {
         // unstamped file refuses it.
         let mut wrong = entry.clone();
         wrong.crc32 ^= 1;
-        let err = LocalShard::open("v1", &path, &wrong, Checked::Recorded(None))
-            .expect_err("not the manifest's bytes");
+        let err = LocalShard::open(
+            "v1",
+            &path,
+            &wrong,
+            ShardFormat::default(),
+            Checked::Recorded(None),
+        )
+        .expect_err("not the manifest's bytes");
         assert!(matches!(err, LoadError::ShardCrc { .. }), "{err}");
         assert!(err.to_string().contains("manifest says"), "{err}");
 
@@ -489,8 +581,14 @@ mod tests {
             .open(&path)
             .and_then(|f| f.set_modified(later))
             .expect("set mtime");
-        let err = LocalShard::open("v1", &path, &entry, Checked::Recorded(Some(stamp)))
-            .expect_err("a changed file is not trusted");
+        let err = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::Recorded(Some(stamp)),
+        )
+        .expect_err("a changed file is not trusted");
         assert!(matches!(err, LoadError::Shard { .. }), "{err}");
         assert_eq!(err.local_path(), Some(path.as_path()));
     }
@@ -503,7 +601,14 @@ mod tests {
             .collect();
         let records: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &b"v"[..])).collect();
         let (path, entry) = build(tmp.path(), &records);
-        let shard = LocalShard::open("v1", &path, &entry, Checked::Recorded(None)).expect("opens");
+        let shard = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::Recorded(None),
+        )
+        .expect("opens");
         let range = shard.shard().index_range();
         assert_eq!(range.len() as u64, shard.shard().info().index_bytes);
         assert!(range.end as u64 <= entry.bytes && range.start > 0);
@@ -519,7 +624,14 @@ mod tests {
     fn scrub_finds_bytes_changed_in_place_and_a_changed_size() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (path, entry) = build(tmp.path(), &[(b"key", b"value")]);
-        let shard = LocalShard::open("v1", &path, &entry, Checked::ByDownload).expect("opens");
+        let shard = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            ShardFormat::default(),
+            Checked::ByDownload,
+        )
+        .expect("opens");
         let never = AtomicBool::new(false);
         let total = std::cell::Cell::new(0);
         let count = |n| total.set(total.get() + n);

@@ -193,6 +193,14 @@ pub fn is_shard_object_name(object: &str) -> bool {
 }
 
 impl Manifest {
+    /// The shard format `shard_format` names (an error naming the formats this
+    /// build reads when it names none of them; `validate` refuses such a manifest).
+    pub fn format(
+        &self,
+    ) -> std::result::Result<tusk_format::ShardFormat, tusk_format::UnknownShardFormat> {
+        self.shard_format.parse()
+    }
+
     /// Checks internal consistency: shard count and indexes, object names, totals,
     /// known partitioner and shard format. `key` names the document in errors.
     pub fn validate(&self, key: &str) -> Result<()> {
@@ -245,7 +253,7 @@ impl Manifest {
         if self.partitioner != PartitionerSpec::default() {
             return Err(bad(format!("unknown partitioner {:?}", self.partitioner)));
         }
-        if let Err(e) = self.shard_format.parse::<tusk_format::ShardFormat>() {
+        if let Err(e) = self.format() {
             return Err(bad(format!("shard_format: {e}; upgrade tusk to read it")));
         }
         let records: u64 = self.shards.iter().map(|s| s.records).sum();

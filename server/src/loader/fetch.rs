@@ -241,7 +241,14 @@ impl Fetcher {
         let dest = self.dir.shard_path(&manifest.version, &entry.object);
         let dir = self.dir.clone();
         background::run("open repaired shard", move || {
-            let fresh = LocalShard::open(&manifest.version, &dest, &entry, Checked::ByDownload)?;
+            let format = crate::loaded::manifest_format(&dir, &manifest)?;
+            let fresh = LocalShard::open(
+                &manifest.version,
+                &dest,
+                &entry,
+                format,
+                Checked::ByDownload,
+            )?;
             // The repaired file is a new one: stamp it, or a restart would check
             // it in full (safe, only slower) for want of a matching stamp.
             let mut stamps = dir.read_stamps(&manifest.version);
