@@ -9,6 +9,7 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use tusk_store::{Catalog, MoveOptions, PendingPublish, PublishOptions, ShardEntry};
+use tusk_writer::ShardFormat;
 
 use crate::TuskError;
 use crate::convert::tusk_error;
@@ -84,8 +85,11 @@ impl Publication {
     /// manifest, then, with `activate`, moves `CURRENT` to it (checked against the
     /// domain's write policy). `writer` adds writer metadata to the manifest.
     ///
-    /// `shard_format` names the format the shards were built in (the
-    /// `ShardBuilder`s' own; default `tusk-native-v2`): the manifest records it.
+    /// The manifest records the shard format the entries' `shard_format` name
+    /// (as `upload_shard` returns them); every entry must name the same one.
+    /// `shard_format`, when given, must agree with them; for entries that name none
+    /// it says the format (default `tusk-native-v2`). Servers refuse a version whose
+    /// shard files are in another format than its manifest says.
     ///
     /// Returns a dict: `domain`, `version`, `shards`, `records`, `bytes`,
     /// `activated`.
@@ -101,10 +105,8 @@ impl Publication {
         writer: Option<BTreeMap<String, String>>,
         shard_format: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let shard_format = shard_format
-            .map(crate::convert::shard_format)
-            .transpose()?
-            .unwrap_or_default();
+        let given = shard_format.map(crate::convert::shard_format).transpose()?;
+        let shard_format = entries_format(&entries, given)?;
         let shards = entries
             .iter()
             .enumerate()
@@ -207,6 +209,45 @@ pub(crate) fn entry_dict<'py>(py: Python<'py>, entry: &ShardEntry) -> PyResult<B
         d.set_item("content_hash", hash.to_string())?;
     }
     Ok(d)
+}
+
+/// The shard format of a commit: the one every entry's `shard_format` names, which
+/// `given` (the caller's `shard_format=`) must equal; `given`, else the default,
+/// for entries that name none.
+fn entries_format(
+    entries: &[Bound<'_, PyDict>],
+    given: Option<ShardFormat>,
+) -> PyResult<ShardFormat> {
+    let mut named: Option<(usize, ShardFormat)> = None;
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(value) = entry.get_item("shard_format")? else {
+            continue;
+        };
+        let text: String = value
+            .extract()
+            .map_err(|e| PyValueError::new_err(format!("entries[{i}][\"shard_format\"]: {e}")))?;
+        let format: ShardFormat = text
+            .parse()
+            .map_err(|e| PyValueError::new_err(format!("entries[{i}][\"shard_format\"]: {e}")))?;
+        match named {
+            Some((first, other)) if other != format => {
+                return Err(PyValueError::new_err(format!(
+                    "entries[{first}] was built in shard format {other} and entries[{i}] in {format}: one version holds one format"
+                )));
+            }
+            Some(_) => {}
+            None => named = Some((i, format)),
+        }
+    }
+    match (named, given) {
+        (Some((i, built)), Some(given)) if built != given => Err(PyValueError::new_err(format!(
+            "shard_format={:?}, but entries[{i}] was built in {built}; build with shard_format={:?} or commit without shard_format",
+            given.name(),
+            given.name()
+        ))),
+        (Some((_, built)), _) => Ok(built),
+        (None, given) => Ok(given.unwrap_or_default()),
+    }
 }
 
 /// Entry `i` of a commit's list, with its fields checked by name.

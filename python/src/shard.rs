@@ -258,6 +258,12 @@ impl BuiltShard {
         self.built().spilled_runs
     }
 
+    /// The shard format the file is in: `"tusk-native-v2"` or `"tusk-native-v1"`.
+    #[getter]
+    fn shard_format(&self) -> &'static str {
+        self.built().format.name()
+    }
+
     /// Path of the shard file (in a temporary directory).
     #[getter]
     fn path(&self) -> PathBuf {
@@ -275,7 +281,8 @@ impl BuiltShard {
 
 /// Uploads `shard` to the store at `store` (a path, `file://` or `s3://` URL) as
 /// object `object` of `version` of `domain`, and returns its manifest entry as a
-/// dict: `index`, `object`, `bytes`, `records`, `crc32`, `content_hash`. Nothing becomes visible
+/// dict: `index`, `object`, `bytes`, `records`, `crc32`, `content_hash`, and the
+/// `shard_format` the file is in (which `Publication.commit` records). Nothing becomes visible
 /// until the version's `Publication` commits a manifest naming it.
 #[pyfunction]
 pub(crate) fn upload_shard<'py>(
@@ -297,5 +304,7 @@ pub(crate) fn upload_shard<'py>(
         })
     })
     .map_err(tusk_error)?;
-    crate::publication::entry_dict(py, &entry)
+    let dict = crate::publication::entry_dict(py, &entry)?;
+    dict.set_item("shard_format", built.format.name())?;
+    Ok(dict)
 }

@@ -28,7 +28,8 @@ __all__ = ["write"]
 # the build went.
 _RESULT_SCHEMA = (
     "index int, object string, bytes long, records long, crc32 long, "
-    "content_hash string, records_in long, duplicates_dropped long, spilled_runs long"
+    "content_hash string, shard_format string, records_in long, duplicates_dropped long, "
+    "spilled_runs long"
 )
 
 # The column names inside the job; chosen so they never clash with the caller's.
@@ -140,7 +141,9 @@ def write(
             shards=len(results),
             records=sum(r["records"] for r in results),
         )
-        fields = ("index", "object", "bytes", "records", "crc32", "content_hash")
+        # Each entry names the format its task built in; the commit checks that
+        # they all match `shard_format`.
+        fields = ("index", "object", "bytes", "records", "crc32", "content_hash", "shard_format")
         entries = [{k: r[k] for k in fields} for r in results]
         writer = {"tool": "tusk.spark", "spark_version": df.sparkSession.version}
         writer.update(metadata or {})
@@ -242,6 +245,7 @@ def _arrow_result_schema() -> Any:
             ("records", pa.int64()),
             ("crc32", pa.int64()),
             ("content_hash", pa.string()),
+            ("shard_format", pa.string()),
             ("records_in", pa.int64()),
             ("duplicates_dropped", pa.int64()),
             ("spilled_runs", pa.int64()),

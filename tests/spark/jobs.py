@@ -196,6 +196,19 @@ def scenario_faults(out, store, rows, attempts_dir):
     result["late_built_hash"] = builder_hash
 
     errors = {}
+    # The low-level API: an uploaded entry names the format its shard was built
+    # in, so a commit records it unasked, and refuses to record another.
+    lowlevel = tusk.Publication.begin(store, "lowlevel")
+    builder = tusk.ShardBuilder("lowlevel", 0, 1, shard_format="tusk-native-v1")
+    builder.add("k", "v")
+    built = builder.finish()
+    result["lowlevel_built_format"] = built.shard_format
+    entry = tusk.upload_shard(store, "lowlevel", lowlevel.version, "shard-00000.tsk", built)
+    result["lowlevel_entry_format"] = entry["shard_format"]
+    errors["format_mismatch"] = failure(
+        lambda: lowlevel.commit([entry], shard_format="tusk-native-v2")
+    )
+    result["lowlevel"] = lowlevel.commit([entry], activate=False)
     dup = df.union(spark.createDataFrame([("key-17", "again")], "key string, value string"))
     errors["duplicate"] = failure(lambda: tusk.spark.write(dup, store, "pages", 4))
     ints = spark.range(10).select(F.col("id").cast("string").alias("key"), F.col("id").alias("value"))

@@ -465,6 +465,30 @@ fn a_task_that_fails_after_its_upload_and_a_late_upload_leave_a_correct_version_
     );
     assert!(message("missing_column").contains("'nope'"), "{errors}");
 
+    // The low-level API records the format the shards were built in, and refuses
+    // to record another.
+    assert_eq!(
+        result["lowlevel_built_format"], "tusk-native-v1",
+        "{result}"
+    );
+    assert_eq!(
+        result["lowlevel_entry_format"], "tusk-native-v1",
+        "{result}"
+    );
+    assert_eq!(errors["format_mismatch"]["type"], "ValueError", "{errors}");
+    let mismatch = message("format_mismatch");
+    assert!(
+        mismatch.contains("entries[0]")
+            && mismatch.contains("tusk-native-v1")
+            && mismatch.contains("tusk-native-v2"),
+        "{mismatch}"
+    );
+    let lowlevel = result["lowlevel"]["version"].as_str().expect("version");
+    assert_eq!(
+        manifest(&store, "lowlevel", lowlevel)["shard_format"],
+        "tusk-native-v1"
+    );
+
     // The write policy applies: the version is published, not made current.
     let policy = message("policy");
     assert!(

@@ -54,6 +54,8 @@ pub struct BuiltShard {
     pub index: u32,
     /// Records, size and CRC32 of the file, as the manifest records them.
     pub summary: ShardSummary,
+    /// The shard format the file is in (`WriteOptions::shard_format`).
+    pub format: tusk_format::ShardFormat,
     /// Records added to the build (before duplicates were dropped).
     pub records_in: u64,
     /// Records dropped by `OnDuplicate::First` or `Last`.
@@ -157,6 +159,7 @@ impl ShardBuild {
         Ok(BuiltShard {
             index: self.index,
             summary,
+            format: self.opts.shard_format,
             records_in: self.added,
             duplicates_dropped: collected.dropped + dropped,
             spilled_runs: collected.spilled_runs,
