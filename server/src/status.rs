@@ -37,6 +37,10 @@ pub fn build_status(node: &NodeFacts, domains: &[Arc<Domain>]) -> StatusResponse
             started_at: rfc3339(node.started_at),
             topology_fingerprint: node.ownership.fingerprint().to_string(),
             node_name: node.ownership.node().to_string(),
+            shard_formats: tusk_format::ShardFormat::ALL
+                .iter()
+                .map(|f| f.name().to_string())
+                .collect(),
         }),
         domains: domains.iter().map(|d| domain_status(d)).collect(),
     }

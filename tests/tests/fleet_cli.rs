@@ -113,6 +113,11 @@ fn status_servers_lists_nodes_and_flags_a_differing_topology_and_a_dead_node() {
     assert_eq!(nodes[1]["domains"][0]["serving"], version);
     for node in nodes {
         assert_eq!(node["reachable"], true);
+        assert_eq!(
+            node["shard_formats"],
+            serde_json::json!(["tusk-native-v1", "tusk-native-v2"]),
+            "{status}"
+        );
         let shards = &node["domains"][0]["shards"][0];
         assert_eq!(shards["shard_count"], 8, "{node}");
         assert_eq!(shards["held"].as_array().map(Vec::len), Some(8), "{node}");

@@ -68,6 +68,9 @@ pub fn print_human(status: &StatusResponse) -> Result<(), StdoutError> {
             node.topology_fingerprint
         )?;
     }
+    if !node.shard_formats.is_empty() {
+        outln!("reads shard formats {}", node.shard_formats.join(", "))?;
+    }
     for d in &status.domains {
         let dash = |s: &str| {
             if s.is_empty() {

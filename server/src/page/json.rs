@@ -54,6 +54,7 @@ pub fn status_json(status: &StatusResponse) -> Value {
             "started_at": node.started_at,
             "node_name": node.node_name,
             "topology_fingerprint": node.topology_fingerprint,
+            "shard_formats": node.shard_formats,
         },
         "domains": status.domains.iter().map(|d| json!({
             "name": d.name,
@@ -138,6 +139,7 @@ mod tests {
                 started_at: "2026-12-01T10:00:00Z".into(),
                 topology_fingerprint: "ab12".into(),
                 node_name: "n1".into(),
+                shard_formats: vec!["tusk-native-v1".into(), "tusk-native-v2".into()],
             }),
             domains: vec![DomainStatus {
                 name: "pages".into(),
@@ -173,6 +175,10 @@ mod tests {
         let json = status_json(&status);
         assert_eq!(json["node"]["node_name"], "n1");
         assert_eq!(json["node"]["uptime_seconds"], 42);
+        assert_eq!(
+            json["node"]["shard_formats"],
+            json!(["tusk-native-v1", "tusk-native-v2"])
+        );
         let d = &json["domains"][0];
         assert_eq!(d["state"], "serving");
         assert_eq!(d["current_version"], "v1");

@@ -57,6 +57,7 @@ async fn get_and_multi_get_answer_hits_and_misses_from_one_version() {
     let node = status.node.expect("node info");
     assert_eq!(node.listen_addr, server.grpc_addr().to_string());
     assert!(!node.tusk_version.is_empty());
+    assert_eq!(node.shard_formats, ["tusk-native-v1", "tusk-native-v2"]);
     let d = &status.domains[0];
     assert_eq!(d.name, "pages");
     assert_eq!(d.state, DomainState::Serving as i32);

@@ -39,6 +39,8 @@ Then the flags, one per line:
   error    coverage-gap          shards of a served version that no reachable
                                  node holds
   warning  version-skew          nodes serve different versions of a domain
+  warning  format-skew           nodes read different shard formats (mid-upgrade):
+                                 write one that every node reads
   warning  topology-unavailable  a node answered Status but not Topology
   info     unlisted-node         a node's topology names a node not in --servers
 
@@ -47,7 +49,7 @@ scripts and probes can run it as a check.
 
 With --servers, --json prints one object:
   {\"nodes\": [{\"address\", \"reachable\", \"error\", \"name\", \"tusk_version\",
-              \"fingerprint\",
+              \"shard_formats\", \"fingerprint\",
               \"fleet_nodes\", \"replication\", \"topology_error\",
               \"domains\": [{\"name\", \"state\", \"serving\", \"loaded_versions\",
                 \"local_versions\", \"last_error\", \"failed_version\",

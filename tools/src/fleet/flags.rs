@@ -27,7 +27,8 @@ pub struct Flag {
     /// How much it matters.
     pub severity: Severity,
     /// A stable, machine-readable name: `unreachable`, `topology-unavailable`,
-    /// `fingerprint-mismatch`, `version-skew`, `unlisted-node` or `coverage-gap`.
+    /// `fingerprint-mismatch`, `version-skew`, `format-skew`, `unlisted-node` or
+    /// `coverage-gap`.
     pub kind: &'static str,
     /// One line for a human, naming the nodes, versions and shards concerned.
     pub message: String,
@@ -48,6 +49,7 @@ pub fn fleet_flags(nodes: &[NodeReport]) -> Vec<Flag> {
     unreachable(nodes, &mut flags);
     fingerprints(nodes, &mut flags);
     version_skew(nodes, &mut flags);
+    format_skew(nodes, &mut flags);
     unlisted(nodes, &mut flags);
     coverage(nodes, &mut flags);
     flags.sort_by_key(|f| f.severity);
@@ -220,6 +222,68 @@ fn version_skew(nodes: &[NodeReport], flags: &mut Vec<Flag>) {
             nodes: by_version.into_values().flatten().collect(),
         });
     }
+}
+
+/// Shard formats some reachable nodes read and others do not (mid-upgrade): a
+/// version in such a format is refused by the nodes that do not read it. Nodes
+/// that do not say which formats they read (older builds) are left out.
+fn format_skew(nodes: &[NodeReport], flags: &mut Vec<Flag>) {
+    let saying: Vec<&NodeReport> = reachable(nodes)
+        .filter(|n| !n.shard_formats.is_empty())
+        .collect();
+    // Format -> the nodes that do not read it, formats in the order nodes list them.
+    let mut lacking: Vec<(&str, Vec<String>)> = Vec::new();
+    for n in &saying {
+        for format in &n.shard_formats {
+            if lacking.iter().any(|(f, _)| f == format) {
+                continue;
+            }
+            let without: Vec<String> = saying
+                .iter()
+                .filter(|m| !m.shard_formats.contains(format))
+                .map(|m| m.address.clone())
+                .collect();
+            lacking.push((format, without));
+        }
+    }
+    let lacking: Vec<(&str, Vec<String>)> = lacking
+        .into_iter()
+        .filter(|(_, ns)| !ns.is_empty())
+        .collect();
+    if lacking.is_empty() {
+        return;
+    }
+    // Formats every saying node reads: what a writer may use meanwhile.
+    let common: Vec<&str> = saying[0]
+        .shard_formats
+        .iter()
+        .map(String::as_str)
+        .filter(|f| {
+            saying
+                .iter()
+                .all(|n| n.shard_formats.iter().any(|g| g == f))
+        })
+        .collect();
+    let advice = match common.last() {
+        Some(newest) => format!("write --shard-format {newest} until every node is upgraded"),
+        None => "no format is read by every node".to_string(),
+    };
+    let what: Vec<String> = lacking
+        .iter()
+        .map(|(f, ns)| format!("{f} is not read by {}", ns.join(", ")))
+        .collect();
+    let mut concerned: Vec<String> = lacking.into_iter().flat_map(|(_, ns)| ns).collect();
+    concerned.sort();
+    concerned.dedup();
+    flags.push(Flag {
+        severity: Severity::Warning,
+        kind: "format-skew",
+        message: format!(
+            "nodes read different shard formats: {}; {advice}",
+            what.join("; ")
+        ),
+        nodes: concerned,
+    });
 }
 
 /// `http://h:1/` and `h:1` name the same node.

@@ -17,6 +17,7 @@ fn node(
         error: None,
         name: Some(addr.to_string()),
         tusk_version: Some("0.1.0".into()),
+        shard_formats: vec!["tusk-native-v1".into(), "tusk-native-v2".into()],
         fingerprint: Some(fp.to_string()),
         fleet_nodes: fleet.iter().map(|s| s.to_string()).collect(),
         replication: Some(1),
@@ -213,4 +214,32 @@ fn shard_lists_print_as_ranges() {
     assert_eq!(shard_ranges(&[]), "");
     assert_eq!(shard_ranges(&[3]), "3");
     assert_eq!(shard_ranges(&[0, 1, 2, 5, 7, 8]), "0-2, 5, 7-8");
+}
+
+#[test]
+fn a_node_that_does_not_read_a_format_the_others_read_is_named() {
+    let mut nodes = healthy();
+    nodes[1].shard_formats = vec!["tusk-native-v1".into()];
+    // A build older than the field says nothing, and is not counted either way.
+    nodes[2].shard_formats.clear();
+    let flags = fleet_flags(&nodes);
+    assert_eq!(kinds(&flags), ["format-skew"], "{flags:?}");
+    let flag = &flags[0];
+    assert_eq!(flag.severity, Severity::Warning);
+    assert_eq!(flag.nodes, ["b:1"]);
+    assert!(
+        flag.message.contains("tusk-native-v2 is not read by b:1")
+            && flag.message.contains("--shard-format tusk-native-v1"),
+        "{}",
+        flag.message
+    );
+    assert!(!has_errors(&flags), "a rollout in progress is not an error");
+
+    // Every node reading the same formats, or none saying, is no finding.
+    nodes[1].shard_formats = nodes[0].shard_formats.clone();
+    assert!(fleet_flags(&nodes).is_empty());
+    for n in &mut nodes {
+        n.shard_formats.clear();
+    }
+    assert!(fleet_flags(&nodes).is_empty());
 }

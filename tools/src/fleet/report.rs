@@ -18,6 +18,8 @@ pub struct NodeReport {
     pub name: Option<String>,
     /// The tusk build the node runs.
     pub tusk_version: Option<String>,
+    /// The shard formats the node reads (empty from a build older than the field).
+    pub shard_formats: Vec<String>,
     /// The placement fingerprint the node reports (node set and replication).
     pub fingerprint: Option<String>,
     /// The fleet's node list as this node is configured.
@@ -102,6 +104,7 @@ impl NodeReport {
             error: Some(error),
             name: None,
             tusk_version: None,
+            shard_formats: Vec::new(),
             fingerprint: None,
             fleet_nodes: Vec::new(),
             replication: None,
@@ -162,6 +165,7 @@ impl NodeReport {
             error: None,
             name,
             tusk_version: non_empty(&node.tusk_version),
+            shard_formats: node.shard_formats.clone(),
             fingerprint,
             fleet_nodes: topo.map(|t| t.nodes.clone()).unwrap_or_default(),
             replication: topo.map(|t| t.replication),
