@@ -359,6 +359,12 @@ mod tests {
         assert_eq!(step_len(0), SCRUB_STEP);
     }
 
+    /// Opens `path` as shard `entry` of version `v1`, whose manifest names the
+    /// default format.
+    fn open_v2(path: &Path, entry: &ShardEntry, checked: Checked) -> Result<LocalShard, LoadError> {
+        LocalShard::open("v1", path, entry, ShardFormat::default(), checked)
+    }
+
     fn build(dir: &Path, records: &[(&[u8], &[u8])]) -> (PathBuf, ShardEntry) {
         build_in(dir, records, tusk_format::ShardFormat::default())
     }
@@ -396,14 +402,7 @@ mod tests {
     fn a_shared_value_keeps_its_map_alive_after_the_shard_is_gone() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (path, entry) = build(tmp.path(), &[(b"a", b""), (b"b", b"value of b")]);
-        let shard = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::ByDownload,
-        )
-        .expect("opens");
+        let shard = open_v2(&path, &entry, Checked::ByDownload).expect("opens");
         let found = shard.shard().get(b"b").expect("get").expect("present");
         let value = shard.share(found);
         // The same bytes, not a copy: the slice points into the map.
@@ -422,49 +421,19 @@ mod tests {
     fn open_checks_size_and_record_count_against_the_entry() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (path, entry) = build(tmp.path(), &[(b"a", b"1"), (b"b", b"2")]);
-        let shard = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::ByDownload,
-        )
-        .expect("opens");
+        let shard = open_v2(&path, &entry, Checked::ByDownload).expect("opens");
         assert_eq!(shard.shard().get(b"b").expect("get"), Some(&b"2"[..]));
 
         let mut wrong = entry.clone();
         wrong.records = 3;
-        let err = LocalShard::open(
-            "v1",
-            &path,
-            &wrong,
-            ShardFormat::default(),
-            Checked::Recorded(None),
-        )
-        .expect_err("record count");
+        let err = open_v2(&path, &wrong, Checked::Recorded(None)).expect_err("record count");
         assert!(err.to_string().contains("2 records"), "{err}");
         wrong = entry.clone();
         wrong.bytes += 1;
-        let err = LocalShard::open(
-            "v1",
-            &path,
-            &wrong,
-            ShardFormat::default(),
-            Checked::Recorded(None),
-        )
-        .expect_err("size");
+        let err = open_v2(&path, &wrong, Checked::Recorded(None)).expect_err("size");
         assert!(err.to_string().contains("manifest says"), "{err}");
         let missing = tmp.path().join("nothing.tsk");
-        assert!(
-            LocalShard::open(
-                "v1",
-                &missing,
-                &entry,
-                ShardFormat::default(),
-                Checked::Recorded(None)
-            )
-            .is_err()
-        );
+        assert!(open_v2(&missing, &entry, Checked::Recorded(None)).is_err());
     }
 
     /// A file whose header names another format than its manifest is refused,
@@ -526,27 +495,13 @@ mod tests {
 
         // The very file that was checked: opened without reading it, left for
         // the scrubber.
-        let trusted = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::Recorded(Some(stamp)),
-        )
-        .expect("opens");
+        let trusted = open_v2(&path, &entry, Checked::Recorded(Some(stamp))).expect("opens");
         assert!(!trusted.is_checked());
         assert_eq!(trusted.stamp().expect("stat"), stamp);
         drop(trusted);
 
         // No stamp: checked in full, and it passes.
-        let unstamped = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::Recorded(None),
-        )
-        .expect("opens");
+        let unstamped = open_v2(&path, &entry, Checked::Recorded(None)).expect("opens");
         assert!(unstamped.is_checked());
         drop(unstamped);
 
@@ -554,14 +509,8 @@ mod tests {
         // unstamped file refuses it.
         let mut wrong = entry.clone();
         wrong.crc32 ^= 1;
-        let err = LocalShard::open(
-            "v1",
-            &path,
-            &wrong,
-            ShardFormat::default(),
-            Checked::Recorded(None),
-        )
-        .expect_err("not the manifest's bytes");
+        let err =
+            open_v2(&path, &wrong, Checked::Recorded(None)).expect_err("not the manifest's bytes");
         assert!(matches!(err, LoadError::ShardCrc { .. }), "{err}");
         assert!(err.to_string().contains("manifest says"), "{err}");
 
@@ -581,14 +530,8 @@ mod tests {
             .open(&path)
             .and_then(|f| f.set_modified(later))
             .expect("set mtime");
-        let err = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::Recorded(Some(stamp)),
-        )
-        .expect_err("a changed file is not trusted");
+        let err = open_v2(&path, &entry, Checked::Recorded(Some(stamp)))
+            .expect_err("a changed file is not trusted");
         assert!(matches!(err, LoadError::Shard { .. }), "{err}");
         assert_eq!(err.local_path(), Some(path.as_path()));
     }
@@ -601,14 +544,7 @@ mod tests {
             .collect();
         let records: Vec<(&[u8], &[u8])> = keys.iter().map(|k| (&k[..], &b"v"[..])).collect();
         let (path, entry) = build(tmp.path(), &records);
-        let shard = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::Recorded(None),
-        )
-        .expect("opens");
+        let shard = open_v2(&path, &entry, Checked::Recorded(None)).expect("opens");
         let range = shard.shard().index_range();
         assert_eq!(range.len() as u64, shard.shard().info().index_bytes);
         assert!(range.end as u64 <= entry.bytes && range.start > 0);
@@ -624,14 +560,7 @@ mod tests {
     fn scrub_finds_bytes_changed_in_place_and_a_changed_size() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let (path, entry) = build(tmp.path(), &[(b"key", b"value")]);
-        let shard = LocalShard::open(
-            "v1",
-            &path,
-            &entry,
-            ShardFormat::default(),
-            Checked::ByDownload,
-        )
-        .expect("opens");
+        let shard = open_v2(&path, &entry, Checked::ByDownload).expect("opens");
         let never = AtomicBool::new(false);
         let total = std::cell::Cell::new(0);
         let count = |n| total.set(total.get() + n);
