@@ -17,7 +17,8 @@
 //! `tusk serve` processes, without and with `hedge(5ms)`), `cpu_get` and
 //! `cpu_multi_get` (the server threads' CPU time per Get and per MultiGet(100)
 //! against a fixed-answer `tusk.v1.Tusk`, each on a runtime of its own), `restart`
-//! (time to serve again after a restart on a version already on disk), `reuse`
+//! (time to serve again after a restart on a version already on disk, page cache
+//! warm and then dropped), `reuse`
 //! (time to swap to a version whose shards are already on disk, against one
 //! whose shards are fetched).
 

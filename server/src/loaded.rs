@@ -11,7 +11,7 @@ use tusk_store::{Manifest, ShardEntry};
 
 use crate::data_dir::DomainDir;
 use crate::error::{LoadError, ReadError};
-use crate::local_shard::{Checked, LocalShard};
+use crate::local_shard::{Checked, LocalShard, Warm};
 use crate::stamp::Stamps;
 
 /// One version, open and checked. Dropping the last `Arc` of a shard unmaps it.
@@ -42,14 +42,15 @@ impl std::fmt::Debug for LoadedVersion {
 
 impl LoadedVersion {
     /// Opens the shards `owned` of `manifest` from `dir`, each with
-    /// [`LocalShard::open`] (size, record count, constant-time format checks), and
-    /// `checked(entry)` saying how each file's bytes were checked. Blocking: call
-    /// from `spawn_blocking`.
+    /// [`LocalShard::open`] (size, record count, constant-time format checks),
+    /// `checked(entry)` saying how each file's bytes were checked, and its index
+    /// warmed as `warm` says. Blocking: call from `spawn_blocking`.
     pub fn open(
         dir: &DomainDir,
         manifest: Manifest,
         owned: &[u32],
         checked: impl Fn(&ShardEntry) -> Checked,
+        warm: Warm,
     ) -> Result<LoadedVersion, LoadError> {
         let format = manifest_format(dir, &manifest)?;
         let mut shards: Vec<Option<Arc<LocalShard>>> = Vec::new();
@@ -67,7 +68,14 @@ impl LoadedVersion {
                     ),
                 })?;
             let path = dir.shard_path(&manifest.version, &entry.object);
-            let shard = LocalShard::open(&manifest.version, &path, entry, format, checked(entry))?;
+            let shard = LocalShard::open(
+                &manifest.version,
+                &path,
+                entry,
+                format,
+                checked(entry),
+                warm,
+            )?;
             shards[index as usize] = Some(Arc::new(shard));
         }
         Ok(LoadedVersion::from_parts(manifest, shards, Vec::new()))
@@ -97,6 +105,7 @@ impl LoadedVersion {
         dir: &DomainDir,
         manifest: Manifest,
         owned: &[u32],
+        warm: Warm,
     ) -> Result<LoadedVersion, LoadError> {
         let present = |index: u32| {
             manifest
@@ -106,9 +115,8 @@ impl LoadedVersion {
         };
         let (open, missing) = split_present(owned, manifest.shard_count, present);
         let stamps = dir.read_stamps(&manifest.version);
-        let mut loaded = LoadedVersion::open(dir, manifest, &open, |entry| {
-            Checked::Recorded(stamps.get(&entry.object).copied())
-        })?;
+        let checked = |entry: &ShardEntry| Checked::Recorded(stamps.get(&entry.object).copied());
+        let mut loaded = LoadedVersion::open(dir, manifest, &open, checked, warm)?;
         loaded.missing = missing;
         Ok(loaded)
     }
@@ -143,6 +151,13 @@ impl LoadedVersion {
                 Ok((s.entry().object.clone(), stamp))
             })
             .collect()
+    }
+
+    /// Pages in the hash index of every held shard ([`LocalShard::touch_index`]):
+    /// the warm-up of a version opened with [`Warm::Ahead`]. Blocking; returns
+    /// the bytes of index gone over.
+    pub fn touch_indexes(&self) -> usize {
+        self.held_shards().map(|s| s.touch_index()).sum()
     }
 
     /// The version id.
@@ -454,6 +469,7 @@ mod tests {
             &entry,
             ShardFormat::default(),
             Checked::ByDownload,
+            Warm::Now,
         )
         .expect("opens");
         let mut manifest = Manifest::new("d", "v1", "2026-01-01T00:00:00Z", Vec::new());
@@ -477,6 +493,7 @@ mod tests {
             shard.entry(),
             ShardFormat::default(),
             Checked::ByDownload,
+            Warm::Now,
         )
         .expect("reopens");
         let rebuilt = v.with_shard(reopened);

@@ -21,9 +21,13 @@
 //! background, so a restart never waits for a full pass and damage that happens
 //! later is still found.
 //!
-//! Every open also warms the shard's hash index ([`warm_index`]): the kernel is
-//! asked to read it in and map it, so the first requests after a swap find it in
-//! memory instead of faulting on it.
+//! Every open also warms the shard's hash index ([`warm_index`]). When another
+//! version is being served meanwhile ([`Warm::Now`]), the kernel reads it in and
+//! maps it before `open` returns, so the first requests after the swap find it in
+//! memory instead of faulting on it. When nothing is served yet (a start on
+//! versions already on disk, [`Warm::Ahead`]), the node answers at once, its
+//! first lookups perhaps from disk, and the loader pages the index in behind it,
+//! on a low-priority thread ([`LocalShard::touch_index`]).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -124,6 +128,7 @@ impl LocalShard {
         entry: &ShardEntry,
         format: ShardFormat,
         checked: Checked,
+        warm: Warm,
     ) -> Result<LocalShard, LoadError> {
         let file = File::open(path).map_err(|e| LoadError::io(path, e))?;
         let meta = file.metadata().map_err(|e| LoadError::io(path, e))?;
@@ -187,7 +192,7 @@ impl LocalShard {
                 true
             }
         };
-        warm_index(&shard);
+        warm_index(&shard, warm);
         let shard = Shard::open(Bytes::from_owner(shard.into_inner())).map_err(format_error)?;
         let records = shard.len();
         if records != entry.records {
@@ -206,6 +211,22 @@ impl LocalShard {
             shard,
             checked: AtomicBool::new(full_check),
         })
+    }
+
+    /// Reads one byte of every page of the hash index through the map, so the
+    /// kernel pages it in (with its read-ahead) and later lookups find it in
+    /// memory: the warm-up of a shard opened with [`Warm::Ahead`]. Blocking, as
+    /// long as reading the index from disk takes: run it in the background.
+    /// Returns the bytes of index it went over.
+    pub fn touch_index(&self) -> usize {
+        const PAGE: usize = 4096;
+        let index = &self.shard.as_bytes()[self.shard.index_range()];
+        let mut sum = 0u8;
+        for page in index.chunks(PAGE) {
+            sum = sum.wrapping_add(page[0]);
+        }
+        std::hint::black_box(sum);
+        index.len()
     }
 
     /// True once its bytes were checked in this process (see [`Checked`]).
@@ -304,13 +325,37 @@ impl LocalShard {
     }
 }
 
-/// Asks the kernel to read `shard`'s hash index in (`MADV_WILLNEED`) and, on
-/// Linux, to map its pages into this process now (`MADV_POPULATE_READ`, Linux
-/// 5.14+), so no lookup faults on it later. Advice only: a kernel that refuses
-/// it changes nothing but the speed of the first lookups.
-pub fn warm_index(shard: &Shard<Mmap>) {
+/// How [`LocalShard::open`] warms a shard's hash index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warm {
+    /// Read in and mapped before `open` returns: the version is swapped in under
+    /// traffic (the version served meanwhile answers it), and its first lookups
+    /// must not fault.
+    Now,
+    /// Nothing done at open: nothing is served yet, and answering at once beats
+    /// first lookups that never fault. A cold start would otherwise read every
+    /// index (about 5 % of the shard bytes, and `MADV_WILLNEED` alone waits for
+    /// much of it) before its first answer. The caller warms the index after the
+    /// swap, in the background ([`LocalShard::touch_index`]).
+    Ahead,
+}
+
+impl Warm {
+    /// How to warm a version about to be swapped in, given whether the domain
+    /// serves another one (`serving`) meanwhile.
+    pub fn for_swap(serving: bool) -> Warm {
+        if serving { Warm::Now } else { Warm::Ahead }
+    }
+}
+
+/// With [`Warm::Now`], asks the kernel to read `shard`'s hash index in
+/// (`MADV_WILLNEED`) and, on Linux, to map its pages into this process before
+/// returning (`MADV_POPULATE_READ`, Linux 5.14+), so no lookup faults on it later.
+/// Advice only: a kernel that refuses it changes nothing but the speed of the
+/// first lookups. With [`Warm::Ahead`], nothing.
+pub fn warm_index(shard: &Shard<Mmap>, warm: Warm) {
     let range = shard.index_range();
-    if range.is_empty() {
+    if range.is_empty() || warm == Warm::Ahead {
         return;
     }
     let map = shard.inner();
@@ -362,7 +407,14 @@ mod tests {
     /// Opens `path` as shard `entry` of version `v1`, whose manifest names the
     /// default format.
     fn open_v2(path: &Path, entry: &ShardEntry, checked: Checked) -> Result<LocalShard, LoadError> {
-        LocalShard::open("v1", path, entry, ShardFormat::default(), checked)
+        LocalShard::open(
+            "v1",
+            path,
+            entry,
+            ShardFormat::default(),
+            checked,
+            Warm::Now,
+        )
     }
 
     fn build(dir: &Path, records: &[(&[u8], &[u8])]) -> (PathBuf, ShardEntry) {
@@ -436,6 +488,45 @@ mod tests {
         assert!(open_v2(&missing, &entry, Checked::Recorded(None)).is_err());
     }
 
+    /// The index is read in before the swap only when another version answers
+    /// meanwhile; at a start the node answers at once.
+    #[test]
+    fn the_index_is_warmed_before_a_swap_only_under_traffic() {
+        assert_eq!(Warm::for_swap(true), Warm::Now);
+        assert_eq!(Warm::for_swap(false), Warm::Ahead);
+    }
+
+    #[test]
+    fn touching_the_index_goes_over_exactly_the_index() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let records: Vec<(Vec<u8>, Vec<u8>)> = (0..2000)
+            .map(|i| (format!("key-{i:05}").into_bytes(), vec![b'v'; 100]))
+            .collect();
+        let refs: Vec<(&[u8], &[u8])> = records.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let (path, entry) = build(tmp.path(), &refs);
+        let entry_format = ShardFormat::default();
+        let shard = LocalShard::open(
+            "v1",
+            &path,
+            &entry,
+            entry_format,
+            Checked::ByDownload,
+            Warm::Ahead,
+        )
+        .expect("opens");
+        let index = shard.shard().index_range();
+        assert!(!index.is_empty());
+        assert_eq!(shard.touch_index(), index.len());
+        assert_eq!(
+            shard
+                .shard()
+                .get(b"key-01234")
+                .expect("get")
+                .map(<[u8]>::len),
+            Some(100)
+        );
+    }
+
     /// A file whose header names another format than its manifest is refused,
     /// whichever way round, before it is checked or served.
     #[test]
@@ -446,8 +537,9 @@ mod tests {
         ] {
             let tmp = tempfile::tempdir().expect("tempdir");
             let (path, entry) = build_in(tmp.path(), &[(b"a", b"1")], built);
-            let err = LocalShard::open("v1", &path, &entry, claimed, Checked::ByDownload)
-                .expect_err("another format");
+            let err =
+                LocalShard::open("v1", &path, &entry, claimed, Checked::ByDownload, Warm::Now)
+                    .expect_err("another format");
             assert!(
                 matches!(err, LoadError::ShardFormat { expected, actual, .. }
                     if expected == claimed && actual == built)
@@ -458,7 +550,8 @@ mod tests {
                 "{text}"
             );
             let shard =
-                LocalShard::open("v1", &path, &entry, built, Checked::ByDownload).expect("opens");
+                LocalShard::open("v1", &path, &entry, built, Checked::ByDownload, Warm::Now)
+                    .expect("opens");
             assert_eq!(shard.shard().format(), built);
         }
     }

@@ -15,7 +15,7 @@ use crate::activity::{Activity, DownloadCell};
 use crate::data_dir::{DomainDir, KeepPartial};
 use crate::error::LoadError;
 use crate::loaded::LoadedVersion;
-use crate::local_shard::{Checked, LocalShard};
+use crate::local_shard::{Checked, LocalShard, Warm};
 use crate::metrics::Metrics;
 use crate::ownership::Ownership;
 
@@ -111,7 +111,7 @@ impl Fetcher {
                 Some(link) => Checked::Recorded(Some(link.stamp)),
                 None => Checked::ByDownload,
             };
-            let loaded = LoadedVersion::open(&dir, manifest, &owned, checked)?;
+            let loaded = LoadedVersion::open(&dir, manifest, &owned, checked, Warm::Now)?;
             // The stamps of the files just checked, then the manifest copy that
             // marks the version complete: a restart trusts files that still match.
             dir.write_stamps(loaded.version(), &loaded.stamps()?)?;
@@ -248,6 +248,7 @@ impl Fetcher {
                 &entry,
                 format,
                 Checked::ByDownload,
+                Warm::Now,
             )?;
             // The repaired file is a new one: stamp it, or a restart would check
             // it in full (safe, only slower) for want of a matching stamp.
@@ -261,8 +262,13 @@ impl Fetcher {
     }
 
     /// Opens the complete local copy of `version` (its manifest copy, then each
-    /// owned shard with [`LocalShard::open`]; no checksum pass).
-    pub async fn open_local(&self, version: &str) -> Result<Arc<LoadedVersion>, LoadError> {
+    /// owned shard with [`LocalShard::open`]; no checksum pass), its indexes
+    /// warmed as `warm` says.
+    pub async fn open_local(
+        &self,
+        version: &str,
+        warm: Warm,
+    ) -> Result<Arc<LoadedVersion>, LoadError> {
         let (dir, v, ownership) = (
             self.dir.clone(),
             version.to_string(),
@@ -271,7 +277,7 @@ impl Fetcher {
         blocking("open local version", move || {
             let manifest = dir.read_manifest(&v)?;
             let owned = ownership.owned_shards(&manifest);
-            LoadedVersion::open_local(&dir, manifest, &owned).map(Arc::new)
+            LoadedVersion::open_local(&dir, manifest, &owned, warm).map(Arc::new)
         })
         .await
     }

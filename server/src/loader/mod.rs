@@ -38,6 +38,7 @@ use crate::domain::{Domain, ShardRef};
 use crate::error::LoadError;
 use crate::health::Health;
 use crate::loaded::LoadedVersion;
+use crate::local_shard::Warm;
 use crate::metrics::Metrics;
 use crate::ownership::Ownership;
 use crate::retry::{Backoff, LoadFailure};
@@ -279,8 +280,20 @@ impl Loader {
     /// Opens a complete local version and swaps to it; a damaged local copy is
     /// marked partial (its bad file removed) so the next step downloads it again.
     async fn open_local(&mut self, version: &str, note: String) {
-        match self.fetcher.open_local(version).await {
-            Ok(loaded) => self.swap(loaded, note).await,
+        // While another version answers, warm the index before the swap; at a
+        // start, answer at once and let the index read ahead.
+        let warm = Warm::for_swap(self.domain.held_full().is_some());
+        match self.fetcher.open_local(version, warm).await {
+            Ok(loaded) => {
+                if warm == Warm::Ahead {
+                    // Answering already; the index comes in behind, at low priority.
+                    let warming = Arc::clone(&loaded);
+                    tokio::spawn(background::run("warm indexes", move || {
+                        Ok(warming.touch_indexes())
+                    }));
+                }
+                self.swap(loaded, note).await;
+            }
             Err(e) => {
                 tracing::warn!(domain = %self.domain.name(), version = %version, error = %e,
                     "local copy is damaged; removing it to download it again");
