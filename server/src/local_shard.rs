@@ -21,7 +21,8 @@
 //! background, so a restart never waits for a full pass and damage that happens
 //! later is still found.
 //!
-//! Every open also warms the shard's hash index ([`warm_index`]). When another
+//! An open warms the shard's hash index as its caller says ([`Warm`],
+//! [`warm_index`]). When another
 //! version is being served meanwhile ([`Warm::Now`]), the kernel reads it in and
 //! maps it before `open` returns, so the first requests after the swap find it in
 //! memory instead of faulting on it. When nothing is served yet (a start on
@@ -504,12 +505,11 @@ mod tests {
             .collect();
         let refs: Vec<(&[u8], &[u8])> = records.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         let (path, entry) = build(tmp.path(), &refs);
-        let entry_format = ShardFormat::default();
         let shard = LocalShard::open(
             "v1",
             &path,
             &entry,
-            entry_format,
+            ShardFormat::default(),
             Checked::ByDownload,
             Warm::Ahead,
         )

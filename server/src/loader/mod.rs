@@ -281,7 +281,7 @@ impl Loader {
     /// marked partial (its bad file removed) so the next step downloads it again.
     async fn open_local(&mut self, version: &str, note: String) {
         // While another version answers, warm the index before the swap; at a
-        // start, answer at once and let the index read ahead.
+        // start, answer at once and page the index in after the swap.
         let warm = Warm::for_swap(self.domain.held_full().is_some());
         match self.fetcher.open_local(version, warm).await {
             Ok(loaded) => {
