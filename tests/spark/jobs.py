@@ -208,6 +208,9 @@ def scenario_faults(out, store, rows, attempts_dir):
     errors["format_mismatch"] = failure(
         lambda: lowlevel.commit([entry], shard_format="tusk-native-v2")
     )
+    # Entries that disagree among themselves: one version holds one format.
+    other = dict(entry, index=1, shard_format="tusk-native-v2")
+    errors["format_mix"] = failure(lambda: lowlevel.commit([entry, other]))
     result["lowlevel"] = lowlevel.commit([entry], activate=False)
     dup = df.union(spark.createDataFrame([("key-17", "again")], "key string, value string"))
     errors["duplicate"] = failure(lambda: tusk.spark.write(dup, store, "pages", 4))

@@ -483,6 +483,12 @@ fn a_task_that_fails_after_its_upload_and_a_late_upload_leave_a_correct_version_
             && mismatch.contains("tusk-native-v2"),
         "{mismatch}"
     );
+    assert_eq!(errors["format_mix"]["type"], "ValueError", "{errors}");
+    let mix = message("format_mix");
+    assert!(
+        mix.contains("entries[0]") && mix.contains("entries[1]") && mix.contains("one format"),
+        "{mix}"
+    );
     let lowlevel = result["lowlevel"]["version"].as_str().expect("version");
     assert_eq!(
         manifest(&store, "lowlevel", lowlevel)["shard_format"],
